@@ -1,0 +1,184 @@
+"""The ``bpf`` command line (API.md). Errors are one line on stderr, no traceback unless ``--debug``.
+
+Exit codes: 0 success, 1 the input has errors (or ``fmt --check`` found work), 2 a bad invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from .errors import BpfError, SourceError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _existing(paths: Sequence[str]) -> list[str]:
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise UsageError(f"no such file or folder: {missing[0]}")
+    return list(paths)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``bpf check PATH...``."""
+    from . import check_paths
+
+    report = check_paths(_existing(args.paths), use_cache=not args.no_cache)
+    if args.format == "json":
+        print(json.dumps({"ok": report.ok, "diagnostics": [d.as_json() for d in report.diagnostics]}, indent=2))
+    else:
+        if report.diagnostics:
+            print(report.render())
+        errors = sum(1 for d in report.diagnostics if d.is_error)
+        warnings = len(report.diagnostics) - errors
+        summary = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+        files = len(report.sources)
+        print(f"{'ok' if report.ok else 'failed'}: {files} file{'s' * (files != 1)} checked, {summary}",
+              file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # A crash mid-write must never leave half a file: write beside it, then rename over it.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def cmd_fmt(args: argparse.Namespace) -> int:
+    """``bpf fmt PATH... [--check]``."""
+    from .formatter import format_text
+    from .loader import expand_paths
+
+    failed = False
+    would_change: list[str] = []
+    for name in expand_paths(_existing(args.paths)):
+        path = Path(name)
+        try:
+            text = path.read_text(encoding="utf-8")
+            formatted = format_text(text, name)
+        except SourceError as err:
+            print("\n".join(d.render(text) for d in err.diagnostics), file=sys.stderr)
+            failed = True
+            continue
+        except (OSError, UnicodeDecodeError) as err:
+            print(f"bpf fmt: can't read {name}: {err}", file=sys.stderr)
+            failed = True
+            continue
+        if formatted == text:
+            continue
+        would_change.append(name)
+        if not args.check:
+            _write_atomically(path, formatted)
+    for name in would_change:
+        print(f"{'would reformat' if args.check else 'reformatted'} {name}")
+    if failed:
+        return 1
+    return 1 if args.check and would_change else 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """``bpf graph PATH --process NAME [--format mermaid|dot|svg]``."""
+    from . import check_paths
+    from . import graph as graphs
+    from .nodes import Process
+
+    report = check_paths(_existing([args.path]), use_cache=False)
+    if not report.ok:
+        print(report.render(), file=sys.stderr)
+        return 1
+    from .loader import load_files
+    from .plugins import default_registry
+
+    loaded = load_files([args.path], default_registry())
+    found = [d for m in loaded.modules for d in m.declarations if isinstance(d, Process) and d.name == args.process]
+    if not found:
+        names = sorted(d.name for m in loaded.modules for d in m.declarations if isinstance(d, Process))
+        raise UsageError(f"no process `{args.process}` in {args.path} (processes: {', '.join(names) or 'none'})")
+    output = graphs.render(found[0], args.format)
+    if args.output:
+        _write_atomically(Path(args.output), output)
+    else:
+        sys.stdout.write(output if output.endswith("\n") else output + "\n")
+    if args.format == "svg":
+        print(f"bpf graph: SVG drawn by the {graphs.renderer_used()} renderer", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = _Parser(prog="bpf", description="Business process flows as text: check, format, draw, serve.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("check", help="parse and check .bpf files")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--no-cache", action="store_true", help="don't read or write the check cache")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("fmt", help="rewrite .bpf files in the canonical layout")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--check", action="store_true", help="only report files that would change (exit 1)")
+    p.set_defaults(func=cmd_fmt)
+
+    p = sub.add_parser("graph", help="draw a process as Mermaid, DOT or SVG")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("--process", required=True, metavar="NAME")
+    p.add_argument("--format", choices=["mermaid", "dot", "svg"], default="mermaid")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(func=cmd_graph)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``bpf``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return 2
+        func: Callable[[argparse.Namespace], int] = args.func
+        return func(args)
+    except UsageError as err:
+        print(f"bpf: error: {err}", file=sys.stderr)
+        return 2
+    except BpfError as err:
+        if debug:
+            raise
+        print(f"bpf: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bpf: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: say so in one line, keep the traceback for --debug
+        if debug:
+            raise
+        print(f"bpf: internal error: {type(err).__name__}: {err} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""Checked AST → immutable process definitions and compiled rules, ready for the engine.
+
+A :class:`ProcessDefinition` indexes its stages (0 is where every instance
+starts) and keeps the branch structure as a table: ``next[i]`` says where stage
+``i`` leads, either a stage index, :data:`END`, or a :class:`Decision` whose arms
+are compiled conditions. ``version`` is a hash of the process's meaning, so
+re-formatting a file never makes a new version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from . import nodes as n
+from .checker import CheckResult
+from .checker.context import snake_case
+from .exprtext import expr_text
+from .expr import Compiled, Env, ExprCompiler, truthy
+from .model import EntitySpec, label_of
+from .plugins import ActionSpec, Registry
+
+END = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A branch point: the first arm whose condition holds, else ``default``."""
+
+    arms: tuple[tuple[Compiled, str, Target], ...]  # (condition, its source text, target)
+    default: Target
+    scope_entity: str  # the entity whose record the conditions read (the stage before the chain)
+
+
+Target = Union[int, Decision]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledCall:
+    """An action call with compiled arguments."""
+
+    action: ActionSpec
+    args: tuple[tuple[str, Compiled], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HookStep:
+    """One hook action: ``set`` (``entity`` None = the scope's record) or ``call``."""
+
+    kind: str
+    entity: str | None = None
+    field: str | None = None
+    value: Compiled | None = None
+    call: CompiledCall | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepDef:
+    """A step of a stage: ``kind`` is ``data`` (bound to ``field``) or ``action`` (runs ``call``)."""
+
+    name: str
+    label: str
+    kind: str
+    field: str | None
+    required: bool
+    call: CompiledCall | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StageDef:
+    """A stage, with its index in :attr:`ProcessDefinition.stages`."""
+
+    index: int
+    name: str
+    label: str
+    category: str | None
+    entity: str
+    via: str | None
+    via_entity: str | None  # the entity the `via` lookup points at
+    create: tuple[tuple[str, Compiled], ...]
+    steps: tuple[StepDef, ...]
+    on_enter: tuple[HookStep, ...]
+    on_exit: tuple[HookStep, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessDefinition:
+    """A compiled, immutable process."""
+
+    name: str
+    label: str
+    entity: str
+    order: int
+    roles: tuple[str, ...]
+    description: str
+    version: str
+    stages: tuple[StageDef, ...]
+    next: tuple[Target, ...]
+    hooks: Mapping[str, tuple[HookStep, ...]]
+    entities: tuple[str, ...]
+    by_name: Mapping[str, int] = field(default_factory=dict)
+
+    def stage(self, name: str) -> StageDef | None:
+        """The stage called ``name``, if any."""
+        i = self.by_name.get(name)
+        return None if i is None else self.stages[i]
+
+    def successor(self, index: int, env_for: Any) -> int:
+        """The stage after ``index`` on current data, or :data:`END`.
+
+        ``env_for(entity_name)`` gives the :class:`~bpf_dsl.expr.Env` whose scope is that
+        entity's bound record (conditions read the entity of the stage before the chain).
+        """
+        target = self.next[index]
+        while isinstance(target, Decision):
+            env: Env = env_for(target.scope_entity)
+            for cond, _text, arm_target in target.arms:
+                if truthy(cond(env)):
+                    target = arm_target
+                    break
+            else:
+                target = target.default
+        return target
+
+    def predicted_path(self, index: int, env_for: Any) -> list[int]:
+        """Stages from ``index`` (included) to the end, as the current data selects them."""
+        path = [index]
+        seen = {index}
+        nxt = self.successor(index, env_for)
+        while nxt != END and nxt not in seen:
+            path.append(nxt)
+            seen.add(nxt)
+            nxt = self.successor(nxt, env_for)
+        return path
+
+
+@dataclass(frozen=True, slots=True)
+class RuleAction:
+    """A compiled rule action (LANGUAGE.md, business rules)."""
+
+    kind: str
+    field: str | None
+    value: Compiled | None
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleBranch:
+    """A compiled ``if`` chain of a rule: arms of (condition or None for else, body)."""
+
+    arms: tuple[tuple[Compiled | None, tuple[RuleItem, ...]], ...]
+
+
+RuleItem = Union[RuleAction, RuleBranch]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A business rule, ready to run on a record of ``entity``."""
+
+    name: str
+    label: str
+    entity: str
+    body: tuple[RuleItem, ...]
+
+
+class _Compiler:
+    def __init__(self, checked: CheckResult, registry: Registry) -> None:
+        self.checked = checked
+        self.registry = registry
+        self.exprs = ExprCompiler(checked.resolutions, registry)
+
+    def call(self, c: n.ActionCall) -> CompiledCall:
+        return CompiledCall(self.registry.actions[c.dotted],
+                            tuple((a.name, self.exprs.compile(a.value)) for a in c.args))
+
+    def hook(self, hook: n.Hook) -> tuple[HookStep, ...]:
+        out: list[HookStep] = []
+        for a in hook.actions:
+            if isinstance(a, n.CallAction):
+                out.append(HookStep("call", call=self.call(a.call)))
+            else:
+                parts = a.target.parts
+                entity = parts[0] if len(parts) == 2 else None
+                out.append(HookStep("set", entity, parts[-1], self.exprs.compile(a.value)))
+        return tuple(out)
+
+    def process(self, p: n.Process) -> ProcessDefinition:
+        stages: list[n.Stage] = []
+        stack: list[n.FlowItem] = list(reversed(p.flow))
+        while stack:  # text order, without recursion
+            item = stack.pop()
+            if isinstance(item, n.Stage):
+                stages.append(item)
+            elif isinstance(item, n.Branch):
+                for arm in reversed(item.arms):
+                    stack.extend(reversed(arm.body))
+        index = {id(s): i for i, s in enumerate(stages)}
+        entity_of = {id(s): s.entity or p.entity for s in stages}
+        nxt: list[Target] = [END] * len(stages)
+
+        def link(items: tuple[n.FlowItem, ...], cont: Target, before: str) -> Target:
+            # Walks a block backwards so each item knows what follows it.
+            target = cont
+            positions = list(enumerate(items))
+            for pos, item in reversed(positions):
+                if isinstance(item, n.Finish):
+                    target = END
+                elif isinstance(item, n.Stage):
+                    nxt[index[id(item)]] = target
+                    target = index[id(item)]
+                else:
+                    scope = _entity_before(items, pos, before, entity_of)
+                    arms: list[tuple[Compiled, str, Target]] = []
+                    default: Target = target
+                    for arm in item.arms:
+                        entry = link(arm.body, target, scope)
+                        if arm.condition is None:
+                            default = entry
+                        else:
+                            arms.append((self.exprs.compile(arm.condition), expr_text(arm.condition), entry))
+                    target = Decision(tuple(arms), default, scope)
+            return target
+
+        link(p.flow, END, p.entity)
+        defs = []
+        for i, s in enumerate(stages):
+            entity = s.entity or p.entity
+            via_entity = None
+            if s.via is not None:
+                via_entity = self.checked.entities[entity].fields[s.via].type.entity
+            fields = self.checked.entities[entity].fields
+            steps = tuple(
+                StepDef(st.field, st.label if st.label is not None else fields[st.field].label, "data", st.field,
+                        st.required) if isinstance(st, n.DataStep) else
+                StepDef(snake_case(st.label), st.label, "action", None, st.required, self.call(st.call))
+                for st in s.steps
+            )
+            create = tuple((a.field, self.exprs.compile(a.value)) for a in (s.create.assignments if s.create else ()))
+            hooks = {h.event: self.hook(h) for h in s.hooks}
+            defs.append(StageDef(i, s.name, label_of(s.name, s.label), s.category, entity, s.via, via_entity, create,
+                                 steps, hooks.get("enter", ()), hooks.get("exit", ())))
+        order = p.setting("order")
+        roles = p.setting("roles")
+        desc = p.setting("description")
+        entities = tuple(dict.fromkeys(d.entity for d in defs)) or (p.entity,)
+        return ProcessDefinition(
+            p.name, label_of(p.name, p.label), p.entity,
+            int(order.value) if order is not None and isinstance(order.value, int) else 1000,
+            tuple(r.name for r in roles.value) if roles is not None and isinstance(roles.value, tuple) else (),
+            str(desc.value) if desc is not None else "",
+            process_version(p, [self.checked.entities[e] for e in entities]),
+            tuple(defs), tuple(nxt), {h.event: self.hook(h) for h in p.hooks}, entities,
+            {d.name: d.index for d in defs},
+        )
+
+    def rule(self, r: n.Rule) -> CompiledRule:
+        def body(items: tuple[n.RuleItem, ...]) -> tuple[RuleItem, ...]:
+            out: list[RuleItem] = []
+            for item in items:
+                if isinstance(item, n.RuleIf):
+                    out.append(RuleBranch(tuple(
+                        (None if arm.condition is None else self.exprs.compile(arm.condition), body(arm.body))
+                        for arm in item.arms)))
+                else:
+                    value = None if item.value is None else self.exprs.compile(item.value)
+                    out.append(RuleAction(item.kind, item.field, value, item.message))
+            return tuple(out)
+
+        return CompiledRule(r.name, label_of(r.name, r.label), r.entity, body(r.body))
+
+
+def _entity_before(items: tuple[n.FlowItem, ...], pos: int, before: str, entity_of: dict[int, str]) -> str:
+    # A condition reads the entity of the stage just before its chain (LANGUAGE.md).
+    for item in reversed(items[:pos]):
+        if isinstance(item, n.Stage):
+            return entity_of[id(item)]
+    return before
+
+
+def process_version(p: n.Process, entities: list[EntitySpec]) -> str:
+    """A hash of what the process means: its AST (no positions, no comments) and its entities' fields."""
+    h = hashlib.sha256()
+    h.update(repr(p).encode())
+    for e in sorted(entities, key=lambda x: x.name):
+        h.update(repr((e.name, e.fields)).encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """Everything loaded from a set of .bpf files, checked and compiled."""
+
+    entities: Mapping[str, EntitySpec]
+    roles: Mapping[str, Any]
+    processes: Mapping[str, ProcessDefinition]
+    rules: Mapping[str, tuple[CompiledRule, ...]]
+    warnings: tuple[Any, ...] = ()
+
+    def processes_on(self, entity: str) -> list[ProcessDefinition]:
+        """The processes whose primary entity is ``entity``, lowest order first."""
+        return sorted((p for p in self.processes.values() if p.entity == entity), key=lambda p: (p.order, p.name))
+
+
+def compile_program(checked: CheckResult, registry: Registry) -> Program:
+    """Compile a checked program (``checked.ok`` must hold)."""
+    c = _Compiler(checked, registry)
+    processes = {p.name: c.process(p) for p in checked.processes}
+    rules: dict[str, list[CompiledRule]] = {}
+    for r in checked.rules:
+        rules.setdefault(r.entity, []).append(c.rule(r))
+    return Program(dict(checked.entities), dict(checked.roles), processes,
+                   {k: tuple(v) for k, v in rules.items()},
+                   tuple(d for d in checked.diagnostics if not d.is_error))

@@ -1,0 +1,448 @@
+"""The abstract syntax tree of a .bpf file.
+
+Every node is a frozen, slotted dataclass. Its ``span`` says where it stands in
+the source but takes no part in equality or ``repr``: two trees that mean the
+same compare equal whatever their layout, which is what the formatter's tests
+and the definition's version hash rely on.
+
+One grammar rule, one node class: the names follow ``grammar/bpf.lark``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A place in a source file: 1-based line and column of the first character."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int = 0
+    end_column: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+NO_SPAN = Span("<none>", 1, 1, 1, 1)
+
+
+def _span() -> Span:
+    # Positions never count for equality or appear in repr.
+    return field(compare=False, repr=False, hash=False)  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------
+# Expressions
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    """A constant: ``kind`` is one of text, number, bool, null, date, datetime."""
+
+    kind: str
+    value: object
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A name, or a dotted path of names (``opportunity.status``, ``account.industry``)."""
+
+    parts: tuple[str, ...]
+    span: Span = _span()
+
+    @property
+    def dotted(self) -> str:
+        """The path as written."""
+        return ".".join(self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    """``not x`` or ``-x``."""
+
+    op: str
+    operand: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    """Arithmetic, comparison, ``and``/``or``, ``contains``, ``starts with``, ``ends with``.
+
+    ``op`` is one of ``+ - * / = != < <= > >= and or contains starts_with ends_with``.
+    """
+
+    op: str
+    left: Expr
+    right: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class InList:
+    """``x in [a, b]`` or, with ``negated``, ``x not in [a, b]``."""
+
+    operand: Expr
+    items: tuple[Expr, ...]
+    negated: bool
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class IsEmpty:
+    """``x is empty`` or, with ``negated``, ``x is not empty``."""
+
+    operand: Expr
+    negated: bool
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A function call in an expression: ``len(x)`` or a plugin's ``ns.name(x)``."""
+
+    name: tuple[str, ...]
+    args: tuple[Expr, ...]
+    span: Span = _span()
+
+    @property
+    def dotted(self) -> str:
+        """The function's name as written."""
+        return ".".join(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Paren:
+    """A parenthesised expression, kept so the formatter can keep the author's grouping."""
+
+    inner: Expr
+    span: Span = _span()
+
+
+Expr = Union[Literal, Ref, Unary, Binary, InList, IsEmpty, Call, Paren]
+
+
+# ---------------------------------------------------------------------------
+# Declarations
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    """``import "file.bpf"`` (``is_file``) or ``import pack.module``."""
+
+    target: str
+    is_file: bool
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """``role NAME "Label"``."""
+
+    name: str
+    label: str | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One option of a ``choice``/``choices`` type, or the entity of a ``lookup``."""
+
+    name: str
+    label: str | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class TypeRef:
+    """A field type as written: ``money``, ``choice(a "A", b)``, ``lookup(account)``."""
+
+    name: str
+    args: tuple[Option, ...] | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Modifier:
+    """A field modifier: ``required``, ``unique``, ``default V``, ``min N``, ``max N``."""
+
+    kind: str
+    value: Literal | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDecl:
+    """``NAME "Label": TYPE modifiers...``."""
+
+    name: str
+    label: str | None
+    type: TypeRef
+    modifiers: tuple[Modifier, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """``entity NAME { fields }`` or, with ``extend``, ``extend entity NAME { fields }``."""
+
+    name: str
+    label: str | None
+    fields: tuple[FieldDecl, ...]
+    extend: bool
+    span: Span = _span()
+    end: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """``FIELD = EXPR`` inside a ``create`` block."""
+
+    field: str
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class CreateBlock:
+    """``create { assignments }``: values of the record made on a ``via`` move."""
+
+    assignments: tuple[Assignment, ...]
+    span: Span = _span()
+    end: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Argument:
+    """``NAME: EXPR``, a named argument of an action call."""
+
+    name: str
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ActionCall:
+    """``NS.ACTION(arg: expr, ...)`` in a hook or an action step."""
+
+    namespace: str
+    name: str
+    args: tuple[Argument, ...]
+    span: Span = _span()
+
+    @property
+    def dotted(self) -> str:
+        """The action's name as written."""
+        return f"{self.namespace}.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class DataStep:
+    """``step FIELD "Label" required``."""
+
+    field: str
+    label: str | None
+    required: bool
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ActionStep:
+    """``action "Label" call NS.ACTION(...) required``: a button on the stage."""
+
+    label: str
+    call: ActionCall
+    required: bool
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class SetAction:
+    """``set FIELD = EXPR`` or ``set ENTITY.FIELD = EXPR`` in a hook."""
+
+    target: Ref
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class CallAction:
+    """``call NS.ACTION(...)`` in a hook."""
+
+    call: ActionCall
+    span: Span = _span()
+
+
+HookAction = Union[SetAction, CallAction]
+
+
+@dataclass(frozen=True, slots=True)
+class Hook:
+    """``on EVENT { actions }``; EVENT is enter/exit on a stage, start/finish/abandon/reactivate on a process."""
+
+    event: str
+    actions: tuple[HookAction, ...]
+    span: Span = _span()
+    end: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """``stage NAME "Label" category C on ENTITY via FIELD { items }``."""
+
+    name: str
+    label: str | None
+    category: str | None
+    entity: str | None
+    via: str | None
+    create: CreateBlock | None
+    steps: tuple[DataStep | ActionStep, ...]
+    hooks: tuple[Hook, ...]
+    span: Span = _span()
+    end: Span = _span()
+    # Source order of the stage's items, for the formatter: ("create"|"step"|"hook", index).
+    layout: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """``finish``: the flow ends here."""
+
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Arm:
+    """One arm of an ``if`` chain; ``condition`` is None for the ``else`` arm."""
+
+    condition: Expr | None
+    body: tuple[FlowItem, ...]
+    span: Span = _span()
+    end: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """``if ... { } else if ... { } else { }`` in a process flow."""
+
+    arms: tuple[Arm, ...]
+    span: Span = _span()
+
+    @property
+    def has_else(self) -> bool:
+        """Whether the chain ends with an ``else`` arm."""
+        return self.arms[-1].condition is None
+
+
+FlowItem = Union[Stage, Branch, Finish]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSetting:
+    """``order N``, ``roles A, B`` or ``description "..."`` in a process."""
+
+    kind: str
+    value: object
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    """``process NAME "Label" on ENTITY { ... }``."""
+
+    name: str
+    label: str | None
+    entity: str
+    settings: tuple[ProcessSetting, ...]
+    flow: tuple[FlowItem, ...]
+    hooks: tuple[Hook, ...]
+    span: Span = _span()
+    end: Span = _span()
+    # Source order of settings, flow items and hooks: ("setting"|"flow"|"hook", index).
+    layout: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
+
+    def setting(self, kind: str) -> ProcessSetting | None:
+        """The last setting of this kind, if any."""
+        found = None
+        for item in self.settings:
+            if item.kind == kind:
+                found = item
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class RuleAction:
+    """``set|default F = E``, ``error [F] "m"``, ``recommend [F] "m"``, ``require|optional|lock|unlock|hide|show F``."""
+
+    kind: str
+    field: str | None
+    value: Expr | None
+    message: str | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class RuleArm:
+    """One arm of an ``if`` chain in a rule; ``condition`` is None for ``else``."""
+
+    condition: Expr | None
+    body: tuple[RuleItem, ...]
+    span: Span = _span()
+    end: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class RuleIf:
+    """An ``if`` chain inside a business rule."""
+
+    arms: tuple[RuleArm, ...]
+    span: Span = _span()
+
+
+RuleItem = Union[RuleIf, RuleAction]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """``rule NAME "Label" on ENTITY { ... }``."""
+
+    name: str
+    label: str | None
+    entity: str
+    body: tuple[RuleItem, ...]
+    span: Span = _span()
+    end: Span = _span()
+
+
+Declaration = Union[Import, Role, Entity, Process, Rule]
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """A ``# ...`` comment, kept aside for the formatter."""
+
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """One parsed .bpf file: its declarations in text order, and its comments."""
+
+    path: str
+    declarations: tuple[Declaration, ...]
+    comments: tuple[Comment, ...] = field(default=(), compare=False, repr=False)
+
+
+def derive_label(name: str) -> str:
+    """The label of a name without one: ``budget_amount`` → ``Budget amount``."""
+    words = name.replace("_", " ").strip()
+    return words[:1].upper() + words[1:] if words else name

@@ -1,0 +1,181 @@
+"""Plugin packs: entry points plus pluggy hookspecs. The built-ins are a plugin too.
+
+A pack is a Python distribution that registers a module under the entry-point
+group :data:`ENTRY_POINT_GROUP`; that module (or object) implements any of the
+hooks below with :data:`hookimpl`. Every hook returns frozen, declarative
+objects. A pack that fails to import, or whose hooks raise, is recorded in
+:attr:`Registry.failures` with its reason, and everything else still works.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+ENTRY_POINT_GROUP = "bpf.plugins"
+PROJECT = "bpf"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A typed parameter of an action or function (types: text, number, bool, date, datetime, any)."""
+
+    name: str
+    type: str = "any"
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    """An action callable from ``call NS.NAME(...)`` and action steps.
+
+    ``run(context, **arguments)`` does the work; the engine passes a context
+    object (see the engine's docs). It may raise ``ActionFailed`` to fail the move.
+    """
+
+    namespace: str
+    name: str
+    params: tuple[Param, ...]
+    run: Callable[..., Any] | None = field(default=None, compare=False)
+    description: str = ""
+
+    @property
+    def dotted(self) -> str:
+        """``namespace.name``."""
+        return f"{self.namespace}.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """A function callable in expressions: a built-in (namespace ``""``) or ``NS.NAME(...)``.
+
+    ``returns`` is a type name; ``"same"`` means the type of the first argument.
+    ``impl`` receives the evaluation environment first when ``needs_env`` is set.
+    """
+
+    namespace: str
+    name: str
+    params: tuple[Param, ...]
+    returns: str
+    impl: Callable[..., Any] = field(compare=False)
+    needs_env: bool = False
+    description: str = ""
+
+    @property
+    def dotted(self) -> str:
+        """The name as written in expressions."""
+        return f"{self.namespace}.{self.name}" if self.namespace else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleSpec:
+    """A .bpf module a pack supplies, importable as ``import NAME``."""
+
+    name: str
+    path: Path
+
+
+class Specs:
+    """The hooks a pack may implement (all optional)."""
+
+    @hookspec
+    def bpf_modules(self) -> Iterable[ModuleSpec]:  # type: ignore[empty-body]
+        """.bpf modules this pack supplies, importable by name."""
+
+    @hookspec
+    def bpf_actions(self) -> Iterable[ActionSpec]:  # type: ignore[empty-body]
+        """Actions for ``call`` and action steps."""
+
+    @hookspec
+    def bpf_functions(self) -> Iterable[FunctionSpec]:  # type: ignore[empty-body]
+        """Functions for expressions."""
+
+    @hookspec
+    def bpf_stage_categories(self) -> Iterable[str]:  # type: ignore[empty-body]
+        """Stage categories beyond the D365 set."""
+
+
+@dataclass(frozen=True, slots=True)
+class PackInfo:
+    """An installed pack as ``bpf plugins`` shows it."""
+
+    name: str
+    version: str
+    modules: tuple[str, ...]
+    actions: tuple[str, ...]
+    functions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PluginFailure:
+    """A pack that could not be loaded, and why."""
+
+    name: str
+    reason: str
+
+
+class Registry:
+    """Everything the installed packs (and the built-ins) supply, gathered once."""
+
+    def __init__(self, plugins: Iterable[tuple[str, str, object]] = (), *, entry_points: bool = True) -> None:
+        from . import builtins
+
+        self.failures: list[PluginFailure] = []
+        self.packs: list[PackInfo] = []
+        self.actions: dict[str, ActionSpec] = {}
+        self.functions: dict[str, FunctionSpec] = {}
+        self.modules: dict[str, ModuleSpec] = {}
+        self.categories: set[str] = set()
+        self._add("bpf", "builtin", builtins)
+        for name, version, plugin in plugins:
+            self._add(name, version, plugin)
+        if entry_points:
+            for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+                version = ep.dist.version if ep.dist is not None else "?"
+                try:
+                    plugin = ep.load()
+                except Exception as exc:  # a broken pack must not stop the others
+                    self.failures.append(PluginFailure(ep.name, f"import failed: {type(exc).__name__}: {exc}"))
+                    continue
+                self._add(ep.name, version, plugin)
+
+    def _add(self, name: str, version: str, plugin: object) -> None:
+        pm = pluggy.PluginManager(PROJECT)
+        pm.add_hookspecs(Specs)
+        try:
+            pm.register(plugin, name=name)
+            modules = [m for batch in pm.hook.bpf_modules() for m in batch]
+            actions = [a for batch in pm.hook.bpf_actions() for a in batch]
+            functions = [f for batch in pm.hook.bpf_functions() for f in batch]
+            categories = [c for batch in pm.hook.bpf_stage_categories() for c in batch]
+        except Exception as exc:  # a pack whose hooks fail is reported, not fatal
+            self.failures.append(PluginFailure(name, f"{type(exc).__name__}: {exc}"))
+            return
+        for m in modules:
+            self.modules[m.name] = m
+        for a in actions:
+            self.actions[a.dotted] = a
+        for f in functions:
+            self.functions[f.dotted] = f
+        self.categories.update(categories)
+        self.packs.append(PackInfo(name, version, tuple(m.name for m in modules), tuple(a.dotted for a in actions),
+                                   tuple(f.dotted for f in functions)))
+
+
+_default: Registry | None = None
+
+
+def default_registry() -> Registry:
+    """The registry of the built-ins and every installed pack, loaded on first use."""
+    global _default
+    if _default is None:
+        _default = Registry()
+    return _default

@@ -1,0 +1,237 @@
+"""Syntax errors explained in words, by example (lark's ``match_examples``).
+
+The catalogue pairs a sentence with broken snippets that end in the same parser
+state; an error in a user's file that lands in that state gets that sentence.
+What the catalogue doesn't know is said from the set of tokens lark expected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lark
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from .diagnostics import Diagnostic
+from .nodes import Span
+
+_VALUE = "a value: a field name, a number, a string, `true`, `false`, `null` or `(`"
+
+# sentence -> (hint, snippets). Snippets are whole small files ending in the error.
+CATALOGUE: dict[str, tuple[str, list[str]]] = {
+    "expected a field type such as `text`, `money` or `lookup(entity)`": (
+        "the types are text, integer, decimal, money, bool, date, datetime, email, phone, url, "
+        "choice(...), choices(...) and lookup(ENTITY)",
+        ['entity a { x: 12 }', 'entity a { x: "t" }', 'entity a { x: }', 'entity a { x "X": }',
+         'entity a { x: ( }', 'entity a { x: - }'],
+    ),
+    "expected `:` and a type after the field's name": (
+        'write a field as `name "Label": type`',
+        ['entity a { x text }', 'entity a { x "X" text }', 'entity a { x }', 'entity a { x "X" }',
+         'extend entity a { x text }'],
+    ),
+    "expected a field declaration (`name: type`) or `}`": (
+        'fields look like `budget "Budget": money min 0`',
+        ['entity a { : text }', 'entity a { "X": text }', 'entity a { 12 }', 'entity a { x: text , }'],
+    ),
+    "expected `{` to open the entity's fields": (
+        'write `entity NAME "Label" { fields }`',
+        ['entity a x', 'entity a "A" x', 'entity a "A" }', 'entity { }'],
+    ),
+    "expected `on ENTITY` after the process's name": (
+        'write `process NAME "Label" on ENTITY { ... }`',
+        ['process p { }', 'process p "P" { }', 'process p x { }', 'rule r { }', 'rule r "R" { }'],
+    ),
+    "expected a stage, `if`, `finish`, a hook (`on start`, `on finish`...) or a setting (`order`, `roles`, "
+    "`description`)": (
+        "steps live inside a stage: `stage NAME { step FIELD }`",
+        ['process p on a { x }', 'process p on a { step x }', 'process p on a { set x = 1 }',
+         'process p on a { "x" }', 'process p on a { stage s { } x }'],
+    ),
+    "expected `step`, `action`, `create`, `on enter` or `on exit` inside a stage": (
+        "stages don't nest: close this stage with `}` before the next one",
+        ['process p on a { stage s { x } }', 'process p on a { stage s { stage t { } } }',
+         'process p on a { stage s { set x = 1 } }', 'process p on a { stage s { if x { } } }',
+         'process p on a { stage s { "x" } }'],
+    ),
+    "expected a stage, `if` or `finish` inside this branch": (
+        "hooks and settings belong to the process, outside the `if`",
+        ['process p on a { if x { step y } }', 'process p on a { if x { on start { } } }',
+         'process p on a { if x { } else { step y } }', 'process p on a { if x { order 1 } }'],
+    ),
+    "expected a condition after `if`": (
+        "for example `if budget_amount >= 1000 { ... }`",
+        ['process p on a { if { } }', 'rule r on a { if { } }', 'process p on a { if x { } else if { } }'],
+    ),
+    "expected `{` after the condition": (
+        "the arm's body goes in braces: `if CONDITION { ... }`",
+        ['rule r on a { if x hide y }', 'process p on a { if x stage s { } }', 'rule r on a { if x = 1 hide y }',
+         'rule r on a { if x = 1 else }'],
+    ),
+    "expected " + _VALUE: (
+        "an empty value is written `null`; to test for one use `is empty`",
+        ['rule r on a { if x = { } }', 'rule r on a { set x = }', 'rule r on a { if x > { } }',
+         'rule r on a { if { } }', 'rule r on a { set x = * }', 'rule r on a { if x and { } }',
+         'rule r on a { if not { } }', 'process p on a { stage s on b via c { create { x = } } }'],
+    ),
+    "comparisons don't chain": (
+        "write `a < b and b < c`",
+        ['rule r on a { if a < b < c { } }', 'rule r on a { if a = b = c { } }', 'rule r on a { if a = b != c { } }'],
+    ),
+    "expected a rule action: set, default, error, recommend, require, optional, lock, unlock, hide or show": (
+        "for example `require manager_approved` or `error discount \"Too high\"`",
+        ['rule r on a { x }', 'rule r on a { hidden x }', 'rule r on a { if x { y } }', 'rule r on a { stage s { } }',
+         'rule r on a { "x" }'],
+    ),
+    "expected a declaration: import, role, entity, extend entity, process or rule": (
+        "every declaration starts at the top level with one of these words",
+        ['x', 'entity a { } x', 'stage s { }', '"x"', '}', 'step x', 'field x: text'],
+    ),
+    "expected a hook action: `set FIELD = EXPR` or `call NS.ACTION(...)`": (
+        "for example `set status = qualified` or `call bpf.notify(role: \"r\", message: \"m\")`",
+        ['process p on a { on start { x } }', 'process p on a { stage s { on enter { hide x } } }',
+         'process p on a { on start { "x" } }'],
+    ),
+    "expected `.` and an action name: actions are called as `NS.ACTION(...)`": (
+        "built-in actions live in the `bpf` namespace, e.g. `bpf.notify(...)`",
+        ['process p on a { on start { call notify() } }', 'process p on a { stage s { action "A" call x() } }'],
+    ),
+    "expected a named argument `NAME: value`": (
+        'action arguments are named: `bpf.notify(role: "sales", message: "Hi")`',
+        ['process p on a { on start { call bpf.notify("x") } }', 'process p on a { on start { call bpf.notify(1) } }'],
+    ),
+    "expected a list in square brackets after `in`, such as `in [a, b]`": (
+        "`in` tests membership in a written list of values",
+        ['rule r on a { if x in a { } }', 'rule r on a { if x not in a { } }', 'rule r on a { if x in { } }'],
+    ),
+    "expected `with` after `starts` or `ends`": (
+        "write `x starts with \"A\"`",
+        ['rule r on a { if x starts "a" { } }', 'rule r on a { if x ends "a" { } }'],
+    ),
+    "expected `empty` or `not empty` after `is`": (
+        "write `x is empty` or `x is not empty`",
+        ['rule r on a { if x is null { } }', 'rule r on a { if x is 1 { } }', 'rule r on a { if x is not null { } }'],
+    ),
+    "expected `=` and a value": (
+        "assignments look like `set FIELD = EXPR`",
+        ['rule r on a { set x 1 }', 'rule r on a { default x 1 }', 'process p on a { on start { set x 1 } }',
+         'process p on a { stage s on b via c { create { x 1 } } }'],
+    ),
+    "expected a string in double quotes": (
+        'strings are written "like this"',
+        ['rule r on a { error x y }', 'rule r on a { recommend x y }', 'process p on a { description x }',
+         'process p on a { stage s { action x } }', 'import 12'],
+    ),
+    "expected `call NS.ACTION(...)` after the action step's label": (
+        'write `action "Label" call NS.ACTION(arg: value)`',
+        ['process p on a { stage s { action "A" } }', 'process p on a { stage s { action "A" x.y() } }'],
+    ),
+    "expected a number": (
+        "for example `order 1`, `min 0` or `max 100`",
+        ['process p on a { order x }', 'entity a { x: integer min x }', 'entity a { x: integer max "1" }',
+         'process p on a { order }'],
+    ),
+    "expected a literal default value: a string, a number, `true`, `false`, `null`, an option's name or "
+    "date(\"YYYY-MM-DD\")": (
+        "rules can compute defaults: `rule r on E { default FIELD = EXPR }`",
+        ['entity a { x: text default }', 'entity a { x: integer default (1) }', 'entity a { x: text default [1] }'],
+    ),
+    "expected a category name after `category`": (
+        "the categories are qualify, develop, propose, close, identify, research, resolve and approval",
+        ['process p on a { stage s category { } }', 'process p on a { stage s category "x" { } }'],
+    ),
+    "expected a role name": (
+        "write `roles sales, sales_manager` with roles declared by `role NAME`",
+        ['process p on a { roles }', 'process p on a { roles a, }', 'role "x"'],
+    ),
+}
+
+_WORDS = {
+    "NAME": "a name",
+    "STRING": "a string in double quotes",
+    "NUMBER": "a number",
+    "RBRACE": "`}`",
+    "$END": "the end of the file",
+}
+
+
+def _describe(term: str, parser: lark.Lark) -> str:
+    if term in _WORDS:
+        return _WORDS[term]
+    try:
+        pattern = parser.get_terminal(term).pattern
+    except KeyError:
+        return term.lower()
+    if pattern.type == "str":
+        return f"`{pattern.value}`"
+    return term.lower()
+
+
+def _expected_words(expected: set[str], parser: lark.Lark) -> str:
+    words = sorted({_describe(t, parser) for t in expected if t not in ("COMMENT", "WS")})
+    if not words:
+        return "something else"
+    if len(words) > 8:
+        words = words[:8] + ["..."]
+    return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
+
+
+def _found(err: UnexpectedInput, text: str) -> str:
+    if isinstance(err, UnexpectedCharacters):
+        return f"`{err.char}`"
+    if isinstance(err, UnexpectedToken):
+        if err.token.type == "$END":
+            return "the end of the file"
+        return f"`{str(err.token)[:40]}`"
+    return "the end of the file"
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    line = text.count("\n") + 1
+    column = len(text) - (text.rfind("\n") + 1) + 1
+    return line, column
+
+
+def explain(err: UnexpectedInput, text: str, path: str, parser: lark.Lark) -> Diagnostic:
+    """Turn lark's error into a diagnostic with a position, a sentence and a hint."""
+    at_end = isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END")
+    line, column = (err.line, err.column) if getattr(err, "line", -1) not in (-1, None) else _end_position(text)
+    if at_end:
+        line, column = _end_position(text)
+    width = 1
+    if isinstance(err, UnexpectedToken) and not at_end:
+        width = max(1, len(str(err.token)))
+    span = Span(path, max(1, line), max(1, column), max(1, line), max(1, column) + width)
+
+    if isinstance(err, UnexpectedCharacters):
+        if err.char == '"':
+            return Diagnostic("BPF001", "a string is not closed before the end of the line", span,
+                              'close it with `"`; strings can\'t span lines, write \\n for a line break')
+        message = f"unexpected character `{err.char}`"
+        expected = set(err.allowed or ())
+        hint = f"expected {_expected_words(expected, parser)}" if expected else None
+        return Diagnostic("BPF001", message, span, hint)
+
+    label = _match(err, parser)
+    if at_end:
+        sentence = label or f"expected {_expected_words(set(getattr(err, 'expected', ()) or ()), parser)}"
+        return Diagnostic("BPF002", f"the file ends too early: {sentence}", span,
+                          "a block or an expression is not closed; check that every `{` has its `}`")
+    if label is not None:
+        hint = CATALOGUE[label][0]
+        return Diagnostic("BPF001", f"unexpected {_found(err, text)}: {label}", span, hint)
+    expected = set(getattr(err, "expected", ()) or ())
+    return Diagnostic("BPF001", f"unexpected {_found(err, text)}: expected {_expected_words(expected, parser)}", span)
+
+
+def _match(err: UnexpectedInput, parser: lark.Lark) -> str | None:
+    examples = {label: snippets for label, (_, snippets) in CATALOGUE.items()}
+
+    def parse(snippet: str) -> Any:
+        return parser.parse(snippet)
+
+    try:
+        label = err.match_examples(parse, examples, use_accepts=True)
+    except Exception:  # a snippet that parsed or failed oddly must not hide the user's error
+        return None
+    return label if isinstance(label, str) else None
