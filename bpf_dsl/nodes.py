@@ -33,7 +33,7 @@ NO_SPAN = Span("<none>", 1, 1, 1, 1)
 
 def _span() -> Span:
     # Positions never count for equality or appear in repr.
-    return field(compare=False, repr=False, hash=False)  # type: ignore[no-any-return]
+    return field(default=NO_SPAN, compare=False, repr=False, hash=False)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------------------

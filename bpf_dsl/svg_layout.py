@@ -22,6 +22,7 @@ because the graphs it draws are small, acyclic and structured:
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 import unicodedata
@@ -149,7 +150,7 @@ def _node_item(node: Node) -> _Item:
         return _Item(node.id, node.kind, 2 * radius, 2 * radius, lines, node)
     if node.kind == "decision":
         return _Item(node.id, "decision", DIAMOND, DIAMOND, [], node)
-    lines = [_Line(t, TITLE_SIZE, True) for part in node.title.splitlines() for t in wrap(part, TITLE_WRAP, TITLE_SIZE, True)]
+    lines = [_Line(t, TITLE_SIZE, True) for t in wrap(node.title, TITLE_WRAP, TITLE_SIZE, True)]
     if node.detail:
         lines.append(_Line(node.detail, DETAIL_SIZE, False, "#4b5563"))
     width, height = _text_block(lines)
@@ -186,6 +187,8 @@ class _Layout:
         # on the line itself when the edge had no layer to spare for it.
         self.chains: list[tuple[list[str], str | None]] = []
         self.layers: list[list[str]] = []
+        self.bands: list[tuple[float, float]] = []  # per layer: top and bottom y
+        self.height = 0.0
         self._assign_layers()
         self._split_edges()
         self._order()
@@ -235,7 +238,7 @@ class _Layout:
                 self.succ[key], self.pred[key] = [], []
                 chain.append(key)
             chain.append(edge.target)
-            for a, b in zip(chain, chain[1:], strict=False):
+            for a, b in itertools.pairwise(chain):
                 self.succ[a].append(b)
                 self.pred[b].append(a)
             self.chains.append((chain, inline_label))
@@ -294,7 +297,7 @@ class _Layout:
     def _solve_layer(self, keys: list[str], desired: dict[str, float | None]) -> None:
         items = [self.items[key] for key in keys]
         offsets = [0.0]
-        for a, b in zip(items, items[1:], strict=False):
+        for a, b in itertools.pairwise(items):
             offsets.append(offsets[-1] + self._gap(a, b))
         targets, weights = [], []
         for item, offset in zip(items, offsets, strict=True):
@@ -362,7 +365,6 @@ class _Layout:
 
     # -- y positions ----------------------------------------------------
     def _place_y(self) -> None:
-        self.bands: list[tuple[float, float]] = []
         y = 0.0
         for layer in self.layers:
             height = max((self.items[key].height for key in layer), default=0.0)
@@ -394,7 +396,7 @@ class _Layout:
         return offsets
 
     def route(self, chain: list[str], entry_offset: float = 0.0) -> list[tuple[float, float]]:
-        """The polyline of an edge: out of the bottom of its source, down through its layers, into the top of its target."""
+        """The polyline of an edge: out of its source's bottom, down its layers, into its target's top."""
         source, target = self.items[chain[0]], self.items[chain[-1]]
         points = [(source.x, source.y + source.height / 2)]
         for key in chain[1:-1]:
@@ -445,13 +447,15 @@ def _draw_node(item: _Item) -> list[str]:
     head = f'<g class="node {item.kind}" data-node="{_xml(item.node.id)}">'
     if item.kind in ("start", "end"):
         r = w / 2
-        shapes = [f'<circle cx="{_num(x)}" cy="{_num(y)}" r="{_num(r)}" fill="#e8f5e9" stroke="#2e7d32" stroke-width="1.5"/>']
+        centre = f'cx="{_num(x)}" cy="{_num(y)}"'
+        shapes = [f'<circle {centre} r="{_num(r)}" fill="#e8f5e9" stroke="#2e7d32" stroke-width="1.5"/>']
         if item.kind == "end":
-            shapes.append(f'<circle cx="{_num(x)}" cy="{_num(y)}" r="{_num(r - 4)}" fill="none" stroke="#2e7d32"/>')
+            shapes.append(f'<circle {centre} r="{_num(r - 4)}" fill="none" stroke="#2e7d32"/>')
         text_h = sum(line.size * LINE_HEIGHT for line in item.lines)
         return [head, *shapes, *_text_lines(item.lines, x, y - text_h / 2), "</g>"]
     if item.kind == "decision":
-        points = f"{_num(x)},{_num(y - h / 2)} {_num(x + w / 2)},{_num(y)} {_num(x)},{_num(y + h / 2)} {_num(x - w / 2)},{_num(y)}"
+        corners = [(x, y - h / 2), (x + w / 2, y), (x, y + h / 2), (x - w / 2, y)]
+        points = " ".join(f"{_num(px)},{_num(py)}" for px, py in corners)
         return [head, f'<polygon points="{points}" fill="#fff7e0" stroke="#c9a227" stroke-width="1.5"/>', "</g>"]
     fill, stroke = CATEGORY_COLOURS.get(item.node.category or "", DEFAULT_COLOURS)
     rect = (

@@ -71,7 +71,7 @@ CATALOGUE: dict[str, tuple[str, list[str]]] = {
     "expected " + _VALUE: (
         "an empty value is written `null`; to test for one use `is empty`",
         ['rule r on a { if x = { } }', 'rule r on a { set x = }', 'rule r on a { if x > { } }',
-         'rule r on a { if { } }', 'rule r on a { set x = * }', 'rule r on a { if x and { } }',
+         'rule r on a { set x = * }', 'rule r on a { if x and { } }',
          'rule r on a { if not { } }', 'process p on a { stage s on b via c { create { x = } } }'],
     ),
     "comparisons don't chain": (
