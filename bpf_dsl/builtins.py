@@ -29,7 +29,7 @@ def _now(env: Clock) -> dt.datetime:
 def _as_datetime(v: Any) -> dt.datetime:
     if isinstance(v, dt.datetime):
         return v
-    return dt.datetime(v.year, v.month, v.day, tzinfo=dt.timezone.utc)
+    return dt.datetime(v.year, v.month, v.day, tzinfo=dt.UTC)
 
 
 def _days_between(a: Any, b: Any) -> int | None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from . import nodes as n
 from .checker import CheckResult
 from .checker.context import snake_case
-from .exprtext import expr_text
 from .expr import Compiled, Env, ExprCompiler, truthy
+from .exprtext import expr_text
 from .model import EntitySpec, label_of
 from .plugins import ActionSpec, Registry
 
@@ -34,7 +34,7 @@ class Decision:
     scope_entity: str  # the entity whose record the conditions read (the stage before the chain)
 
 
-Target = Union[int, Decision]
+Target = int | Decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +153,7 @@ class RuleBranch:
     arms: tuple[tuple[Compiled | None, tuple[RuleItem, ...]], ...]
 
 
-RuleItem = Union[RuleAction, RuleBranch]
+RuleItem = RuleAction | RuleBranch
 
 
 @dataclass(frozen=True, slots=True)

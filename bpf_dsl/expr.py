@@ -49,7 +49,7 @@ class DictEnv:
                  | None = None, now: dt.datetime | None = None) -> None:
         self.records = records
         self.by_id = by_id or {}
-        self._now = now or dt.datetime.now(dt.timezone.utc)
+        self._now = now or dt.datetime.now(dt.UTC)
 
     def value(self, source: str | None, path: tuple[str, ...]) -> Any:
         """Follow ``path`` from the chosen record."""
@@ -88,7 +88,7 @@ def _norm(a: Any, b: Any) -> tuple[Any, Any]:
 def _midnight(d: dt.date) -> dt.datetime:
     if isinstance(d, dt.datetime):
         return d
-    return dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc)
+    return dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC)
 
 
 _COMPARE = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,

@@ -11,7 +11,6 @@ One grammar rule, one node class: the names follow ``grammar/bpf.lark``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +32,7 @@ NO_SPAN = Span("<none>", 1, 1, 1, 1)
 
 def _span() -> Span:
     # Positions never count for equality or appear in repr.
-    return field(default=NO_SPAN, compare=False, repr=False, hash=False)  # type: ignore[no-any-return]
+    return field(default=NO_SPAN, compare=False, repr=False, hash=False)
 
 
 # ---------------------------------------------------------------------------
@@ -126,7 +125,7 @@ class Paren:
     span: Span = _span()
 
 
-Expr = Union[Literal, Ref, Unary, Binary, InList, IsEmpty, Call, Paren]
+Expr = Literal | Ref | Unary | Binary | InList | IsEmpty | Call | Paren
 
 
 # ---------------------------------------------------------------------------
@@ -281,7 +280,7 @@ class CallAction:
     span: Span = _span()
 
 
-HookAction = Union[SetAction, CallAction]
+HookAction = SetAction | CallAction
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +341,7 @@ class Branch:
         return self.arms[-1].condition is None
 
 
-FlowItem = Union[Stage, Branch, Finish]
+FlowItem = Stage | Branch | Finish
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,7 +406,7 @@ class RuleIf:
     span: Span = _span()
 
 
-RuleItem = Union[RuleIf, RuleAction]
+RuleItem = RuleIf | RuleAction
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,7 +421,7 @@ class Rule:
     end: Span = _span()
 
 
-Declaration = Union[Import, Role, Entity, Process, Rule]
+Declaration = Import | Role | Entity | Process | Rule
 
 
 @dataclass(frozen=True, slots=True)

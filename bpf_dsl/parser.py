@@ -462,7 +462,7 @@ class Parser:
             self._builder.depth = {}
             self._comments.clear()
             try:
-                decls = self._lark.parse(text)
+                decls: list[n.Declaration] = self._lark.parse(text)  # type: ignore[assignment]
             except _Abort as abort:
                 raise BpfSyntaxError([abort.diagnostic]) from None
             except lark.exceptions.UnexpectedInput as err:

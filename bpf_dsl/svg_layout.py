@@ -92,7 +92,8 @@ def text_width(text: str, size: float, bold: bool = False) -> float:
             units += 1.0
         else:
             units += 0.56
-    return units * size * (1.08 if bold else 1.0)
+    # The 1.1 covers fonts wider than Helvetica (DejaVu Sans, where there is no Helvetica or Arial).
+    return units * size * 1.1 * (1.08 if bold else 1.0)
 
 
 def wrap(text: str, max_width: float, size: float, bold: bool = False) -> list[str]:
@@ -197,28 +198,36 @@ class _Layout:
 
     # -- 1. layers ------------------------------------------------------
     def _assign_layers(self) -> None:
-        indegree = {key: 0 for key in self.items}
+        # (target, length) per source. A node nothing leads to (an unreachable
+        # stage, which the checker reports) hangs below the node before it in
+        # text order rather than floating up beside the start.
+        out: dict[str, list[tuple[str, int]]] = {key: [] for key in self.items}
         for edge in self.graph.edges:
-            indegree[edge.target] += 1
-        pending = [node.id for node in self.graph.nodes]
-        ready = [key for key in pending if indegree[key] == 0]
+            out[edge.source].append((edge.target, 2 if edge.label is not None else 1))
+        order = [node.id for node in self.graph.nodes]
+        for before, key in itertools.pairwise(order):
+            if not self.graph.edges_to(key):
+                out[before].append((key, 1))
+        indegree = {key: 0 for key in self.items}
+        for targets in out.values():
+            for target, _ in targets:
+                indegree[target] += 1
+        ready = [key for key in order if indegree[key] == 0]
         done: set[str] = set()
-        while len(done) < len(pending):
+        while len(done) < len(order):
             if not ready:
                 # Only a cycle gets here, and flows have none; break it in text order.
-                ready = [next(key for key in pending if key not in done)]
+                ready = [next(key for key in order if key not in done)]
             key = ready.pop(0)
             if key in done:
                 continue
             done.add(key)
-            for edge in self.graph.edges_from(key):
-                step = 2 if edge.label is not None else 1
-                target = self.items[edge.target]
-                if edge.target not in done:
-                    target.layer = max(target.layer, self.items[key].layer + step)
-                    indegree[edge.target] -= 1
-                    if indegree[edge.target] == 0:
-                        ready.append(edge.target)
+            for target, length in out[key]:
+                if target not in done:
+                    self.items[target].layer = max(self.items[target].layer, self.items[key].layer + length)
+                    indegree[target] -= 1
+                    if indegree[target] == 0:
+                        ready.append(target)
 
     # -- 2. dummies -----------------------------------------------------
     def _split_edges(self) -> None:
@@ -334,34 +343,48 @@ class _Layout:
         self._straighten()
 
     def _straighten(self) -> None:
-        """Line up the points of each long edge on one x where nothing is in the way.
+        """Line up the points of each long edge on as few x positions as the boxes beside it allow.
 
         The sweeps leave long edges slightly wavy, since every point is pulled
-        by its two neighbours; a straight run reads much better.
+        by its two neighbours; straight runs with a jog only where something is
+        in the way read much better.
         """
         where = {key: (i, p) for i, layer in enumerate(self.layers) for p, key in enumerate(layer)}
         for chain, _ in self.chains:
             run = [self.items[key] for key in chain[1:-1]]
-            if not run:
-                continue
-            options = dict.fromkeys([self.items[chain[0]].x, self.items[chain[-1]].x, *(item.x for item in run)])
-            for x in sorted(options, key=lambda x: sum(abs(item.x - x) for item in run)):
-                if all(self._fits(item, x, *where[item.key]) for item in run):
-                    for item in run:
-                        item.x = x
-                    break
+            start = 0
+            while start < len(run):
+                # Grow the segment while the free room of its points still overlaps.
+                low, high = self._room(run[start], *where[run[start].key])
+                end = start + 1
+                while end < len(run):
+                    a, b = self._room(run[end], *where[run[end].key])
+                    if max(low, a) > min(high, b):
+                        break
+                    low, high, end = max(low, a), min(high, b), end + 1
+                segment = run[start:end]
+                # Straight out of the source or into the target if there is room, else near where the points were.
+                if start == 0 and low <= self.items[chain[0]].x <= high:
+                    x = self.items[chain[0]].x
+                elif end == len(run) and low <= self.items[chain[-1]].x <= high:
+                    x = self.items[chain[-1]].x
+                else:
+                    x = min(max(statistics.median(item.x for item in segment), low), high)
+                for item in segment:
+                    item.x = x
+                start = end
 
-    def _fits(self, item: _Item, x: float, layer_index: int, p: int) -> bool:
+    def _room(self, item: _Item, layer_index: int, p: int) -> tuple[float, float]:
+        """The interval of x where ``item`` can stand without crowding its neighbours in the layer."""
         layer = self.layers[layer_index]
+        low, high = -float("inf"), float("inf")
         if p > 0:
             left = self.items[layer[p - 1]]
-            if left.x + self._gap(left, item) > x + 0.01:
-                return False
+            low = left.x + self._gap(left, item)
         if p + 1 < len(layer):
             right = self.items[layer[p + 1]]
-            if x + self._gap(item, right) > right.x + 0.01:
-                return False
-        return True
+            high = right.x - self._gap(item, right)
+        return low, high
 
     # -- y positions ----------------------------------------------------
     def _place_y(self) -> None:

@@ -172,7 +172,7 @@ def _expected_words(expected: set[str], parser: lark.Lark) -> str:
     if not words:
         return "something else"
     if len(words) > 8:
-        words = words[:8] + ["..."]
+        words = [*words[:8], "..."]
     return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
 
 

@@ -206,7 +206,9 @@ class Typer:
             lt = self.infer(e.left, scope)
             if op == "contains" and lt.kind == "choices":
                 rt = self.infer(e.right, scope, lt)
-                self.comparable(lt, rt, e, "=")
+                if rt.kind not in ("option", "text", "any", "null"):
+                    self.ctx.error("BPF034", f"a set of choices contains options, not {rt.describe()}", e.right.span,
+                                   f"options: {listing(lt.options)}")
                 return BOOL
             rt = self.infer(e.right, scope)
             word = op.replace("_", " ")
@@ -242,7 +244,11 @@ class Typer:
             return
         if op in ("=", "!="):
             for a, b in ((lt, rt), (rt, lt)):
-                if a.kind in OPTION_KINDS and b.kind == "option":
+                if a.kind == "choices" and b.kind in ("option", "text"):
+                    self.ctx.error("BPF034", "a set of choices never equals one option", at.span,
+                                   "test membership with `contains`, e.g. `tags contains hot`")
+                    return
+                if a.kind == "choice" and b.kind == "option":
                     return  # resolution already checked the option belongs to a
                 if a.kind in OPTION_KINDS and b.kind == "text":
                     text = _text_value(at, lt is a)

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 from .. import nodes as n
 from ..model import EntitySpec
-from .context import Context, did_you_mean, listing, snake_case
+from .context import Context, FieldPath, did_you_mean, listing, snake_case
 from .expressions import Scope, Typer, VType, accepts, refs_in
-from .context import FieldPath
 
 STAGE_EVENTS = ("enter", "exit")
 PROCESS_EVENTS = ("start", "finish", "abandon", "reactivate")

@@ -10,7 +10,7 @@ from bpf_dsl import load_source
 from bpf_dsl.definition import END, Decision
 from bpf_dsl.expr import DictEnv
 
-NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
 
 
 def _program(examples: list[Path]):  # type: ignore[no-untyped-def]
@@ -93,7 +93,7 @@ def test_empty_values_and_comparisons() -> None:
 
     assert compare("!=", None, 1) is False
     assert compare("=", "", "") is False
-    assert compare("<", dt.date(2026, 1, 1), dt.datetime(2026, 1, 1, 1, tzinfo=dt.timezone.utc)) is True
+    assert compare("<", dt.date(2026, 1, 1), dt.datetime(2026, 1, 1, 1, tzinfo=dt.UTC)) is True
     assert compare("=", 2, Decimal("2.0")) is True
     assert compare("<", "a", 1) is False  # never raises
     assert arithmetic("/", 1, 0) is None

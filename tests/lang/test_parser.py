@@ -82,7 +82,7 @@ def test_literals() -> None:
         elif isinstance(x, n.Literal):
             lits.append(x.value)
     assert dt.date(2026, 1, 31) in lits
-    assert dt.datetime(2026, 1, 31, 9, tzinfo=dt.timezone.utc) in lits
+    assert dt.datetime(2026, 1, 31, 9, tzinfo=dt.UTC) in lits
     assert -3 in lits and Decimal("12.5") in lits and 'a"b\n' in lits
 
 
