@@ -1,0 +1,160 @@
+"""The storage protocol every backend implements, and the rows it speaks in.
+
+Only ``bpf_dsl/storage`` speaks SQL. The service opens one transaction per
+command (:meth:`Storage.write`) and does all its reads and writes through the
+:class:`Tx` it gets; a failure anywhere rolls everything back.
+
+Optimistic concurrency: ``update_record`` and ``update_instance`` write only if
+the row still has the version the caller read (compare-and-set); they return
+False otherwise and the service reports VERSION_CONFLICT.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRow:
+    """A stored record: ``values`` holds JSON-ready values keyed by field name."""
+
+    id: str
+    entity: str
+    values: dict[str, Any]
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    active_instance_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRow:
+    """A stored process instance: a small row (the history lives in its own log)."""
+
+    id: str
+    record_id: str
+    process: str
+    definition_version: str
+    status: str  # active | finished | aborted
+    active_stage: str
+    traversed: tuple[str, ...]
+    bound: dict[str, str]  # entity -> record id
+    stage_started_at: dt.datetime
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    completed_at: dt.datetime | None
+    version: int
+    actions_done: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRow:
+    """One stage visit of an instance (the append-only history)."""
+
+    id: int
+    instance_id: str
+    process: str
+    stage: str
+    entity: str
+    record_id: str
+    entered_at: dt.datetime
+    exited_at: dt.datetime | None
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """A status change or notification in an instance's log."""
+
+    id: int
+    instance_id: str
+    kind: str
+    stage: str | None
+    at: dt.datetime
+    by: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of records."""
+
+    items: list[RecordRow]
+    next_cursor: str | None
+    total: int
+
+
+class Tx(Protocol):
+    """One transaction's view of the database."""
+
+    # records
+    def get_record(self, record_id: str) -> RecordRow | None: ...
+    def get_records(self, ids: Sequence[str]) -> dict[str, RecordRow]: ...
+    def insert_record(self, row: RecordRow) -> None: ...
+    def update_record(self, record_id: str, values: dict[str, Any], expected_version: int,
+                      now: dt.datetime) -> bool: ...
+    def delete_record(self, record_id: str, expected_version: int) -> bool: ...
+    def set_active_instance(self, record_id: str, instance_id: str | None) -> None: ...
+    def related(self, entity: str, field_name: str, target_id: str) -> list[str]: ...
+    def find_unique(self, entity: str, field_name: str, value: Any, exclude_id: str | None) -> str | None: ...
+    def list_records(self, entity: str, where: dict[str, Any], process: str | None, stage: str | None,
+                     first: int, after: str | None) -> Page: ...
+    # instances
+    def get_instance(self, instance_id: str) -> InstanceRow | None: ...
+    def instances_of(self, record_id: str) -> list[InstanceRow]: ...
+    def instances_of_many(self, record_ids: Sequence[str]) -> dict[str, list[InstanceRow]]: ...
+    def insert_instance(self, row: InstanceRow) -> None: ...
+    def update_instance(self, row: InstanceRow, expected_version: int) -> bool: ...
+    def running_instances(self, process: str | None) -> list[InstanceRow]: ...
+    # history
+    def open_visit(self, instance_id: str, process: str, stage: str, entity: str, record_id: str,
+                   at: dt.datetime, by: str) -> None: ...
+    def close_visit(self, instance_id: str, at: dt.datetime) -> None: ...
+    def reopen_visit(self, instance_id: str) -> None: ...
+    def visits(self, instance_id: str) -> list[VisitRow]: ...
+    def append_event(self, instance_id: str, kind: str, stage: str | None, at: dt.datetime, by: str,
+                     data: dict[str, Any]) -> None: ...
+    def events(self, instance_id: str) -> list[EventRow]: ...
+    # analytics
+    def stage_counts(self, process: str) -> dict[str, int]: ...
+    def stage_durations(self, process: str) -> dict[str, list[float]]: ...
+    def transitions(self, process: str) -> dict[tuple[str, str], int]: ...
+    def count_instances(self) -> int: ...
+    # definitions
+    def save_definition(self, process: str, version: str, digest: str, at: dt.datetime) -> None: ...
+
+
+class Storage(Protocol):
+    """A database: SQLite or PostgreSQL."""
+
+    url: str
+    dialect: str
+
+    def write(self) -> AbstractContextManager[Tx]:
+        """A write transaction (serialised where the backend must)."""
+
+    def read(self) -> AbstractContextManager[Tx]:
+        """A read-only transaction."""
+
+    def migrate(self) -> list[int]:
+        """Apply pending schema migrations; returns the versions applied."""
+
+    def ping(self) -> bool:
+        """Whether the database answers."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class StorageError(Exception):
+    """The database failed in a way the caller can report (not a conflict)."""
+
+
+def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of ``size`` (bounded IN lists)."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

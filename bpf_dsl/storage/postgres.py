@@ -1,0 +1,74 @@
+"""PostgreSQL through psycopg 3 and its connection pool: several server processes share one database.
+
+Writes run at READ COMMITTED; the compare-and-set updates (``WHERE version = ?``)
+make a concurrent writer's update touch no row, so two moves of one instance can
+never both win. Migrations take an advisory lock so servers starting together
+don't race.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from .schema import MIGRATIONS, statements
+from .sql import SqlTx, ts
+
+_MIGRATION_LOCK = 0x62706601  # "bpf\x01": any constant shared by every bpf server
+
+
+class PostgresStorage:
+    """A PostgreSQL database (``postgresql://...``)."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        self.url = url
+        self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=True,
+                                   kwargs={"autocommit": False})
+
+    @contextmanager
+    def write(self) -> Iterator[SqlTx]:
+        """One transaction; commit on success, roll back on any exception."""
+        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            yield SqlTx(cur, self.dialect)
+
+    @contextmanager
+    def read(self) -> Iterator[SqlTx]:
+        """A read transaction (REPEATABLE READ would cost more than the API needs)."""
+        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            yield SqlTx(cur, self.dialect)
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations under an advisory lock."""
+        applied: list[int] = []
+        with self.write() as tx:
+            tx.q("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+            tx.q("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                 "applied_at TEXT NOT NULL)")
+            for version, name, sql in MIGRATIONS:
+                if tx.q("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
+                    continue
+                for stmt in statements(self.dialect, sql):
+                    tx.q(stmt)
+                tx.q("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                     (version, name, ts(dt.datetime.now(dt.UTC))))
+                applied.append(version)
+        return applied
+
+    def ping(self) -> bool:
+        """Whether the server answers."""
+        try:
+            with self.pool.connection(timeout=5) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except (psycopg.Error, Exception):
+            return False
+
+    def close(self) -> None:
+        """Close the pool."""
+        self.pool.close()

@@ -1,0 +1,318 @@
+"""The SQL of every operation, written once; the two backends differ only where marked.
+
+Values are kept as JSON (``data`` column). Timestamps are fixed-width UTC text
+(``2026-01-31T09:00:00.000000Z``), which sorts like time in both databases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from .base import EventRow, InstanceRow, Page, RecordRow, VisitRow, iter_chunks
+
+_FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def ts(value: dt.datetime) -> str:
+    """A datetime as stored text (UTC)."""
+    return value.astimezone(dt.UTC).strftime(_FMT)
+
+
+def parse_ts(text: str | None) -> dt.datetime | None:
+    """Stored text back to an aware datetime."""
+    if text is None:
+        return None
+    return dt.datetime.strptime(text, _FMT).replace(tzinfo=dt.UTC)
+
+
+def _default(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    if isinstance(v, dt.datetime):
+        return v.isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, set | frozenset | tuple):
+        return sorted(v)
+    raise TypeError(f"can't store {type(v).__name__}")
+
+
+def dumps(v: Any) -> str:
+    """JSON text for storage."""
+    return json.dumps(v, default=_default, separators=(",", ":"), sort_keys=True)
+
+
+def loads(v: Any) -> Any:
+    """Stored JSON back (PostgreSQL's JSONB arrives decoded already)."""
+    return json.loads(v) if isinstance(v, str | bytes) else v
+
+
+_RECORD_COLS = "id, entity, data, version, created_at, updated_at, active_instance_id"
+_INSTANCE_COLS = ("id, record_id, process, definition_version, status, active_stage, traversed, bound, actions_done, "
+                  "stage_started_at, created_at, updated_at, completed_at, version")
+
+
+def _record(r: Sequence[Any]) -> RecordRow:
+    return RecordRow(r[0], r[1], loads(r[2]), r[3], parse_ts(r[4]), parse_ts(r[5]), r[6])  # type: ignore[arg-type]
+
+
+def _instance(r: Sequence[Any]) -> InstanceRow:
+    return InstanceRow(r[0], r[1], r[2], r[3], r[4], r[5], tuple(loads(r[6])), dict(loads(r[7])),
+                       parse_ts(r[9]), parse_ts(r[10]), parse_ts(r[11]), parse_ts(r[12]),  # type: ignore[arg-type]
+                       r[13], tuple(loads(r[8])))
+
+
+class SqlTx:
+    """A transaction over a DB-API cursor; ``dialect`` is ``sqlite`` or ``postgres``."""
+
+    def __init__(self, cursor: Any, dialect: str) -> None:
+        self.cur = cursor
+        self.dialect = dialect
+        self.pg = dialect == "postgres"
+
+    def q(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement; ``?`` placeholders become ``%s`` on PostgreSQL."""
+        if self.pg:
+            sql = sql.replace("?", "%s")
+        self.cur.execute(sql, tuple(params))
+        return self.cur
+
+    def _json(self) -> str:
+        return "?::jsonb" if self.pg else "?"
+
+    # -- records ----------------------------------------------------------------------
+    def get_record(self, record_id: str) -> RecordRow | None:
+        row = self.q(f"SELECT {_RECORD_COLS} FROM records WHERE id = ?", (record_id,)).fetchone()
+        return None if row is None else _record(row)
+
+    def get_records(self, ids: Sequence[str]) -> dict[str, RecordRow]:
+        out: dict[str, RecordRow] = {}
+        for chunk in iter_chunks(list(dict.fromkeys(ids)), 500):
+            marks = ", ".join("?" for _ in chunk)
+            for row in self.q(f"SELECT {_RECORD_COLS} FROM records WHERE id IN ({marks})", chunk).fetchall():
+                rec = _record(row)
+                out[rec.id] = rec
+        return out
+
+    def insert_record(self, row: RecordRow) -> None:
+        self.q(f"INSERT INTO records ({_RECORD_COLS}) VALUES (?, ?, {self._json()}, ?, ?, ?, ?)",
+               (row.id, row.entity, dumps(row.values), row.version, ts(row.created_at), ts(row.updated_at),
+                row.active_instance_id))
+
+    def update_record(self, record_id: str, values: dict[str, Any], expected_version: int,
+                      now: dt.datetime) -> bool:
+        cur = self.q(f"UPDATE records SET data = {self._json()}, version = version + 1, updated_at = ? "
+                     "WHERE id = ? AND version = ?", (dumps(values), ts(now), record_id, expected_version))
+        return bool(cur.rowcount == 1)
+
+    def delete_record(self, record_id: str, expected_version: int) -> bool:
+        cur = self.q("DELETE FROM records WHERE id = ? AND version = ?", (record_id, expected_version))
+        if cur.rowcount != 1:
+            return False
+        ids = [r[0] for r in self.q("SELECT id FROM instances WHERE record_id = ?", (record_id,)).fetchall()]
+        for chunk in iter_chunks(ids, 500):
+            marks = ", ".join("?" for _ in chunk)
+            self.q(f"DELETE FROM stage_visits WHERE instance_id IN ({marks})", chunk)
+            self.q(f"DELETE FROM instance_events WHERE instance_id IN ({marks})", chunk)
+        self.q("DELETE FROM instances WHERE record_id = ?", (record_id,))
+        return True
+
+    def set_active_instance(self, record_id: str, instance_id: str | None) -> None:
+        self.q("UPDATE records SET active_instance_id = ? WHERE id = ?", (instance_id, record_id))
+
+    def _field_expr(self, field_name: str) -> str:
+        if self.pg:
+            return f"(data ->> '{_safe(field_name)}')"
+        return f"json_extract(data, '$.{_safe(field_name)}')"
+
+    def related(self, entity: str, field_name: str, target_id: str) -> list[str]:
+        rows = self.q(f"SELECT id FROM records WHERE entity = ? AND {self._field_expr(field_name)} = ? "
+                      "ORDER BY created_at DESC, id DESC", (entity, target_id)).fetchall()
+        return [r[0] for r in rows]
+
+    def find_unique(self, entity: str, field_name: str, value: Any, exclude_id: str | None) -> str | None:
+        if self.pg:
+            sql = "SELECT id FROM records WHERE entity = ? AND data @> ?::jsonb AND id <> ? LIMIT 1"
+            params: tuple[Any, ...] = (entity, dumps({field_name: value}), exclude_id or "")
+        else:
+            sql = (f"SELECT id FROM records WHERE entity = ? AND {self._field_expr(field_name)} = ? "
+                   "AND id <> ? LIMIT 1")
+            params = (entity, _sqlite_value(value), exclude_id or "")
+        row = self.q(sql, params).fetchone()
+        return None if row is None else str(row[0])
+
+    def list_records(self, entity: str, where: dict[str, Any], process: str | None, stage: str | None,
+                     first: int, after: str | None) -> Page:
+        clauses = ["r.entity = ?"]
+        params: list[Any] = [entity]
+        for name, value in where.items():
+            if self.pg:
+                clauses.append("r.data @> ?::jsonb")
+                params.append(dumps({name: value}))
+            elif value is None:
+                clauses.append(f"json_extract(r.data, '$.{_safe(name)}') IS NULL")
+            else:
+                clauses.append(f"json_extract(r.data, '$.{_safe(name)}') = ?")
+                params.append(_sqlite_value(value))
+        join = ""
+        if stage is not None or process is not None:
+            join = "JOIN instances i ON i.id = r.active_instance_id" if process is None else \
+                "JOIN instances i ON i.record_id = r.id AND i.process = ?"
+            if process is not None:
+                params.insert(0, process)
+            if stage is not None:
+                clauses.append("i.active_stage = ? AND i.status = 'active'")
+                params.append(stage)
+        base = f"FROM records r {join} WHERE {' AND '.join(clauses)}"
+        total = int(self.q(f"SELECT count(*) {base}", params).fetchone()[0])
+        page_params = list(params)
+        page_where = ""
+        if after:
+            page_where = " AND r.id > ?"
+            page_params.append(after)
+        cols = ", ".join(f"r.{c.strip()}" for c in _RECORD_COLS.split(","))
+        rows = self.q(f"SELECT {cols} {base}{page_where} ORDER BY r.id LIMIT ?", [*page_params, first + 1]).fetchall()
+        items = [_record(r) for r in rows[:first]]
+        nxt = items[-1].id if len(rows) > first and items else None
+        return Page(items, nxt, total)
+
+    # -- instances ------------------------------------------------------------------------
+    def get_instance(self, instance_id: str) -> InstanceRow | None:
+        row = self.q(f"SELECT {_INSTANCE_COLS} FROM instances WHERE id = ?", (instance_id,)).fetchone()
+        return None if row is None else _instance(row)
+
+    def instances_of(self, record_id: str) -> list[InstanceRow]:
+        rows = self.q(f"SELECT {_INSTANCE_COLS} FROM instances WHERE record_id = ? ORDER BY updated_at DESC, id",
+                      (record_id,)).fetchall()
+        return [_instance(r) for r in rows]
+
+    def instances_of_many(self, record_ids: Sequence[str]) -> dict[str, list[InstanceRow]]:
+        out: dict[str, list[InstanceRow]] = {rid: [] for rid in record_ids}
+        for chunk in iter_chunks(list(dict.fromkeys(record_ids)), 500):
+            marks = ", ".join("?" for _ in chunk)
+            rows = self.q(f"SELECT {_INSTANCE_COLS} FROM instances WHERE record_id IN ({marks}) "
+                          "ORDER BY updated_at DESC, id", chunk).fetchall()
+            for r in rows:
+                inst = _instance(r)
+                out.setdefault(inst.record_id, []).append(inst)
+        return out
+
+    def insert_instance(self, row: InstanceRow) -> None:
+        j = self._json()
+        self.q(f"INSERT INTO instances ({_INSTANCE_COLS}) VALUES (?, ?, ?, ?, ?, ?, {j}, {j}, {j}, ?, ?, ?, ?, ?)",
+               _instance_params(row))
+
+    def update_instance(self, row: InstanceRow, expected_version: int) -> bool:
+        j = self._json()
+        cur = self.q(
+            f"UPDATE instances SET definition_version = ?, status = ?, active_stage = ?, traversed = {j}, "
+            f"bound = {j}, actions_done = {j}, stage_started_at = ?, updated_at = ?, completed_at = ?, version = ? "
+            "WHERE id = ? AND version = ?",
+            (row.definition_version, row.status, row.active_stage, dumps(list(row.traversed)), dumps(row.bound),
+             dumps(list(row.actions_done)), ts(row.stage_started_at), ts(row.updated_at),
+             None if row.completed_at is None else ts(row.completed_at), row.version, row.id, expected_version))
+        return bool(cur.rowcount == 1)
+
+    def running_instances(self, process: str | None) -> list[InstanceRow]:
+        sql = f"SELECT {_INSTANCE_COLS} FROM instances"
+        params: tuple[Any, ...] = ()
+        if process is not None:
+            sql += " WHERE process = ?"
+            params = (process,)
+        return [_instance(r) for r in self.q(sql + " ORDER BY id", params).fetchall()]
+
+    # -- history ----------------------------------------------------------------------------
+    def open_visit(self, instance_id: str, process: str, stage: str, entity: str, record_id: str,
+                   at: dt.datetime, by: str) -> None:
+        self.q("INSERT INTO stage_visits (instance_id, process, stage, entity, record_id, entered_at, by_user) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?)", (instance_id, process, stage, entity, record_id, ts(at), by))
+
+    def close_visit(self, instance_id: str, at: dt.datetime) -> None:
+        self.q("UPDATE stage_visits SET exited_at = ? WHERE instance_id = ? AND exited_at IS NULL",
+               (ts(at), instance_id))
+
+    def reopen_visit(self, instance_id: str) -> None:
+        row = self.q("SELECT max(id) FROM stage_visits WHERE instance_id = ?", (instance_id,)).fetchone()
+        if row and row[0] is not None:
+            self.q("UPDATE stage_visits SET exited_at = NULL WHERE id = ?", (row[0],))
+
+    def visits(self, instance_id: str) -> list[VisitRow]:
+        rows = self.q("SELECT id, instance_id, process, stage, entity, record_id, entered_at, exited_at, by_user "
+                      "FROM stage_visits WHERE instance_id = ? ORDER BY id", (instance_id,)).fetchall()
+        return [VisitRow(r[0], r[1], r[2], r[3], r[4], r[5], parse_ts(r[6]), parse_ts(r[7]), r[8])  # type: ignore[arg-type]
+                for r in rows]
+
+    def append_event(self, instance_id: str, kind: str, stage: str | None, at: dt.datetime, by: str,
+                     data: dict[str, Any]) -> None:
+        self.q(f"INSERT INTO instance_events (instance_id, kind, stage, at, by_user, data) "
+               f"VALUES (?, ?, ?, ?, ?, {self._json()})", (instance_id, kind, stage, ts(at), by, dumps(data)))
+
+    def events(self, instance_id: str) -> list[EventRow]:
+        rows = self.q("SELECT id, instance_id, kind, stage, at, by_user, data FROM instance_events "
+                      "WHERE instance_id = ? ORDER BY id", (instance_id,)).fetchall()
+        return [EventRow(r[0], r[1], r[2], r[3], parse_ts(r[4]), r[5], loads(r[6]))  # type: ignore[arg-type]
+                for r in rows]
+
+    # -- analytics --------------------------------------------------------------------------
+    def stage_counts(self, process: str) -> dict[str, int]:
+        rows = self.q("SELECT active_stage, count(*) FROM instances WHERE process = ? AND status = 'active' "
+                      "GROUP BY active_stage", (process,)).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def stage_durations(self, process: str) -> dict[str, list[float]]:
+        rows = self.q("SELECT stage, entered_at, exited_at FROM stage_visits WHERE process = ? "
+                      "AND exited_at IS NOT NULL", (process,)).fetchall()
+        out: dict[str, list[float]] = {}
+        for stage, entered, exited in rows:
+            a, b = parse_ts(entered), parse_ts(exited)
+            assert a is not None and b is not None
+            out.setdefault(stage, []).append((b - a).total_seconds())
+        return out
+
+    def transitions(self, process: str) -> dict[tuple[str, str], int]:
+        rows = self.q("SELECT instance_id, stage FROM stage_visits WHERE process = ? ORDER BY instance_id, id",
+                      (process,)).fetchall()
+        out: dict[tuple[str, str], int] = {}
+        prev: tuple[str, str] | None = None
+        for inst, stage in rows:
+            if prev is not None and prev[0] == inst:
+                key = (prev[1], stage)
+                out[key] = out.get(key, 0) + 1
+            prev = (inst, stage)
+        return out
+
+    def count_instances(self) -> int:
+        return int(self.q("SELECT count(*) FROM instances").fetchone()[0])
+
+    # -- definitions --------------------------------------------------------------------------
+    def save_definition(self, process: str, version: str, digest: str, at: dt.datetime) -> None:
+        exists = self.q("SELECT 1 FROM definitions WHERE process = ? AND version = ?", (process, version)).fetchone()
+        if exists is None:
+            self.q("INSERT INTO definitions (process, version, digest, created_at) VALUES (?, ?, ?, ?)",
+                   (process, version, digest, ts(at)))
+
+
+def _instance_params(row: InstanceRow) -> tuple[Any, ...]:
+    return (row.id, row.record_id, row.process, row.definition_version, row.status, row.active_stage,
+            dumps(list(row.traversed)), dumps(row.bound), dumps(list(row.actions_done)), ts(row.stage_started_at),
+            ts(row.created_at), ts(row.updated_at), None if row.completed_at is None else ts(row.completed_at),
+            row.version)
+
+
+def _safe(name: str) -> str:
+    # Field names come from checked .bpf files ([A-Za-z_][A-Za-z0-9_]*), never from users; refuse anything else.
+    if not name.replace("_", "a").isalnum() or not name.isascii():
+        raise ValueError(f"not a field name: {name!r}")
+    return name
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return 1 if value else 0
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
