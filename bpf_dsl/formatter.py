@@ -93,7 +93,7 @@ class _Line:
     opens: bool = False  # ends with `{`
     closes: bool = False  # starts with `}`
     decl_start: bool = False  # first line of a top-level declaration
-    one_liner: bool = False  # an import or a role: a whole declaration on one line
+    group: str = ""  # "import" or "role": a one-line declaration that may sit in a run of its kind
 
 
 def _pos(span: n.Span) -> Pos:
@@ -170,10 +170,10 @@ class _Printer:
         if isinstance(decl, n.Import):
             target = quote(decl.target) if decl.is_file else decl.target
             self.emit(0, f"import {target}", decl.span, 1)
-            self.lines[-1].one_liner = True
+            self.lines[-1].group = "import"
         elif isinstance(decl, n.Role):
             self.emit(0, f"role {decl.name}{_label(decl.label)}", decl.span, 1)
-            self.lines[-1].one_liner = True
+            self.lines[-1].group = "role"
         elif isinstance(decl, n.Entity):
             self.entity(decl)
         elif isinstance(decl, n.Process):
@@ -418,9 +418,10 @@ def _place(lines: list[_Line], comments: Sequence[n.Comment], starts: list[Pos],
             seq,
             strip_start=k < 0 or lines[k].opens,
             strip_end=nxt is None or nxt.closes,
-            # One blank line between declarations, except that a run of imports or roles may
-            # stay together as the author grouped it.
-            blank_first=k >= 0 and nxt is not None and nxt.decl_start and not (lines[k].one_liner and nxt.one_liner),
+            # One blank line between declarations, except that a run of imports, or of roles,
+            # may stay together as the author grouped it.
+            blank_first=(k >= 0 and nxt is not None and nxt.decl_start
+                         and not (lines[k].group and lines[k].group == nxt.group)),
         )
         # A comment belongs to what follows it: indented as the next line, or as the
         # items of the block that the next `}` closes.

@@ -43,8 +43,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         )""",
         # "records in stage X of process P" and the per-stage counts read only this index.
         "CREATE INDEX instances_by_stage ON instances (process, status, active_stage)",
-        f"""CREATE TABLE stage_visits (
-            id {{serial}},
+        """CREATE TABLE stage_visits (
+            id {serial},
             instance_id TEXT NOT NULL,
             process TEXT NOT NULL,
             stage TEXT NOT NULL,

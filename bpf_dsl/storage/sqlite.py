@@ -11,7 +11,7 @@ import datetime as dt
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from .schema import MIGRATIONS, statements
 from .sql import SqlTx, ts
@@ -95,9 +95,7 @@ class SqliteStorage:
         """Close every thread's connection."""
         with self._lock:
             for conn in self._all:
-                try:
+                with suppress(sqlite3.Error):
                     conn.close()
-                except sqlite3.Error:
-                    pass
             self._all.clear()
         self._local = threading.local()
