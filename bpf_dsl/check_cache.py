@@ -35,13 +35,27 @@ def cache_dir() -> Path | None:
 def _fingerprint(registry: Registry) -> str:
     from . import __version__
 
-    parts = [__version__, str(FORMAT), hashlib.sha256(grammar_text().encode()).hexdigest()]
+    parts = [__version__, str(FORMAT), hashlib.sha256(grammar_text().encode()).hexdigest(), _code_stamp()]
     parts += [f"{p.name}={p.version}" for p in registry.packs]
     parts += [f"{a.dotted}{a.params!r}" for a in registry.actions.values()]
     parts += [f"{f.dotted}{f.params!r}{f.returns}" for f in registry.functions.values()]
     parts += sorted(registry.categories)
     parts += [f"{m.name}:{m.path}" for m in registry.modules.values()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+_stamp: str | None = None
+
+
+def _code_stamp() -> str:
+    """The checker's own code: an edited bpf_dsl (a developer's tree) must not reuse old results."""
+    global _stamp
+    if _stamp is None:
+        package = Path(__file__).resolve().parent
+        entries = sorted(f"{p.relative_to(package)}:{p.stat().st_mtime_ns}:{p.stat().st_size}"
+                         for p in package.rglob("*.py"))
+        _stamp = hashlib.sha256("\n".join(entries).encode()).hexdigest()
+    return _stamp
 
 
 def _key(paths: list[str], registry: Registry) -> str:

@@ -67,6 +67,7 @@ _TABLE = [
     Code("BPF051", "error", "the first stage on an entity other than the process's"),
     Code("BPF052", "error", "a process setting given twice, or an invalid setting value"),
     Code("BPF053", "error", "`set` on a field of an entity not bound in the instance"),
+    Code("BPF054", "error", "the same hook event twice in one stage or process"),
     # Actions and functions
     Code("BPF060", "error", "an unknown plugin action"),
     Code("BPF061", "error", "an unknown, missing or repeated action argument"),
@@ -79,7 +80,7 @@ _TABLE = [
     Code("BPF093", "warning", "more than 10 processes on an entity (D365's limit)"),
     Code("BPF094", "warning", "a condition reads a field that no earlier step asks for"),
     Code("BPF095", "warning", "a comparison with null is always false"),
-    Code("BPF096", "warning", "a required step on a field that a rule may hide"),
+    Code("BPF096", "warning", "a required step on a field that a rule always hides"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

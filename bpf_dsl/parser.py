@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import threading
 from decimal import Decimal
 from functools import lru_cache
@@ -433,19 +434,37 @@ class Parser:
     def __init__(self, *, strict: bool = False, cache: bool = True) -> None:
         self._builder = _Builder()
         self._comments: list[Token] = []
+        self._text = ""
         self._lock = threading.Lock()
+        callbacks: dict[str, Any] = {"COMMENT": self._comments.append}
+        for word in keywords():
+            callbacks[word.upper()] = self._whole_word
         options: dict[str, Any] = dict(
             parser="lalr",
             keep_all_tokens=True,
             maybe_placeholders=True,
             transformer=self._builder,
-            lexer_callbacks={"COMMENT": self._comments.append},
+            lexer_callbacks=callbacks,
         )
         if strict:
             options["strict"] = True
         elif cache:
             options["cache"] = _cache_file()
         self._lark = lark.Lark(grammar_text(), **options)
+
+    def _whole_word(self, tok: Token) -> Token:
+        # lark matches a keyword where no name may stand even when it is only the start of a
+        # longer word (`elseif`, `stagedevelop`): such a word is a typo, never two tokens.
+        end = tok.end_pos or 0
+        if end < len(self._text) and (self._text[end].isalnum() or self._text[end] == "_"):
+            match = _WORD.match(self._text, tok.start_pos or 0)
+            word = match.group(0) if match else str(tok)
+            rest = word[len(tok):]
+            span = n.Span(self._builder.path, tok.line or 1, tok.column or 1, tok.line or 1,
+                          (tok.column or 1) + len(word))
+            raise _Abort(Diagnostic("BPF001", f"unknown word `{word}`", span,
+                                    f"did you mean `{tok} {rest}`? a keyword stands alone"))
+        return tok
 
     def parse(self, text: str, path: str = "<string>") -> n.Module:
         """Parse ``text`` (the contents of ``path``) into a :class:`~bpf_dsl.nodes.Module`.
@@ -457,7 +476,10 @@ class Parser:
             raise BpfSyntaxError([Diagnostic(
                 "BPF004", f"the file is {size / 1048576:.1f} MiB; the limit is {MAX_SOURCE_BYTES // 1048576} MiB",
                 n.Span(path, 1, 1, 1, 2), "split it into several files joined with `import \"file.bpf\"`")])
+        if text.startswith("\ufeff"):
+            text = text[1:]  # a byte-order mark from a Windows editor is not part of the source
         with self._lock:
+            self._text = text
             self._builder.path = path
             self._builder.depth = {}
             self._comments.clear()
@@ -471,6 +493,15 @@ class Parser:
                 self._builder.depth = {}
             comments = tuple(n.Comment(str(t), self._builder.sp(t)) for t in self._comments)
         return n.Module(path, tuple(decls), comments)
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@lru_cache(maxsize=1)
+def keywords() -> frozenset[str]:
+    """Every keyword of the grammar (its quoted words)."""
+    return frozenset(re.findall(r'"([a-z]+)"', grammar_text()))
 
 
 def _cache_file() -> str | bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import re
+
 import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -203,7 +205,7 @@ def explain(err: UnexpectedInput, text: str, path: str, parser: lark.Lark) -> Di
         width = max(1, len(str(err.token)))
     span = Span(path, max(1, line), max(1, column), max(1, line), max(1, column) + width)
 
-    if isinstance(err, UnexpectedCharacters):
+    if isinstance(err, UnexpectedCharacters) and _typo(err, text) is None:
         if err.char == '"':
             return Diagnostic("BPF001", "a string is not closed before the end of the line", span,
                               'close it with `"`; strings can\'t span lines, write \\n for a line break')
@@ -212,7 +214,10 @@ def explain(err: UnexpectedInput, text: str, path: str, parser: lark.Lark) -> Di
         hint = f"expected {_expected_words(expected, parser)}" if expected else None
         return Diagnostic("BPF001", message, span, hint)
 
-    label = _match(err, parser)
+    typo = _typo(err, text)
+    if typo is not None:
+        return Diagnostic("BPF001", typo[0], span, typo[1])
+    label = _match(err, parser, text)
     if at_end:
         sentence = label or f"expected {_expected_words(set(getattr(err, 'expected', ()) or ()), parser)}"
         return Diagnostic("BPF002", f"the file ends too early: {sentence}", span,
@@ -224,14 +229,110 @@ def explain(err: UnexpectedInput, text: str, path: str, parser: lark.Lark) -> Di
     return Diagnostic("BPF001", f"unexpected {_found(err, text)}: expected {_expected_words(expected, parser)}", span)
 
 
-def _match(err: UnexpectedInput, parser: lark.Lark) -> str | None:
-    examples = {label: snippets for label, (_, snippets) in CATALOGUE.items()}
+_TOKEN_AT_END = re.compile(r'("(?:[^"\\\n]|\\.)*"|[A-Za-z_][A-Za-z0-9_]*|[0-9]+(?:\.[0-9]+)?|!=|<=|>=|\S)\s*$')
 
-    def parse(snippet: str) -> Any:
-        return parser.parse(snippet)
 
-    try:
-        label = err.match_examples(parse, examples, use_accepts=True)
-    except Exception:  # a snippet that parsed or failed oddly must not hide the user's error
-        return None
-    return label if isinstance(label, str) else None
+def _previous_token(text: str, pos: int) -> str:
+    """The kind of the token before ``pos``: a keyword or punctuation as itself, else NAME, STRING or NUMBER."""
+    from .parser import keywords
+
+    for line in reversed(text[:pos].splitlines() or [""]):
+        code = _strip_comment(line).rstrip()
+        if not code:
+            continue
+        m = _TOKEN_AT_END.search(code)
+        if m is None:
+            continue
+        tok = m.group(1)
+        if tok.startswith('"'):
+            return "STRING"
+        if tok[0].isdigit():
+            return "NUMBER"
+        if tok[0].isalpha() or tok[0] == "_":
+            return tok if tok in keywords() else "NAME"
+        return tok
+    return "^"
+
+
+def _strip_comment(line: str) -> str:
+    in_string = False
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if ch == "\\" and in_string:
+            i += 2
+            continue
+        if ch == '"':
+            in_string = not in_string
+        elif ch == "#" and not in_string:
+            return line[:i]
+        i += 1
+    return line
+
+
+def _key(err: UnexpectedInput, text: str) -> tuple[frozenset[str], str]:
+    expected = frozenset(getattr(err, "expected", ()) or ())
+    pos = len(text)
+    if isinstance(err, UnexpectedToken) and err.token.type != "$END" and err.token.start_pos is not None:
+        pos = err.token.start_pos
+    return expected, _previous_token(text, pos)
+
+
+_index: dict[int, tuple[dict[tuple[frozenset[str], str], str], dict[frozenset[str], set[str]]]] = {}
+
+
+def _catalogue_index(parser: lark.Lark) -> tuple[dict[tuple[frozenset[str], str], str], dict[frozenset[str], set[str]]]:
+    # Built once per parser: each snippet's error context -> its sentence. lark's own
+    # match_examples compares whole parser stacks, so a label or an earlier declaration
+    # in the user's file would defeat it; the expected tokens plus the token before
+    # the error identify the place in the grammar whatever came earlier.
+    cached = _index.get(id(parser))
+    if cached is not None:
+        return cached
+    exact: dict[tuple[frozenset[str], str], str] = {}
+    by_expected: dict[frozenset[str], set[str]] = {}
+    # A plain parser over the same grammar: the user's parser is mid-parse (its builder and
+    # lexer callbacks hold the user's text), and the parse states don't depend on callbacks.
+    from .grammar_file import grammar_text
+
+    plain = lark.Lark(grammar_text(), parser="lalr", keep_all_tokens=True, maybe_placeholders=True, cache=True)
+    for label, (_hint, snippets) in CATALOGUE.items():
+        for snippet in snippets:
+            try:
+                plain.parse(snippet)
+            except UnexpectedInput as err:
+                key = _key(err, snippet)
+                exact.setdefault(key, label)
+                by_expected.setdefault(key[0], set()).add(label)
+            except Exception:  # noqa: S112 - a snippet failing otherwise teaches nothing
+                continue
+    _index[id(parser)] = (exact, by_expected)
+    return exact, by_expected
+
+
+def _match(err: UnexpectedInput, parser: lark.Lark, text: str) -> str | None:
+    exact, by_expected = _catalogue_index(parser)
+    key = _key(err, text)
+    label = exact.get(key)
+    if label is not None:
+        return label
+    labels = by_expected.get(key[0], set())
+    return next(iter(labels)) if len(labels) == 1 else None
+
+
+def _typo(err: UnexpectedInput, text: str) -> tuple[str, str] | None:
+    """Habits from other languages, named: ``&&``, ``||``, ``==``, ``<>``, single quotes."""
+    if isinstance(err, UnexpectedCharacters):
+        return {
+            "&": ("`&` is not an operator here", "write `and`"),
+            "|": ("`|` is not an operator here", "write `or`"),
+            "'": ("strings use double quotes", 'write "text"'),
+            "!": ("`!` is not an operator here", "write `not`, or `!=` for not equal"),
+        }.get(err.char)
+    if isinstance(err, UnexpectedToken) and err.token.start_pos:
+        before = text[:err.token.start_pos].rstrip()
+        if err.token == "=" and before.endswith("="):
+            return "`==` is written `=`", "comparisons use a single `=`"
+        if err.token == ">" and before.endswith("<"):
+            return "`<>` is written `!=`", "write `a != b`"
+    return None

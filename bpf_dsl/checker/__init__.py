@@ -18,7 +18,7 @@ from .context import Context, FieldPath, OptionValue, Resolution
 from .declarations import declare
 from .expressions import Typer
 from .flow import category_check, check_processes
-from .rules import check_rules
+from .rules import check_rules, hidden_required_steps
 
 
 @dataclass
@@ -46,6 +46,7 @@ def check_modules(modules: Sequence[n.Module], registry: Registry) -> CheckResul
     category_check(ctx, processes)
     check_processes(ctx, typer, processes)
     check_rules(ctx, typer, rules)
+    hidden_required_steps(ctx, processes, rules)
     diagnostics = sorted(_dedupe(ctx.diagnostics), key=sort_key)
     return CheckResult(diagnostics, ctx.entities, ctx.roles, processes, rules, ctx.resolutions)
 

@@ -43,7 +43,8 @@ class VType:
             return f"the option `{self.options[0]}`"
         if self.kind == "lookup":
             return f"a lookup to {self.entity}"
-        return {"null": "null", "any": "a value"}.get(self.kind, f"a {self.kind}")
+        article = "an" if self.kind[0] in "aeiou" else "a"
+        return {"null": "null", "any": "a value"}.get(self.kind, f"{article} {self.kind}")
 
 
 ANY = VType("any")
@@ -109,13 +110,14 @@ class Typer:
                 if first in expected.options:
                     self.ctx.resolutions[id(ref)] = OptionValue(first)
                     return VType("option", (first,))
-                self.ctx.error("BPF035", f"`{first}` is neither a field of `{scope.entity.name}` nor an option "
-                                         f"of the choice it is compared with", ref.span,
+                self.ctx.error("BPF035", f"`{first}` is neither a field of `{scope.entity.name}` nor one of the "
+                                         f"options ({listing(expected.options)})", ref.span,
                                did_you_mean(first, expected.options, also=f"options: {listing(expected.options)}"))
                 return ANY
             self.ctx.error("BPF029", f"unknown name `{first}`: `{scope.entity.name}` has no such field", ref.span,
-                           did_you_mean(first, scope.entity.fields,
-                                        also=f"fields of {scope.entity.name}: {listing(scope.entity.fields)}"))
+                           self._elsewhere(first, scope) or did_you_mean(
+                               first, scope.entity.fields,
+                               also=f"fields of {scope.entity.name}: {listing(scope.entity.fields)}"))
             return ANY
         entity = self.ctx.entities.get(first)
         if entity is None:
@@ -136,6 +138,15 @@ class Typer:
             return ANY
         self.ctx.resolutions[id(ref)] = FieldPath(first, ref.parts[1:])
         return vtype(spec.type)
+
+    def _elsewhere(self, name: str, scope: Scope) -> str | None:
+        """A hint naming ``E.name`` when another bound entity has that field (names resolve per stage)."""
+        owners = sorted(e for e in (scope.bound or ()) if e != scope.entity.name
+                        and e in self.ctx.entities and name in self.ctx.entities[e].fields)
+        if not owners:
+            return None
+        return (f"did you mean `{owners[0]}.{name}`? names here resolve against `{scope.entity.name}`; "
+                f"write ENTITY.FIELD for another bound record")
 
     # -- expressions -----------------------------------------------------------------
     def condition(self, e: n.Expr, scope: Scope) -> None:
@@ -299,6 +310,12 @@ class Typer:
     def fits(self, target: FieldSpec, value: n.Expr, scope: Scope, code: str, what: str) -> None:
         """Check that ``value`` can be stored in ``target`` (set, default, create)."""
         want = vtype(target.type)
+        if (want.kind in OPTION_KINDS and isinstance(value, n.Ref) and len(value.parts) == 1
+                and value.parts[0] not in scope.entity.fields and value.parts[0] not in want.options):
+            # Name the field being assigned: "not an option of the choice it is compared with" would mislead.
+            self.ctx.error("BPF035", f"`{value.parts[0]}` is not an option of `{target.name}`", value.span,
+                           did_you_mean(value.parts[0], want.options, also=f"options: {listing(want.options)}"))
+            return
         got = self.infer(value, scope, want)
         if not assignable(want, got, value):
             self.ctx.error(code, f"{what}: `{target.name}` is {want.describe()}, the value is {got.describe()}",

@@ -82,7 +82,11 @@ class FlowChecker:
                 self.ctx.error("BPF052", "`order` takes a whole number", s.span, "for example `order 10`")
             if s.kind == "roles":
                 assert isinstance(s.value, tuple)
+                named: set[str] = set()
                 for role in s.value:
+                    if role.name in named:
+                        self.ctx.error("BPF052", f"the role `{role.name}` is listed twice", role.span, "keep one")
+                    named.add(role.name)
                     if role.name not in self.ctx.roles:
                         self.ctx.error("BPF024", f"unknown role `{role.name}`", role.span,
                                        did_you_mean(role.name, self.ctx.roles,
@@ -217,6 +221,7 @@ class FlowChecker:
         if len(s.steps) > MAX_STEPS:
             self.ctx.warn("BPF091", f"the stage `{s.name}` has {len(s.steps)} steps; D365 allows {MAX_STEPS}",
                           s.span, "a limit of D365, not of bpf")
+        self.unique_hooks(s.hooks)
         for hook in s.hooks:
             if hook.event not in STAGE_EVENTS:
                 self.ctx.error("BPF049", f"a stage has no `on {hook.event}` hook", hook.span,
@@ -278,16 +283,15 @@ class FlowChecker:
             if len(parts) == 1:
                 spec = scope.entity.fields.get(parts[0])
                 if spec is None:
+                    # The value isn't typed: without its target, its option names would be reported too.
                     self.ctx.error("BPF022", f"`{scope.entity.name}` has no field `{parts[0]}`", target.span,
                                    did_you_mean(parts[0], scope.entity.fields))
-                    self.typer.infer(action.value, scope)
                     continue
             else:
                 entity = self.ctx.entities.get(parts[0])
                 if entity is None or len(parts) != 2:
                     self.ctx.error("BPF022", f"`set {target.dotted}`: write `set FIELD` or `set ENTITY.FIELD`",
                                    target.span, did_you_mean(parts[0], self.ctx.entities))
-                    self.typer.infer(action.value, scope)
                     continue
                 bound = scope.bound or frozenset()
                 if parts[0] not in bound and parts[0] != scope.entity.name:
@@ -312,26 +316,37 @@ class FlowChecker:
             return
         params = {p.name: p for p in spec.params}
         given: set[str] = set()
+        explained: set[str] = set()  # missing parameters an unknown argument's hint already names
         for arg in call.args:
             param = params.get(arg.name)
             if arg.name in given:
                 self.ctx.error("BPF061", f"the argument `{arg.name}` is given twice", arg.span, "keep one")
             given.add(arg.name)
             if param is None:
-                self.ctx.error("BPF061", f"`{call.dotted}` has no argument `{arg.name}`", arg.span,
-                               did_you_mean(arg.name, params, also=f"its arguments: {listing(params)}"))
+                hint = did_you_mean(arg.name, params, also=f"its arguments: {listing(params)}")
+                explained.update(p for p in params if hint and hint.startswith(f"did you mean `{p}`"))
+                self.ctx.error("BPF061", f"`{call.dotted}` has no argument `{arg.name}`", arg.span, hint)
                 self.typer.infer(arg.value, scope)
                 continue
             t = self.typer.infer(arg.value, scope)
             if not accepts(param, t):
                 self.ctx.error("BPF062", f"the argument `{arg.name}` of `{call.dotted}` must be {param.type}, "
                                          f"not {t.describe()}", arg.value.span, None)
-        missing = [p.name for p in spec.params if p.required and p.name not in given]
+        missing = [p.name for p in spec.params if p.required and p.name not in given and p.name not in explained]
         if missing:
             self.ctx.error("BPF061", f"`{call.dotted}` is missing {listing(f'`{m}`' for m in missing)}", call.span,
                            f"{call.dotted}({', '.join(f'{p.name}: ...' for p in spec.params)})")
 
+    def unique_hooks(self, hooks: tuple[n.Hook, ...]) -> None:
+        seen: dict[str, n.Span] = {}
+        for hook in hooks:
+            if hook.event in seen:
+                self.ctx.error("BPF054", f"`on {hook.event}` is given twice here", hook.span,
+                               f"first at {seen[hook.event]}; merge the two into one block")
+            seen.setdefault(hook.event, hook.span)
+
     def process_hooks(self) -> None:
+        self.unique_hooks(self.process.hooks)
         for hook in self.process.hooks:
             if hook.event not in PROCESS_EVENTS:
                 where = "stages" if hook.event in STAGE_EVENTS else "processes"

@@ -33,8 +33,47 @@ def check_rules(ctx: Context, typer: Typer, rules: list[n.Rule]) -> None:
                 ctx.error("BPF022", f"`{entity.name}` has no field `{item.field}`", item.span,
                           did_you_mean(item.field, entity.fields,
                                        also=f"fields of {entity.name}: {listing(entity.fields)}"))
-                if item.value is not None:
-                    typer.infer(item.value, scope)
                 continue
             if item.value is not None:
                 typer.fits(spec, item.value, scope, "BPF037", f"`{item.kind} {item.field}`")
+
+
+def hidden_required_steps(ctx: Context, processes: list[n.Process], rules: list[n.Rule]) -> None:
+    """Warn where a required step's field may be hidden by a rule: users couldn't fill what gates them."""
+    # Only a field hidden unconditionally and shown by no rule is flagged: a conditional `hide`
+    # (case.bpf hides escalation_reason unless escalated) is the rules' business, and guessing
+    # at conditions would cry wolf on sound models.
+    hidden: dict[str, dict[str, str]] = {}
+    shown: set[tuple[str, str]] = set()
+    for rule in rules:
+        for item in rule.body:
+            if isinstance(item, n.RuleAction) and item.kind == "hide" and item.field is not None:
+                hidden.setdefault(rule.entity, {}).setdefault(item.field, rule.name)
+        stack: list[n.RuleItem] = list(rule.body)
+        while stack:
+            item = stack.pop()
+            if isinstance(item, n.RuleIf):
+                for arm in item.arms:
+                    stack.extend(arm.body)
+            elif item.kind == "show" and item.field is not None:
+                shown.add((rule.entity, item.field))
+    for entity, fields in hidden.items():
+        for name in [f for f in fields if (entity, f) in shown]:
+            del fields[name]
+    if not hidden:
+        return
+    for p in processes:
+        flow: list[n.FlowItem] = list(p.flow)
+        while flow:
+            item = flow.pop()
+            if isinstance(item, n.Branch):
+                for arm in item.arms:
+                    flow.extend(arm.body)
+            elif isinstance(item, n.Stage):
+                entity = item.entity or p.entity
+                for step in item.steps:
+                    if isinstance(step, n.DataStep) and step.required and step.field in hidden.get(entity, {}):
+                        ctx.warn("BPF096", f"the required step `{step.field}` is hidden by the rule "
+                                           f"`{hidden[entity][step.field]}`", step.span,
+                                 "a hidden field can't be filled, so the stage could never be left; "
+                                 "hide it only under a condition, or show it where the step is required")

@@ -1,0 +1,58 @@
+"""The result of an engine step: :class:`Moved` or :class:`Refused`, and the error codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .effects import Effect, Event, VisitOp
+from .state import InstanceState
+
+
+class TransitionErrorCode(StrEnum):
+    """API.md's ``TransitionErrorCode``, name for name.
+
+    The engine returns the first eight; ``CANCELLED`` comes from plugins' pre-change
+    hooks and the last three from the service, which owns versions, roles and lookups.
+    """
+
+    STAGE_GATE = "STAGE_GATE"
+    END = "END"
+    BEGINNING = "BEGINNING"
+    UNREACHABLE = "UNREACHABLE"
+    INVALID = "INVALID"
+    CROSS_ENTITY_TARGET_REQUIRED = "CROSS_ENTITY_TARGET_REQUIRED"
+    NOT_ACTIVE = "NOT_ACTIVE"
+    CANCELLED = "CANCELLED"
+    VERSION_CONFLICT = "VERSION_CONFLICT"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A successful step: the new state, what the service must do (``effects``, in order),
+    what to publish (``events``) and how the stage-visit history changes (``visits``, in order).
+    """
+
+    state: InstanceState
+    events: tuple[Event, ...] = ()
+    effects: tuple[Effect, ...] = ()
+    visits: tuple[VisitOp, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        """False for a no-op (setting the active stage active again): nothing to save."""
+        return bool(self.events or self.effects or self.visits)
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A refused step: nothing changes. ``missing_steps`` names the steps blocking a gate."""
+
+    code: TransitionErrorCode
+    message: str
+    missing_steps: tuple[str, ...] = ()
+
+
+Outcome = Moved | Refused

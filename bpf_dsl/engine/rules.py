@@ -1,0 +1,92 @@
+"""Business rules: run compiled rules over the values of a record being saved.
+
+Rules run in declaration order (imports first, as the program lists them), each
+body top to bottom; an ``if`` chain takes its first arm whose condition holds,
+else its ``else`` arm. Conditions and values read the values as changed so far,
+so a ``set`` is visible to the rules after it. ``set`` and ``default`` (only when
+the field is empty) change the values being saved; ``error`` collects a field
+error (the service rejects the write); ``require``/``optional``, ``lock``/
+``unlock`` and ``hide``/``show`` switch a field's state, the last one run
+winning; ``recommend`` adds a recommendation. Lookups in expressions are followed
+through ``source``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from ..definition import CompiledRule, RuleAction, RuleBranch, RuleItem
+from ..expr import is_empty, truthy
+from ..model import EntitySpec
+from .data import FieldMessage, FormState, RecordSource
+from .env import RecordEnv
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResult:
+    """The rules' verdict (``form``) and the values to save after ``set``/``default``."""
+
+    form: FormState
+    values: Mapping[str, Any]
+
+
+def evaluate_rules(rules: Iterable[CompiledRule], spec: EntitySpec, values: Mapping[str, Any],
+                   source: RecordSource, now: dt.datetime, record_id: str | None = None) -> RuleResult:
+    """Run ``rules`` (those of ``spec``'s entity) over ``values``; ``values`` itself is not changed."""
+    working = dict(values)
+    env = RecordEnv(source, now, (spec.name, record_id), scope_values=working)
+    required: dict[str, bool] = {}
+    hidden: set[str] = set()
+    locked: set[str] = set()
+    recommendations: list[FieldMessage] = []
+    errors: list[FieldMessage] = []
+    for action in _actions_run(rules, env):
+        kind, name = action.kind, action.field
+        if kind in ("set", "default"):
+            assert name is not None and action.value is not None  # the checker guarantees both
+            if kind == "set" or is_empty(working.get(name)):
+                working[name] = action.value(env)
+        elif kind == "error":
+            errors.append(FieldMessage(name, action.message or ""))
+        elif kind == "recommend":
+            recommendations.append(FieldMessage(name, action.message or ""))
+        elif name is not None:
+            _switch(kind, name, required, hidden, locked)
+    form = FormState(MappingProxyType(required), frozenset(hidden), frozenset(locked), tuple(recommendations),
+                     tuple(errors))
+    return RuleResult(form, working)
+
+
+def _switch(kind: str, name: str, required: dict[str, bool], hidden: set[str], locked: set[str]) -> None:
+    if kind in ("require", "optional"):
+        required[name] = kind == "require"
+    elif kind == "hide":
+        hidden.add(name)
+    elif kind == "show":
+        hidden.discard(name)
+    elif kind == "lock":
+        locked.add(name)
+    elif kind == "unlock":
+        locked.discard(name)
+
+
+def _actions_run(rules: Iterable[CompiledRule], env: RecordEnv) -> Iterator[RuleAction]:
+    """The actions that run, in order; conditions are evaluated lazily, so they see earlier sets."""
+    # An explicit stack of iterators instead of recursion: rules may nest deeply.
+    stack: list[Iterator[RuleItem]] = [iter(r.body) for r in reversed(list(rules))]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+            continue
+        if isinstance(item, RuleBranch):
+            for condition, body in item.arms:
+                if condition is None or truthy(condition(env)):
+                    stack.append(iter(body))
+                    break
+        else:
+            yield item
