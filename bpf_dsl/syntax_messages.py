@@ -7,8 +7,6 @@ What the catalogue doesn't know is said from the set of tokens lark expected.
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
 
 import lark
@@ -304,7 +302,7 @@ def _catalogue_index(parser: lark.Lark) -> tuple[dict[tuple[frozenset[str], str]
                 key = _key(err, snippet)
                 exact.setdefault(key, label)
                 by_expected.setdefault(key[0], set()).add(label)
-            except Exception:  # noqa: S112 - a snippet failing otherwise teaches nothing
+            except Exception:
                 continue
     _index[id(parser)] = (exact, by_expected)
     return exact, by_expected

@@ -65,13 +65,13 @@ def hidden_required_steps(ctx: Context, processes: list[n.Process], rules: list[
     for p in processes:
         flow: list[n.FlowItem] = list(p.flow)
         while flow:
-            item = flow.pop()
-            if isinstance(item, n.Branch):
-                for arm in item.arms:
+            flow_item = flow.pop()
+            if isinstance(flow_item, n.Branch):
+                for arm in flow_item.arms:
                     flow.extend(arm.body)
-            elif isinstance(item, n.Stage):
-                entity = item.entity or p.entity
-                for step in item.steps:
+            elif isinstance(flow_item, n.Stage):
+                entity = flow_item.entity or p.entity
+                for step in flow_item.steps:
                     if isinstance(step, n.DataStep) and step.required and step.field in hidden.get(entity, {}):
                         ctx.warn("BPF096", f"the required step `{step.field}` is hidden by the rule "
                                            f"`{hidden[entity][step.field]}`", step.span,

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..definition import ProcessDefinition, StageDef, StepDef
+from ..definition import ProcessDefinition, StepDef
 from ..expr import is_empty
 from ..model import FieldSpec
 from .data import EMPTY_FORM, DataView, FormState
