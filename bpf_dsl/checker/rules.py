@@ -67,8 +67,8 @@ def hidden_required_steps(ctx: Context, processes: list[n.Process], rules: list[
         while flow:
             flow_item = flow.pop()
             if isinstance(flow_item, n.Branch):
-                for arm in flow_item.arms:
-                    flow.extend(arm.body)
+                for flow_arm in flow_item.arms:
+                    flow.extend(flow_arm.body)
             elif isinstance(flow_item, n.Stage):
                 entity = flow_item.entity or p.entity
                 for step in flow_item.steps:
