@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from .checker import CheckResult, check_modules
@@ -53,7 +54,9 @@ def _finish(loaded: LoadResult, registry: Registry) -> tuple[list[Diagnostic], P
     checked = check_modules(loaded.modules, registry)
     if not checked.ok:
         return checked.diagnostics, None
-    return checked.diagnostics, compile_program(checked, registry)
+    program = compile_program(checked, registry)
+    sources = tuple((m.path, loaded.sources[m.path]) for m in loaded.modules)
+    return checked.diagnostics, dataclasses.replace(program, sources=sources)
 
 
 def check_paths(paths: list[str], registry: Registry | None = None, *, use_cache: bool = True) -> CheckReport:

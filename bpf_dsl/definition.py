@@ -298,6 +298,8 @@ class Program:
     processes: Mapping[str, ProcessDefinition]
     rules: Mapping[str, tuple[CompiledRule, ...]]
     warnings: tuple[Any, ...] = ()
+    # (path, text) of every module, imports first: what a stored version is rebuilt from.
+    sources: tuple[tuple[str, str], ...] = ()
 
     def processes_on(self, entity: str) -> list[ProcessDefinition]:
         """The processes whose primary entity is ``entity``, lowest order first."""

@@ -102,6 +102,32 @@ class Specs:
     def bpf_stage_categories(self) -> Iterable[str]:  # type: ignore[empty-body]
         """Stage categories beyond the D365 set."""
 
+    @hookspec
+    def bpf_before_change(self, change: Change) -> str | None:
+        """Called inside the move's transaction before it commits; a message vetoes it (CANCELLED)."""
+
+    @hookspec
+    def bpf_after_change(self, change: Change) -> None:
+        """Called after the move committed (notifications, integrations); errors are logged, not raised."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A stage or status change of an instance, as pre/post hooks see it.
+
+    ``kind`` is one of the ProcessEvent kinds (started, stage_changed, finished,
+    abandoned, reactivated, switched).
+    """
+
+    kind: str
+    process: str
+    instance_id: str
+    record_id: str
+    from_stage: str | None
+    to_stage: str | None
+    status: str
+    by: str
+
 
 @dataclass(frozen=True, slots=True)
 class PackInfo:
@@ -134,6 +160,7 @@ class Registry:
         self.functions: dict[str, FunctionSpec] = {}
         self.modules: dict[str, ModuleSpec] = {}
         self.categories: set[str] = set()
+        self.managers: list[tuple[str, pluggy.PluginManager]] = []
         self._add("bpf", "builtin", builtins)
         for name, version, plugin in plugins:
             self._add(name, version, plugin)
@@ -166,8 +193,32 @@ class Registry:
         for f in functions:
             self.functions[f.dotted] = f
         self.categories.update(categories)
+        self.managers.append((name, pm))
         self.packs.append(PackInfo(name, version, tuple(m.name for m in modules), tuple(a.dotted for a in actions),
                                    tuple(f.dotted for f in functions)))
+
+
+    def before_change(self, change: Change) -> str | None:
+        """The first veto any pack gives, or None. A hook that raises vetoes too (fail safe)."""
+        for name, pm in self.managers:
+            try:
+                answers = pm.hook.bpf_before_change(change=change)
+            except Exception as exc:
+                return f"the plugin {name} failed: {type(exc).__name__}: {exc}"
+            for answer in answers:
+                if answer:
+                    return str(answer)
+        return None
+
+    def after_change(self, change: Change) -> list[str]:
+        """Tell every pack; returns the failures (they never undo a committed move)."""
+        failures = []
+        for name, pm in self.managers:
+            try:
+                pm.hook.bpf_after_change(change=change)
+            except Exception as exc:
+                failures.append(f"{name}: {type(exc).__name__}: {exc}")
+        return failures
 
 
 _default: Registry | None = None

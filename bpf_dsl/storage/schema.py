@@ -69,7 +69,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         """CREATE TABLE definitions (
             process TEXT NOT NULL,
             version TEXT NOT NULL,
-            digest TEXT NOT NULL,
+            source {json} NOT NULL,
             created_at TEXT NOT NULL,
             PRIMARY KEY (process, version)
         )""",

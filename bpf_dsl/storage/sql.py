@@ -85,8 +85,13 @@ class SqlTx:
         return "?::jsonb" if self.pg else "?"
 
     # -- records ----------------------------------------------------------------------
-    def get_record(self, record_id: str) -> RecordRow | None:
-        row = self.q(f"SELECT {_RECORD_COLS} FROM records WHERE id = ?", (record_id,)).fetchone()
+    def _lock(self, lock: bool) -> str:
+        # PostgreSQL: lock the row for this transaction so a concurrent command waits instead of
+        # failing its compare-and-set. SQLite's BEGIN IMMEDIATE already serialises writers.
+        return " FOR UPDATE" if lock and self.pg else ""
+
+    def get_record(self, record_id: str, lock: bool = False) -> RecordRow | None:
+        row = self.q(f"SELECT {_RECORD_COLS} FROM records WHERE id = ?{self._lock(lock)}", (record_id,)).fetchone()
         return None if row is None else _record(row)
 
     def get_records(self, ids: Sequence[str]) -> dict[str, RecordRow]:
@@ -181,8 +186,9 @@ class SqlTx:
         return Page(items, nxt, total)
 
     # -- instances ------------------------------------------------------------------------
-    def get_instance(self, instance_id: str) -> InstanceRow | None:
-        row = self.q(f"SELECT {_INSTANCE_COLS} FROM instances WHERE id = ?", (instance_id,)).fetchone()
+    def get_instance(self, instance_id: str, lock: bool = False) -> InstanceRow | None:
+        row = self.q(f"SELECT {_INSTANCE_COLS} FROM instances WHERE id = ?{self._lock(lock)}",
+                     (instance_id,)).fetchone()
         return None if row is None else _instance(row)
 
     def instances_of(self, record_id: str) -> list[InstanceRow]:
@@ -276,24 +282,35 @@ class SqlTx:
     def transitions(self, process: str) -> dict[tuple[str, str], int]:
         rows = self.q("SELECT instance_id, stage FROM stage_visits WHERE process = ? ORDER BY instance_id, id",
                       (process,)).fetchall()
-        out: dict[tuple[str, str], int] = {}
+        # Each instance counts once per pair, however often it went back and forth.
+        pairs: set[tuple[str, str, str]] = set()
         prev: tuple[str, str] | None = None
         for inst, stage in rows:
             if prev is not None and prev[0] == inst:
-                key = (prev[1], stage)
-                out[key] = out.get(key, 0) + 1
+                pairs.add((inst, prev[1], stage))
             prev = (inst, stage)
+        out: dict[tuple[str, str], int] = {}
+        for _inst, a, b in pairs:
+            out[(a, b)] = out.get((a, b), 0) + 1
         return out
+
+    def visitors(self, process: str) -> dict[str, int]:
+        rows = self.q("SELECT stage, count(DISTINCT instance_id) FROM stage_visits WHERE process = ? GROUP BY stage",
+                      (process,)).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
 
     def count_instances(self) -> int:
         return int(self.q("SELECT count(*) FROM instances").fetchone()[0])
 
     # -- definitions --------------------------------------------------------------------------
-    def save_definition(self, process: str, version: str, digest: str, at: dt.datetime) -> None:
-        exists = self.q("SELECT 1 FROM definitions WHERE process = ? AND version = ?", (process, version)).fetchone()
-        if exists is None:
-            self.q("INSERT INTO definitions (process, version, digest, created_at) VALUES (?, ?, ?, ?)",
-                   (process, version, digest, ts(at)))
+    def save_definition(self, process: str, version: str, source: list[list[str]], at: dt.datetime) -> None:
+        # ON CONFLICT: servers starting together may record the same version at once.
+        self.q(f"INSERT INTO definitions (process, version, source, created_at) VALUES (?, ?, {self._json()}, ?) "
+               "ON CONFLICT (process, version) DO NOTHING", (process, version, dumps(source), ts(at)))
+
+    def definition_source(self, process: str, version: str) -> list[list[str]] | None:
+        row = self.q("SELECT source FROM definitions WHERE process = ? AND version = ?", (process, version)).fetchone()
+        return None if row is None else list(loads(row[0]))
 
 
 def _instance_params(row: InstanceRow) -> tuple[Any, ...]:

@@ -1,0 +1,526 @@
+"""The service: the imperative shell around the pure engine, and the only place that owns transactions.
+
+Each command is one transaction: load, check the caller's roles and the expected
+version, run the engine step, execute its effects (record writes through the
+rules, plugin actions), ask the plugins' pre-change hooks, save the instance and
+its history, commit; then publish events and tell post-change hooks. A failure
+anywhere rolls everything back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..definition import ProcessDefinition, Program
+from ..engine import (
+    Abandon,
+    Action,
+    CallAction,
+    CreateRecord,
+    Finish,
+    InstanceState,
+    Moved,
+    Next,
+    Previous,
+    Reactivate,
+    Refused,
+    RunAction,
+    SetActive,
+    SetField,
+    start,
+    step,
+)
+from ..plugins import Change, Registry
+from ..storage import InstanceRow, RecordRow, Storage, Tx
+from .data import TxData
+from .reads import Reads
+from .records import prepare
+from .results import SYSTEM, ActionFailed, Caller, ProcessEvent, TransitionFailure, ValidationFailure
+from .values import FieldError, decode, parse_input
+from .versions import Versions
+
+log = logging.getLogger("bpf.service")
+
+Clock = Callable[[], dt.datetime]
+RETRIES = 12
+
+
+class _Conflict(Exception):
+    """A compare-and-set lost to a concurrent writer: the whole command is retried."""
+
+
+class _Abort(Exception):
+    """Stop the command, roll back, and answer with ``failure``."""
+
+    def __init__(self, failure: TransitionFailure | ValidationFailure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+@dataclass
+class _Work:
+    """What a command collects to publish once its transaction has committed."""
+
+    events: list[ProcessEvent] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_id() -> str:
+    """A new record or instance id."""
+    return str(uuid.uuid4())
+
+
+class Service(Reads):
+    """Records and process instances over a storage, for a loaded program."""
+
+    def __init__(self, program: Program, storage: Storage, registry: Registry, *, clock: Clock = _utcnow) -> None:
+        self.program = program
+        self.storage = storage
+        self.registry = registry
+        self.clock = clock
+        self.versions = Versions(program, registry)
+        self.listeners: list[Callable[[ProcessEvent], None]] = []
+        with storage.write() as tx:
+            self.versions.record_current(tx, clock())
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    @contextmanager
+    def _tx(self) -> Iterator[tuple[Tx, TxData, _Work]]:
+        work = _Work()
+        with self.storage.write() as tx:
+            yield tx, TxData(tx, self.program, self.clock()), work
+
+    def _run(self, command: Callable[[Tx, TxData, _Work], Any]) -> Any:
+        """Run ``command`` in a write transaction, retried when a concurrent writer won a race."""
+        for attempt in range(RETRIES):
+            try:
+                with self._tx() as (tx, data, work):
+                    result = command(tx, data, work)
+            except _Abort as abort:
+                return abort.failure
+            except _Conflict:
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                continue
+            except Exception as exc:
+                if _is_unique_violation(exc) and attempt < RETRIES - 1:
+                    continue  # e.g. two starts of one process on one record: the retry finds the winner
+                raise
+            self._after_commit(work)
+            return result
+        raise RuntimeError("too much contention: the command lost its race 12 times")
+
+    def _after_commit(self, work: _Work) -> None:
+        for event in work.events:
+            for listener in list(self.listeners):
+                try:
+                    listener(event)
+                except Exception:  # a subscriber's failure must not fail the command
+                    log.exception("event listener failed")
+        for change in work.changes:
+            for failure in self.registry.after_change(change):
+                log.warning("post-change hook failed: %s", failure)
+
+    def subscribe(self, listener: Callable[[ProcessEvent], None]) -> Callable[[], None]:
+        """Call ``listener`` with every event after its commit; returns the unsubscribe function."""
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener) if listener in self.listeners else None
+
+    def definition(self, tx: Tx, row: InstanceRow) -> ProcessDefinition:
+        """The definition an instance runs on (its own version, not necessarily the newest)."""
+        defn = self.versions.get(tx, row.process, row.definition_version)
+        if defn is None:
+            raise _Abort(TransitionFailure("INVALID", f"the version {row.definition_version} of {row.process} "
+                                                      "can't be loaded; run `bpf instances upgrade`"))
+        return defn
+
+    def process(self, name: str) -> ProcessDefinition | None:
+        """The current definition of a process."""
+        return self.program.processes.get(name)
+
+    def visible_processes(self, caller: Caller, entity: str | None = None) -> list[ProcessDefinition]:
+        """The caller's processes, in process order."""
+        procs = sorted(self.program.processes.values(), key=lambda p: (p.order, p.name))
+        return [p for p in procs if caller.may_use(p.roles) and (entity is None or p.entity == entity)]
+
+    # -- records ----------------------------------------------------------------------------------
+    def create_record(self, caller: Caller, entity: str, values: Any, process: str | None = None,
+                      no_process: bool = False) -> RecordRow | ValidationFailure:
+        """Validate, run the rules, save, and start the default (or named) process."""
+        spec = self.program.entities.get(entity)
+        if spec is None:
+            return ValidationFailure(f"unknown entity {entity!r}", (FieldError(None, f"entities: "
+                                     f"{', '.join(sorted(self.program.entities))}"),))
+        changes, errors = parse_input(spec, values)
+        if errors:
+            return ValidationFailure("the values are not valid", tuple(errors))
+        chosen: ProcessDefinition | None = None
+        if process is not None and not no_process:
+            chosen = self.program.processes.get(process)
+            if chosen is None or chosen.entity != entity or not caller.may_use(chosen.roles):
+                return ValidationFailure(f"no process {process!r} on {entity} for this caller",
+                                         (FieldError(None, "name a process from `processes(entity:)`"),))
+        elif not no_process:
+            mine = self.visible_processes(caller, entity)
+            chosen = mine[0] if mine else None
+
+        def command(tx: Tx, data: TxData, work: _Work) -> RecordRow:
+            row = self._insert_record(data, spec.name, changes, enforce_locks=True)
+            if chosen is not None:
+                self._start_instance(tx, data, work, caller, chosen, row.id, make_active=True)
+            got = tx.get_record(row.id)
+            assert got is not None
+            return got
+
+        result: RecordRow | ValidationFailure = self._run(command)
+        return result
+
+    def _insert_record(self, data: TxData, entity: str, changes: Mapping[str, Any], *,
+                       enforce_locks: bool, record_id: str | None = None) -> RecordRow:
+        spec = self.program.entities[entity]
+        prepared = prepare(data, spec, changes, record_id=None, before=None, enforce_locks=enforce_locks)
+        if prepared.errors:
+            raise _Abort(ValidationFailure("the record can't be saved", prepared.errors))
+        now = data.now
+        row = RecordRow(record_id or new_id(), entity, prepared.values, 1, now, now)
+        data.tx.insert_record(row)
+        data.remember(row)
+        return row
+
+    def update_record(self, caller: Caller, record_id: str, values: Any,
+                      expected_version: int | None = None) -> RecordRow | ValidationFailure:
+        """Change some fields (others keep their values); rules, locks and validation apply."""
+
+        def command(tx: Tx, data: TxData, work: _Work) -> RecordRow:
+            row = data.row(record_id, lock=True)
+            if row is None:
+                raise _Abort(ValidationFailure(f"no record {record_id}"))
+            if expected_version is not None and expected_version != row.version:
+                raise _Abort(ValidationFailure(
+                    f"the record changed: it is at version {row.version}, not {expected_version}",
+                    current_version=row.version))
+            spec = self.program.entities.get(row.entity)
+            if spec is None:
+                raise _Abort(ValidationFailure(f"the entity {row.entity} is no longer declared"))
+            changes, errors = parse_input(spec, values)
+            if errors:
+                raise _Abort(ValidationFailure("the values are not valid", tuple(errors), row.version))
+            self._write(data, row, changes, enforce_locks=True)
+            got = tx.get_record(record_id)
+            assert got is not None
+            return got
+
+        result: RecordRow | ValidationFailure = self._run(command)
+        return result
+
+    def _write(self, data: TxData, row: RecordRow, changes: Mapping[str, Any], *, enforce_locks: bool) -> None:
+        spec = self.program.entities[row.entity]
+        before = decode(spec, row.values)
+        prepared = prepare(data, spec, changes, record_id=row.id, before=before, enforce_locks=enforce_locks)
+        if prepared.errors:
+            raise _Abort(ValidationFailure("the record can't be saved", prepared.errors, row.version))
+        if prepared.values == row.values:
+            return  # nothing changed: no new version
+        now = data.now
+        if not data.tx.update_record(row.id, prepared.values, row.version, now):
+            raise _Conflict()
+        data.remember(replace(row, values=prepared.values, version=row.version + 1, updated_at=now))
+
+    def delete_record(self, caller: Caller, record_id: str,
+                      expected_version: int | None = None) -> RecordRow | ValidationFailure:
+        """Delete a record with its instances and their history."""
+
+        def command(tx: Tx, data: TxData, work: _Work) -> RecordRow:
+            row = data.row(record_id, lock=True)
+            if row is None:
+                raise _Abort(ValidationFailure(f"no record {record_id}"))
+            if expected_version is not None and expected_version != row.version:
+                raise _Abort(ValidationFailure(
+                    f"the record changed: it is at version {row.version}, not {expected_version}",
+                    current_version=row.version))
+            for inst in tx.instances_of(record_id):
+                defn = self.program.processes.get(inst.process)
+                if defn is not None and not caller.may_use(defn.roles):
+                    raise _Abort(ValidationFailure("the record runs a process this caller may not use"))
+            if not tx.delete_record(record_id, row.version):
+                raise _Conflict()
+            data.forget(record_id)
+            return row
+
+        result: RecordRow | ValidationFailure = self._run(command)
+        return result
+
+    # -- instances: starting and switching ---------------------------------------------------------------
+    def _start_instance(self, tx: Tx, data: TxData, work: _Work, caller: Caller, defn: ProcessDefinition,
+                        record_id: str, *, make_active: bool) -> InstanceRow:
+        moved = start(defn, new_id(), record_id, data.now, data, caller.user, new_id=new_id)
+        state = self._apply(tx, data, work, defn, moved, caller, None)
+        row = _row(state, defn, data.now)
+        tx.insert_instance(row)
+        self._log(tx, data, work, defn, moved, row)
+        if make_active:
+            tx.set_active_instance(record_id, row.id)
+        return row
+
+    def start_process(self, caller: Caller, record_id: str, process: str) -> InstanceRow | TransitionFailure:
+        """Start ``process`` on a record; an existing instance of it is returned as it is."""
+        return self._start_or_switch(caller, record_id, process, switch=False)
+
+    def switch_process(self, caller: Caller, record_id: str, process: str) -> InstanceRow | TransitionFailure:
+        """Make ``process`` the record's active instance (started if needed); the others keep their state."""
+        return self._start_or_switch(caller, record_id, process, switch=True)
+
+    def _start_or_switch(self, caller: Caller, record_id: str, process: str,
+                         switch: bool) -> InstanceRow | TransitionFailure:
+        defn = self.program.processes.get(process)
+        if defn is None:
+            return TransitionFailure("INVALID", f"no process {process!r}")
+        if not caller.may_use(defn.roles):
+            return TransitionFailure("FORBIDDEN", f"your roles don't allow the process {process}")
+
+        def command(tx: Tx, data: TxData, work: _Work) -> InstanceRow:
+            record = data.row(record_id, lock=True)
+            if record is None:
+                raise _Abort(TransitionFailure("NOT_FOUND", f"no record {record_id}"))
+            if record.entity != defn.entity:
+                raise _Abort(TransitionFailure("INVALID", f"{process} runs on {defn.entity} records, "
+                                                          f"not {record.entity}"))
+            existing = next((i for i in tx.instances_of(record_id) if i.process == process), None)
+            if existing is None:
+                existing = self._start_instance(tx, data, work, caller, defn, record_id,
+                                                make_active=switch or record.active_instance_id is None)
+            elif switch and record.active_instance_id != existing.id:
+                tx.set_active_instance(record_id, existing.id)
+            if switch and record.active_instance_id != existing.id:
+                now = data.now
+                tx.append_event(existing.id, "switched", existing.active_stage, now, caller.user, {})
+                work.events.append(ProcessEvent("switched", existing.id, record_id, process, existing.active_stage,
+                                                now, caller.user))
+                work.changes.append(Change("switched", process, existing.id, record_id, None, existing.active_stage,
+                                           existing.status, caller.user))
+            return existing
+
+        result: InstanceRow | TransitionFailure = self._run(command)
+        return result
+
+    # -- instances: moves -----------------------------------------------------------------------------
+    def move_next(self, caller: Caller, instance_id: str, target_record_id: str | None = None,
+                  expected_version: int | None = None) -> InstanceRow | TransitionFailure:
+        """Next stage (API.md moveNext)."""
+        return self.move(caller, instance_id, Next(target_record_id), expected_version)
+
+    def move_previous(self, caller: Caller, instance_id: str,
+                      expected_version: int | None = None) -> InstanceRow | TransitionFailure:
+        """Previous stage of the traversed path."""
+        return self.move(caller, instance_id, Previous(), expected_version)
+
+    def set_active_stage(self, caller: Caller, instance_id: str, stage: str,
+                         expected_version: int | None = None) -> InstanceRow | TransitionFailure:
+        """Back to a stage of the traversed path."""
+        return self.move(caller, instance_id, SetActive(stage), expected_version)
+
+    def finish(self, caller: Caller, instance_id: str,
+               expected_version: int | None = None) -> InstanceRow | TransitionFailure:
+        """Finish on the last stage of the active path."""
+        return self.move(caller, instance_id, Finish(), expected_version)
+
+    def abandon(self, caller: Caller, instance_id: str,
+                expected_version: int | None = None) -> InstanceRow | TransitionFailure:
+        """Abandon from any stage."""
+        return self.move(caller, instance_id, Abandon(), expected_version)
+
+    def reactivate(self, caller: Caller, instance_id: str) -> InstanceRow | TransitionFailure:
+        """Back to ACTIVE on the stage it had."""
+        return self.move(caller, instance_id, Reactivate(), None)
+
+    def run_action_step(self, caller: Caller, instance_id: str, step_name: str) -> InstanceRow | TransitionFailure:
+        """Run an action step of the active stage."""
+        return self.move(caller, instance_id, RunAction(step_name), None)
+
+    def move(self, caller: Caller, instance_id: str, action: Action,
+             expected_version: int | None) -> InstanceRow | TransitionFailure:
+        """Any instance command, as one transaction."""
+
+        def command(tx: Tx, data: TxData, work: _Work) -> InstanceRow:
+            row = tx.get_instance(instance_id, lock=True)
+            if row is None:
+                raise _Abort(TransitionFailure("NOT_FOUND", f"no process instance {instance_id}"))
+            current = self.program.processes.get(row.process)
+            roles = current.roles if current is not None else ()
+            if not caller.may_use(roles):
+                raise _Abort(TransitionFailure("FORBIDDEN", f"your roles don't allow the process {row.process}"))
+            if expected_version is not None and expected_version != row.version:
+                raise _Abort(TransitionFailure(
+                    "VERSION_CONFLICT", f"the instance is at version {row.version}, not {expected_version}",
+                    current_version=row.version))
+            defn = self.definition(tx, row)
+            state = _state(row, defn)
+            outcome = step(defn, state, action, data.now, data, caller.user, new_id=new_id)
+            if isinstance(outcome, Refused):
+                raise _Abort(TransitionFailure(str(outcome.code), outcome.message, outcome.missing_steps,
+                                               row.version))
+            if not outcome.changed:
+                return row
+            new_state = self._apply(tx, data, work, defn, outcome, caller, state)
+            new_row = _row(new_state, defn, data.now, created_at=row.created_at)
+            if not tx.update_instance(new_row, row.version):
+                raise _Conflict()
+            self._log(tx, data, work, defn, outcome, new_row)
+            return new_row
+
+        result: InstanceRow | TransitionFailure = self._run(command)
+        return result
+
+    def _apply(self, tx: Tx, data: TxData, work: _Work, defn: ProcessDefinition, moved: Moved, caller: Caller,
+               before: InstanceState | None) -> InstanceState:
+        """Execute a step's effects in order, then ask the plugins whether the change may stand."""
+        state = moved.state
+        for effect in moved.effects:
+            if isinstance(effect, CreateRecord):
+                try:
+                    self._insert_record(data, effect.entity, effect.values, enforce_locks=False,
+                                        record_id=effect.temp_id)
+                except _Abort as abort:
+                    raise _Abort(_move_failure(abort.failure, f"the new {effect.entity} record")) from None
+            elif isinstance(effect, SetField):
+                row = data.row(effect.record_id, lock=True)
+                if row is None:
+                    continue  # the record was deleted: a hook's `set` on it has nothing to change
+                try:
+                    self._write(data, row, {effect.field: effect.value}, enforce_locks=False)
+                except _Abort as abort:
+                    raise _Abort(_move_failure(abort.failure, f"a hook's `set {effect.field}`")) from None
+            elif isinstance(effect, CallAction):
+                self._call(tx, data, work, effect, caller)
+        for event in moved.events:
+            if event.kind == "notification":
+                continue
+            from_stage = defn.stages[before.active_stage].name if before is not None else None
+            change = Change(event.kind, defn.name, state.id, state.record_id, from_stage, event.stage, state.status,
+                            caller.user)
+            veto = self.registry.before_change(change)
+            if veto:
+                raise _Abort(TransitionFailure("CANCELLED", veto))
+            work.changes.append(change)
+        return state
+
+    def _call(self, tx: Tx, data: TxData, work: _Work, effect: CallAction, caller: Caller) -> None:
+        run = effect.action.run
+        if run is None:
+            raise _Abort(TransitionFailure("INVALID", f"the action {effect.action.dotted} has no implementation"))
+        context = ActionContext(self, tx, data, work, effect, caller)
+        try:
+            run(context, **effect.arguments)
+        except ActionFailed as exc:
+            raise _Abort(TransitionFailure("CANCELLED", f"{effect.action.dotted}: {exc}")) from None
+
+    def _log(self, tx: Tx, data: TxData, work: _Work, defn: ProcessDefinition, moved: Moved, row: InstanceRow) -> None:
+        """The history (stage visits) and the status log; events queued for after commit."""
+        now, by = data.now, moved.events[0].by if moved.events else SYSTEM.user
+        for op in moved.visits:
+            if op.kind == "close":
+                tx.close_visit(row.id, now)
+            elif op.kind == "reopen":
+                tx.reopen_visit(row.id)
+            else:
+                stage = defn.stage(op.stage)
+                entity = stage.entity if stage is not None else defn.entity
+                bound = dict(row.bound)
+                tx.open_visit(row.id, defn.name, op.stage, entity, bound.get(entity, row.record_id), now, by)
+        for event in moved.events:
+            if event.kind in ("started", "finished", "abandoned", "reactivated"):
+                tx.append_event(row.id, event.kind, event.stage, now, event.by, {})
+            work.events.append(ProcessEvent(event.kind, row.id, row.record_id, defn.name, event.stage, now, event.by))
+
+
+class ActionContext:
+    """What an action (built-in or plugin) may do inside the move's transaction."""
+
+    def __init__(self, service: Service, tx: Tx, data: TxData, work: _Work, effect: CallAction,
+                 caller: Caller) -> None:
+        self._service = service
+        self._tx = tx
+        self._data = data
+        self._work = work
+        self.origin = effect.origin
+        self.caller = caller
+
+    @property
+    def now(self) -> dt.datetime:
+        """The moment of the move."""
+        return self._data.now
+
+    def notify(self, role: str, message: str) -> None:
+        """Record a notification in the instance's history and publish it."""
+        o = self.origin
+        self._tx.append_event(o.instance_id, "notification", o.stage, self.now, o.by,
+                              {"role": role, "message": message})
+        record_id = self._record_of_instance()
+        self._work.events.append(ProcessEvent("notification", o.instance_id, record_id, o.process, o.stage, self.now,
+                                              o.by, {"role": role, "message": message}))
+
+    def _record_of_instance(self) -> str:
+        row = self._tx.get_instance(self.origin.instance_id)
+        return row.record_id if row is not None else (self.origin.record_id or "")
+
+    def record(self, record_id: str | None = None) -> Mapping[str, Any] | None:
+        """The values of a record (default: the one the action's stage works on)."""
+        rid = record_id or self.origin.record_id
+        if rid is None:
+            return None
+        row = self._data.row(rid)
+        return None if row is None else self._data.values(row.entity, rid)
+
+    def update(self, record_id: str, values: Mapping[str, Any]) -> None:
+        """Change fields of a record (Python values; rules and validation apply)."""
+        row = self._data.row(record_id, lock=True)
+        if row is None:
+            raise ActionFailed(f"no record {record_id}")
+        self._service._write(self._data, row, values, enforce_locks=False)
+
+    def create(self, entity: str, values: Mapping[str, Any]) -> str:
+        """Create a record (Python values; defaults, rules and validation apply); returns its id."""
+        if entity not in self._service.program.entities:
+            raise ActionFailed(f"unknown entity {entity}")
+        return self._service._insert_record(self._data, entity, values, enforce_locks=False).id
+
+
+def _move_failure(failure: TransitionFailure | ValidationFailure, what: str) -> TransitionFailure:
+    if isinstance(failure, TransitionFailure):
+        return failure
+    details = "; ".join(f"{e.field + ': ' if e.field else ''}{e.message}" for e in failure.field_errors)
+    return TransitionFailure("INVALID", f"{what} can't be saved: {details or failure.message}")
+
+
+def _state(row: InstanceRow, defn: ProcessDefinition) -> InstanceState:
+    return InstanceState(
+        row.id, row.process, row.definition_version, row.record_id, row.status,  # type: ignore[arg-type]
+        defn.by_name[row.active_stage], tuple(defn.by_name[s] for s in row.traversed if s in defn.by_name),
+        # Storage keeps bindings as a JSON object (key order not kept): the primary record goes first again.
+        tuple(sorted(row.bound.items(), key=lambda kv: kv[0] != defn.entity)), row.stage_started_at,
+        row.created_at, row.completed_at, row.version, frozenset(row.actions_done))
+
+
+def _row(state: InstanceState, defn: ProcessDefinition, now: dt.datetime,
+         created_at: dt.datetime | None = None) -> InstanceRow:
+    names = [s.name for s in defn.stages]
+    return InstanceRow(state.id, state.record_id, defn.name, state.definition_version, state.status,
+                       names[state.active_stage], tuple(names[i] for i in state.traversed), dict(state.bound),
+                       state.stage_started_at, created_at or state.created_at, now, state.completed_at, state.version,
+                       tuple(sorted(state.actions_done)))
+
+
+def _is_unique_violation(exc: Exception) -> bool:
+    name = type(exc).__name__
+    return name in ("IntegrityError", "UniqueViolation")

@@ -1,0 +1,77 @@
+"""The engine's :class:`~bpf_dsl.engine.DataView` over one storage transaction.
+
+Records are decoded once per transaction and kept while it lasts, so a move
+reading the same record for its gate, its branch and its hooks costs one query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from ..definition import Program
+from ..engine import EMPTY_FORM, FormState, RuleResult, evaluate_rules
+from ..model import EntitySpec
+from ..storage import RecordRow, Tx
+from .values import decode
+
+
+class TxData:
+    """Reads records for the engine and the rules inside one transaction."""
+
+    def __init__(self, tx: Tx, program: Program, now: dt.datetime) -> None:
+        self.tx = tx
+        self.program = program
+        self.now = now
+        self._rows: dict[str, RecordRow | None] = {}
+        self._values: dict[str, dict[str, Any]] = {}
+
+    def entity_spec(self, entity: str) -> EntitySpec:
+        """The declared entity."""
+        return self.program.entities[entity]
+
+    def row(self, record_id: str, *, lock: bool = False) -> RecordRow | None:
+        """The stored row (cached for the transaction)."""
+        if record_id not in self._rows or lock:
+            self._rows[record_id] = self.tx.get_record(record_id, lock)
+            self._values.pop(record_id, None)
+        return self._rows[record_id]
+
+    def values(self, entity: str, record_id: str) -> Mapping[str, Any] | None:
+        """The record's values as Python values, or None when there is no such record of ``entity``."""
+        cached = self._values.get(record_id)
+        if cached is not None:
+            return cached
+        row = self.row(record_id)
+        if row is None or row.entity != entity or entity not in self.program.entities:
+            return None
+        decoded = decode(self.program.entities[entity], row.values)
+        self._values[record_id] = decoded
+        return decoded
+
+    def related(self, entity: str, via_field: str, target_id: str) -> list[str]:
+        """Ids of ``entity`` records whose lookup ``via_field`` points at ``target_id``, newest first."""
+        return self.tx.related(entity, via_field, target_id)
+
+    def form(self, entity: str, record_id: str) -> FormState:
+        """What the rules say about the stored record."""
+        values = self.values(entity, record_id)
+        if values is None:
+            return EMPTY_FORM
+        return self.rules(entity, values, record_id).form
+
+    def rules(self, entity: str, values: Mapping[str, Any], record_id: str | None) -> RuleResult:
+        """Run ``entity``'s rules over ``values``."""
+        return evaluate_rules(self.program.rules.get(entity, ()), self.program.entities[entity], values, self,
+                              self.now, record_id)
+
+    def remember(self, row: RecordRow) -> None:
+        """A row this transaction just wrote: later reads see it."""
+        self._rows[row.id] = row
+        self._values.pop(row.id, None)
+
+    def forget(self, record_id: str) -> None:
+        """A row this transaction deleted."""
+        self._rows[record_id] = None
+        self._values.pop(record_id, None)

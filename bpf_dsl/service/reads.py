@@ -1,0 +1,239 @@
+"""The read side: records, instances, the process bar, history and analytics.
+
+Reads run in a read transaction and never write. A caller sees an instance only
+if its roles allow the instance's process (FORBIDDEN's counterpart for queries:
+the instance is simply absent).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..definition import ProcessDefinition, Program, StageDef, StepDef
+from ..engine import InstanceState, active_path, can_move_next, missing_steps, stage_steps
+from ..storage import InstanceRow, Page, RecordRow, Storage, Tx
+from .data import TxData
+from .results import Caller
+from .values import encode, parse_input
+from .versions import Versions
+
+
+@dataclass(frozen=True, slots=True)
+class BarStep:
+    """A step as the process bar shows it."""
+
+    step: StepDef
+    value: Any
+    done: bool
+    required: bool
+    hidden: bool
+    locked: bool
+    recommendation: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StageBar:
+    """A stage of the active path with its state (COMPLETED, ACTIVE, UPCOMING) and steps."""
+
+    stage: StageDef
+    state: str
+    steps: tuple[BarStep, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A stage visit in an instance's history."""
+
+    stage: StageDef | None
+    stage_name: str
+    entered_at: dt.datetime
+    exited_at: dt.datetime | None
+    seconds: float | None
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceDetail:
+    """Everything about an instance that needs its definition and current data."""
+
+    row: InstanceRow
+    definition: ProcessDefinition
+    active_stage: StageDef
+    traversed: tuple[StageDef, ...]
+    active_path: tuple[StageDef, ...]
+    missing: tuple[StepDef, ...]
+    can_move_next: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Analytics:
+    """Records per active stage, conversion between consecutive stages, time in stage."""
+
+    process: str
+    counts: dict[str, int]
+    conversion: dict[tuple[str, str], float]
+    median_seconds: dict[str, float]
+    p90_seconds: dict[str, float]
+
+
+class Reads:
+    """Query methods of :class:`~bpf_dsl.service.Service`."""
+
+    program: Program
+    storage: Storage
+    versions: Versions
+    clock: Callable[[], dt.datetime]
+
+    def visible(self, caller: Caller, row: InstanceRow) -> bool:
+        """Whether the caller's roles allow the instance's process."""
+        defn = self.program.processes.get(row.process)
+        return caller.may_use(defn.roles if defn is not None else ())
+
+    def get_record(self, caller: Caller, record_id: str) -> RecordRow | None:
+        """A record by id."""
+        with self.storage.read() as tx:
+            return tx.get_record(record_id)
+
+    def get_records(self, caller: Caller, ids: list[str]) -> dict[str, RecordRow]:
+        """Records by id, in one query (for DataLoaders)."""
+        with self.storage.read() as tx:
+            return tx.get_records(ids)
+
+    def list_records(self, caller: Caller, entity: str, where: Any = None, stage: str | None = None,
+                     first: int = 50, after: str | None = None, process: str | None = None) -> Page:
+        """A page of records of ``entity`` whose fields equal ``where``'s values, optionally in ``stage``."""
+        spec = self.program.entities.get(entity)
+        if spec is None:
+            raise ValueError(f"unknown entity {entity!r}")
+        values, errors = parse_input(spec, where or {})
+        if errors:
+            raise ValueError("; ".join(e.message for e in errors))
+        matching = encode(spec, values)
+        for name, value in values.items():
+            if value is None:
+                matching[name] = None
+        first = max(0, min(first, 500))
+        with self.storage.read() as tx:
+            return tx.list_records(entity, matching, process, stage, first, after)
+
+    def instances_of(self, caller: Caller, record_id: str) -> list[InstanceRow]:
+        """The record's instances the caller may see, newest activity first."""
+        with self.storage.read() as tx:
+            return [r for r in tx.instances_of(record_id) if self.visible(caller, r)]
+
+    def instances_of_many(self, caller: Caller, record_ids: list[str]) -> dict[str, list[InstanceRow]]:
+        """Instances of many records in one query (for DataLoaders)."""
+        with self.storage.read() as tx:
+            found = tx.instances_of_many(record_ids)
+        return {rid: [r for r in rows if self.visible(caller, r)] for rid, rows in found.items()}
+
+    def get_instance(self, caller: Caller, instance_id: str) -> InstanceRow | None:
+        """An instance by id, if the caller may see it."""
+        with self.storage.read() as tx:
+            row = tx.get_instance(instance_id)
+        return row if row is not None and self.visible(caller, row) else None
+
+    def active_instance(self, caller: Caller, record: RecordRow) -> InstanceRow | None:
+        """The instance the bar shows: the record's active one if visible, else its newest visible one."""
+        rows = self.instances_of(caller, record.id)
+        for r in rows:
+            if r.id == record.active_instance_id:
+                return r
+        return rows[0] if rows else None
+
+    def _defn(self, tx: Tx, row: InstanceRow) -> ProcessDefinition | None:
+        return self.versions.get(tx, row.process, row.definition_version)
+
+    def detail(self, row: InstanceRow) -> InstanceDetail | None:
+        """Stages, paths and the gate of an instance on current data."""
+        with self.storage.read() as tx:
+            defn = self._defn(tx, row)
+            if defn is None:
+                return None
+            data = TxData(tx, self.program, self.clock())
+            state = _state_of(row, defn)
+            path = tuple(active_path(defn, state, data, data.now))
+            missing = tuple(missing_steps(defn, state, data)) if row.status == "active" else ()
+            movable = row.status == "active" and can_move_next(defn, state, data, data.now)
+            return InstanceDetail(row, defn, defn.stages[state.active_stage],
+                                  tuple(defn.stages[i] for i in state.traversed), path, missing, movable)
+
+    def process_bar(self, caller: Caller, record_id: str) -> tuple[InstanceDetail, list[StageBar]] | None:
+        """The bar of the record's active instance: the active path with each stage's state and steps."""
+        record = self.get_record(caller, record_id)
+        if record is None:
+            return None
+        row = self.active_instance(caller, record)
+        if row is None:
+            return None
+        with self.storage.read() as tx:
+            defn = self._defn(tx, row)
+            if defn is None:
+                return None
+            data = TxData(tx, self.program, self.clock())
+            state = _state_of(row, defn)
+            path = active_path(defn, state, data, data.now)
+            traversed = set(state.traversed)
+            bars = []
+            for stage in path:
+                if stage.index == state.active_stage:
+                    kind = "ACTIVE" if row.status == "active" else "COMPLETED"
+                elif stage.index in traversed:
+                    kind = "COMPLETED"
+                else:
+                    kind = "UPCOMING"
+                steps = tuple(BarStep(s.step, s.value, s.done, s.required, s.hidden, s.locked, s.recommendation)
+                              for s in stage_steps(defn, state, data, stage.index))
+                bars.append(StageBar(stage, kind, steps))
+            missing = tuple(missing_steps(defn, state, data)) if row.status == "active" else ()
+            movable = row.status == "active" and can_move_next(defn, state, data, data.now)
+            detail = InstanceDetail(row, defn, defn.stages[state.active_stage],
+                                    tuple(defn.stages[i] for i in state.traversed), tuple(path), missing, movable)
+        return detail, bars
+
+    def history(self, row: InstanceRow) -> list[Visit]:
+        """Every stage visit of an instance, with times and who moved it."""
+        with self.storage.read() as tx:
+            defn = self._defn(tx, row)
+            visits = tx.visits(row.id)
+        out = []
+        for v in visits:
+            stage = defn.stage(v.stage) if defn is not None else None
+            seconds = (v.exited_at - v.entered_at).total_seconds() if v.exited_at is not None else None
+            out.append(Visit(stage, v.stage, v.entered_at, v.exited_at, seconds, v.by))
+        return out
+
+    def analytics(self, caller: Caller, process: str) -> Analytics | None:
+        """Counts per active stage, conversion between consecutive stages, median and p90 time in stage."""
+        defn = self.program.processes.get(process)
+        if defn is None or not caller.may_use(defn.roles):
+            return None
+        with self.storage.read() as tx:
+            counts = tx.stage_counts(process)
+            durations = tx.stage_durations(process)
+            moves = tx.transitions(process)
+            visitors = tx.visitors(process)
+        # Conversion a → b: of the instances that reached a, the share that went on from a to b
+        # (forward moves only: stage b after stage a in the definition).
+        order = {s.name: s.index for s in defn.stages}
+        conversion = {(a, b): n / visitors[a] for (a, b), n in moves.items()
+                      if visitors.get(a) and order.get(b, -1) > order.get(a, -1)}
+        median = {s: statistics.median(v) for s, v in durations.items() if v}
+        p90 = {s: _percentile(v, 0.9) for s, v in durations.items() if v}
+        return Analytics(process, counts, conversion, median, p90)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def _state_of(row: InstanceRow, defn: ProcessDefinition) -> InstanceState:
+    from .core import _state
+
+    return _state(row, defn)
