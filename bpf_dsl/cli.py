@@ -146,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["mermaid", "dot", "svg"], default="mermaid")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(func=cmd_graph)
+
+    from .cli_data import add_commands
+
+    add_commands(sub, _Parser)
     return parser
 
 

@@ -8,6 +8,8 @@ keeps the version it started on until ``bpf instances upgrade`` moves it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import threading
 
 from ..checker import check_modules
@@ -15,6 +17,28 @@ from ..definition import ProcessDefinition, Program, compile_program
 from ..parser import parse
 from ..plugins import Registry
 from ..storage import Tx
+
+PROGRAM = "*"
+
+
+def build(source: list[list[str]], registry: Registry) -> Program | None:
+    """Compile stored sources again; None if they no longer check (a pack was removed)."""
+    try:
+        modules = [parse(text, path) for path, text in source]
+        checked = check_modules(modules, registry)
+    except Exception:
+        return None
+    if not checked.ok:
+        return None
+    program = compile_program(checked, registry)
+    return Program(program.entities, program.roles, program.processes, program.rules, program.warnings,
+                   tuple((path, text) for path, text in source))
+
+
+def latest_program(tx: Tx, registry: Registry) -> Program | None:
+    """The program a server last ran on this database."""
+    source = tx.latest_definition_source(PROGRAM)
+    return None if source is None else build(source, registry)
 
 
 class Versions:
@@ -28,10 +52,18 @@ class Versions:
         self._lock = threading.Lock()
 
     def record_current(self, tx: Tx, now: dt.datetime) -> None:
-        """Store the sources of every current version (once per version)."""
+        """Store the sources of every current version (once per version), and of the whole program.
+
+        The whole program is kept under the process name ``*``: commands that take no
+        .bpf paths (``bpf instances upgrade``, ``bpf import``) load the newest one.
+        """
         source = [[path, text] for path, text in self.program.sources]
+        if not source:
+            return
         for p in self.program.processes.values():
             tx.save_definition(p.name, p.version, source, now)
+        digest = hashlib.sha256(json.dumps(source).encode()).hexdigest()[:16]
+        tx.save_definition(PROGRAM, digest, source, now)
 
     def get(self, tx: Tx, process: str, version: str) -> ProcessDefinition | None:
         """The definition of ``process`` at ``version``; None if it can't be rebuilt."""
@@ -42,13 +74,8 @@ class Versions:
         source = tx.definition_source(process, version)
         found: ProcessDefinition | None = None
         if source is not None:
-            try:
-                modules = [parse(text, path) for path, text in source]
-                checked = check_modules(modules, self.registry)
-                if checked.ok:
-                    found = compile_program(checked, self.registry).processes.get(process)
-            except Exception:  # an old version that no longer builds (a pack removed) can't run
-                found = None
+            program = build(source, self.registry)  # None: an old version that no longer builds can't run
+            found = program.processes.get(process) if program is not None else None
         with self._lock:
             self._cache[key] = found
         return found

@@ -308,6 +308,11 @@ class SqlTx:
         self.q(f"INSERT INTO definitions (process, version, source, created_at) VALUES (?, ?, {self._json()}, ?) "
                "ON CONFLICT (process, version) DO NOTHING", (process, version, dumps(source), ts(at)))
 
+    def latest_definition_source(self, process: str) -> list[list[str]] | None:
+        row = self.q("SELECT source FROM definitions WHERE process = ? ORDER BY created_at DESC LIMIT 1",
+                     (process,)).fetchone()
+        return None if row is None else list(loads(row[0]))
+
     def definition_source(self, process: str, version: str) -> list[list[str]] | None:
         row = self.q("SELECT source FROM definitions WHERE process = ? AND version = ?", (process, version)).fetchone()
         return None if row is None else list(loads(row[0]))

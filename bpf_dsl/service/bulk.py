@@ -1,0 +1,207 @@
+"""Bulk import and export of records, and moving instances to their process's newest version.
+
+Import works in batches; each batch is one transaction, so a bad row leaves its
+whole batch unwritten and is reported with its line number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ..model import EntitySpec
+from ..storage import InstanceRow, Tx
+from .core import Service, _Abort, _Work
+from .data import TxData
+from .results import Caller, ValidationFailure
+from .values import FieldError, parse_input
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """A row that could not be imported."""
+
+    line: int
+    errors: tuple[FieldError, ...]
+
+    def describe(self) -> str:
+        """``line 12: budget: must be a number; ...``."""
+        parts = [f"{e.field}: {e.message}" if e.field else e.message for e in self.errors]
+        return f"line {self.line}: {'; '.join(parts)}"
+
+
+def read_rows(text: Iterable[str], fmt: str, entity: EntitySpec) -> Iterator[tuple[int, Any]]:
+    """(line number, JSON-shaped values) for each data row of a CSV or JSON-lines file."""
+    if fmt == "jsonl":
+        for number, line in enumerate(text, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, RowError(number, (FieldError(None, f"not JSON: {exc.msg}"),))
+        return
+    reader = csv.DictReader(text)
+    for row in reader:
+        number = reader.line_num
+        yield number, {k: _cell(entity, k, v) for k, v in row.items() if k is not None}
+
+
+def _cell(entity: EntitySpec, name: str, raw: str | None) -> Any:
+    """A CSV cell in the JSON shape of its field (CSV has only text)."""
+    if raw is None or raw == "":
+        return None
+    spec = entity.fields.get(name)
+    if spec is None:
+        return raw
+    kind = spec.type.kind
+    if kind in ("integer", "decimal", "money"):
+        try:
+            number = Decimal(raw.strip())
+        except InvalidOperation:
+            return raw  # left as text: validation names the field
+        return int(number) if number == number.to_integral_value() else float(number)
+    if kind == "bool":
+        lowered = raw.strip().lower()
+        return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(lowered, raw)
+    if kind == "choices":
+        return [part.strip() for part in raw.split(";") if part.strip()]
+    return raw
+
+
+def import_batch(service: Service, caller: Caller, entity: str, rows: list[tuple[int, Any]],
+                 start_process: bool) -> list[RowError]:
+    """Create every row of a batch in one transaction; any bad row rolls the batch back."""
+    spec = service.program.entities[entity]
+    chosen = service.visible_processes(caller, entity)[0] if start_process and service.visible_processes(
+        caller, entity) else None
+    problems: list[RowError] = []
+
+    def command(tx: Tx, data: TxData, work: _Work) -> None:
+        problems.clear()  # a retried batch starts over
+        for line, given in rows:
+            if isinstance(given, RowError):
+                problems.append(given)
+                continue
+            raw = dict(given) if isinstance(given, dict) else given
+            record_id = raw.pop("id", None) if isinstance(raw, dict) else None
+            values, errors = parse_input(spec, raw)
+            if errors:
+                problems.append(RowError(line, tuple(errors)))
+                continue
+            try:
+                row = service._insert_record(data, entity, values, enforce_locks=False,
+                                             record_id=str(record_id) if record_id else None)
+            except _Abort as abort:
+                failure = abort.failure
+                errs = failure.field_errors if isinstance(failure, ValidationFailure) else ()
+                problems.append(RowError(line, errs or (FieldError(None, failure.message),)))
+                continue
+            if chosen is not None:
+                service._start_instance(tx, data, work, caller, chosen, row.id, make_active=True)
+        if problems:
+            raise _Abort(ValidationFailure(f"{len(problems)} bad row(s)"))
+
+    try:
+        service._run(command)
+    except Exception as exc:
+        if not _duplicate_id(exc):
+            raise
+        problems.append(RowError(rows[0][0], (FieldError("id", "a record with one of these ids exists"),)))
+    return problems
+
+
+def _duplicate_id(exc: Exception) -> bool:
+    return type(exc).__name__ in ("IntegrityError", "UniqueViolation")
+
+
+def export_rows(service: Service, caller: Caller, entity: str, fmt: str, page_size: int = 500) -> Iterator[str]:
+    """Every record of ``entity`` as CSV (with a header) or JSON lines, page by page."""
+    spec = service.program.entities[entity]
+    names = ["id", *spec.fields]
+    after: str | None = None
+    if fmt == "csv":
+        yield _csv_line(names)
+    while True:
+        page = service.list_records(caller, entity, None, None, page_size, after)
+        for rec in page.items:
+            values = {"id": rec.id, **rec.values}
+            if fmt == "jsonl":
+                yield json.dumps(values, sort_keys=True) + "\n"
+            else:
+                yield _csv_line([_csv_value(values.get(n)) for n in names])
+        if page.next_cursor is None:
+            return
+        after = page.next_cursor
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return str(value)
+
+
+def _csv_line(cells: list[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(cells)
+    return out.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    """What ``bpf instances upgrade`` did (or would do) with one instance."""
+
+    instance_id: str
+    record_id: str
+    process: str
+    from_version: str
+    to_version: str | None
+    moved: bool
+    reason: str = ""
+
+
+def upgrade_instances(service: Service, process: str | None, dry_run: bool) -> list[Upgrade]:
+    """Move instances to the newest version of their process, by stage name; report those that can't move."""
+    out: list[Upgrade] = []
+    with service.storage.read() as tx:
+        rows = tx.running_instances(process)
+    for row in rows:
+        defn = service.program.processes.get(row.process)
+        if defn is None:
+            out.append(Upgrade(row.id, row.record_id, row.process, row.definition_version, None, False,
+                               "the process is no longer declared"))
+            continue
+        if row.definition_version == defn.version:
+            continue
+        missing = [s for s in (*row.traversed, row.active_stage) if defn.stage(s) is None]
+        if missing:
+            out.append(Upgrade(row.id, row.record_id, row.process, row.definition_version, defn.version, False,
+                               f"the new version has no stage {', '.join(dict.fromkeys(missing))}"))
+            continue
+        if not dry_run:
+            _move_version(service, row, defn.version)
+        out.append(Upgrade(row.id, row.record_id, row.process, row.definition_version, defn.version, True))
+    return out
+
+
+def _move_version(service: Service, row: InstanceRow, version: str) -> None:
+    def command(tx: Tx, data: TxData, work: _Work) -> None:
+        current = tx.get_instance(row.id, lock=True)
+        if current is None or current.definition_version == version:
+            return
+        moved = replace(current, definition_version=version, version=current.version + 1, updated_at=data.now)
+        if not tx.update_instance(moved, current.version):
+            from .core import _Conflict
+
+            raise _Conflict()
+
+    service._run(command)
