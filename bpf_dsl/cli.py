@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 the input has errors (or ``fmt --check`` found work), 2
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import sys
@@ -147,9 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(func=cmd_graph)
 
-    from .cli_data import add_commands
+    from . import cli_data, cli_plugins
 
-    add_commands(sub, _Parser)
+    cli_data.add_commands(sub, _Parser)
+    cli_plugins.add_commands(sub, _Parser)
+    for ep in importlib.metadata.entry_points(group="bpf.commands"):
+        try:
+            ep.load()(sub, _Parser)
+        except Exception as exc:  # a broken extension must not take `bpf check` down with it
+            print(f"bpf: warning: the commands of {ep.name} failed to load: {exc}", file=sys.stderr)
     return parser
 
 
