@@ -16,6 +16,7 @@ from .checker import CheckResult, check_modules
 from .definition import ProcessDefinition, Program, compile_program
 from .diagnostics import Diagnostic
 from .errors import BpfError, BpfSyntaxError, ImportResolutionError, PluginError, SourceError, UsageError
+from .gcpause import gc_paused
 from .loader import LoadResult, expand_paths, load_files, load_text
 from .nodes import Module
 from .parser import parse
@@ -68,8 +69,9 @@ def check_paths(paths: list[str], registry: Registry | None = None, *, use_cache
         hit = check_cache.lookup(paths, registry)
         if hit is not None:
             return CheckReport(hit[0], hit[1], None, cached=True)
-    loaded = load_files(paths, registry)
-    diagnostics, program = _finish(loaded, registry)
+    with gc_paused():
+        loaded = load_files(paths, registry)
+        diagnostics, program = _finish(loaded, registry)
     if use_cache:
         check_cache.store(paths, registry, loaded.files, loaded.sources, diagnostics)
     return CheckReport(diagnostics, loaded.sources, program)
@@ -78,8 +80,9 @@ def check_paths(paths: list[str], registry: Registry | None = None, *, use_cache
 def check_text(text: str, path: str = "<string>", registry: Registry | None = None) -> CheckReport:
     """Check one text held in memory (its imports are read relative to ``path``)."""
     registry = registry or default_registry()
-    loaded = load_text(text, path, registry)
-    diagnostics, program = _finish(loaded, registry)
+    with gc_paused():
+        loaded = load_text(text, path, registry)
+        diagnostics, program = _finish(loaded, registry)
     return CheckReport(diagnostics, loaded.sources, program)
 
 

@@ -10,7 +10,7 @@ re-formatting a file never makes a new version.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,12 +95,20 @@ class ProcessDefinition:
     order: int
     roles: tuple[str, ...]
     description: str
-    version: str
-    stages: tuple[StageDef, ...]
-    next: tuple[Target, ...]
-    hooks: Mapping[str, tuple[HookStep, ...]]
-    entities: tuple[str, ...]
+    version_of: Callable[[], str] = field(compare=False, repr=False)
+    stages: tuple[StageDef, ...] = ()
+    next: tuple[Target, ...] = ()
+    hooks: Mapping[str, tuple[HookStep, ...]] = field(default_factory=dict)
+    entities: tuple[str, ...] = ()
     by_name: Mapping[str, int] = field(default_factory=dict)
+    _version: list[str] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def version(self) -> str:
+        """A hash of the process's meaning, computed on first use (checking never needs it)."""
+        if not self._version:
+            self._version.append(self.version_of())
+        return self._version[0]
 
     def stage(self, name: str) -> StageDef | None:
         """The stage called ``name``, if any."""
@@ -251,7 +259,7 @@ class _Compiler:
             int(order.value) if order is not None and isinstance(order.value, int) else 1000,
             tuple(r.name for r in roles.value) if roles is not None and isinstance(roles.value, tuple) else (),
             str(desc.value) if desc is not None else "",
-            process_version(p, [self.checked.entities[e] for e in entities]),
+            _lazy_version(p, [self.checked.entities[e] for e in entities]),
             tuple(defs), tuple(nxt), {h.event: self.hook(h) for h in p.hooks}, entities,
             {d.name: d.index for d in defs},
         )
@@ -278,6 +286,10 @@ def _entity_before(items: tuple[n.FlowItem, ...], pos: int, before: str, entity_
         if isinstance(item, n.Stage):
             return entity_of[id(item)]
     return before
+
+
+def _lazy_version(p: n.Process, entities: list[EntitySpec]) -> Callable[[], str]:
+    return lambda: process_version(p, entities)
 
 
 def process_version(p: n.Process, entities: list[EntitySpec]) -> str:

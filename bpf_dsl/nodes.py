@@ -11,11 +11,15 @@ One grammar rule, one node class: the names follow ``grammar/bpf.lark``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A place in a source file: 1-based line and column of the first character."""
+class Span(NamedTuple):
+    """A place in a source file: 1-based line and column of the first character.
+
+    A named tuple rather than a dataclass: the parser makes one per node, and a tuple
+    is the cheapest immutable record Python builds.
+    """
 
     file: str
     line: int

@@ -21,6 +21,7 @@ from lark import Token
 from . import nodes as n
 from .diagnostics import Diagnostic
 from .errors import BpfSyntaxError
+from .gcpause import gc_paused
 from .grammar_file import grammar_text
 from .syntax_messages import explain
 
@@ -54,7 +55,8 @@ class _Builder(lark.Transformer[Token, Any]):
 
     # -- helpers -----------------------------------------------------------
     def sp(self, tok: Token) -> n.Span:
-        return n.Span(self.path, tok.line or 1, tok.column or 1, tok.end_line or 1, tok.end_column or 1)
+        # lark always sets positions on lexed tokens; `or 1` would cost a branch per field.
+        return n.Span(self.path, tok.line, tok.column, tok.end_line, tok.end_column)  # type: ignore[arg-type]
 
     def span_from(self, first: Any) -> n.Span:
         if isinstance(first, Token):
@@ -93,7 +95,14 @@ class _Builder(lark.Transformer[Token, Any]):
     def nest(self, node: Any, *parts: Any, limit: int = MAX_EXPRESSION_DEPTH) -> Any:
         """Record how deep ``node`` nests and stop at the limit."""
         get = self.depth.get
-        depth = 1 + max((get(id(p), 1) for p in parts), default=0)
+        # The common shapes (one or two children) without a generator: this runs for every expression node.
+        if len(parts) == 1:
+            depth = 1 + get(id(parts[0]), 1)
+        elif len(parts) == 2:
+            a, b = get(id(parts[0]), 1), get(id(parts[1]), 1)
+            depth = 1 + (a if a > b else b)
+        else:
+            depth = 1 + max((get(id(p), 1) for p in parts), default=0)
         if depth > limit:
             what = "expression" if limit == MAX_EXPRESSION_DEPTH else "block of `if` arms"
             self.fail("BPF005", f"this {what} nests more than {limit} levels deep", node.span,
@@ -134,8 +143,11 @@ class _Builder(lark.Transformer[Token, Any]):
         return n.Import(ref.dotted, False, ref.span)
 
     def dotted_name(self, c: list[Token]) -> n.Ref:
-        first, last = c[0], c[-1]
-        span = n.Span(self.path, first.line or 1, first.column or 1, last.end_line or 1, last.end_column or 1)
+        first = c[0]
+        if len(c) == 1:  # a plain name: by far the most common
+            return n.Ref((str(first),), self.sp(first))
+        last = c[-1]
+        span = n.Span(self.path, first.line, first.column, last.end_line, last.end_column)  # type: ignore[arg-type]
         return n.Ref(tuple(str(t) for t in c[::2]), span)
 
     def role_decl(self, c: list[Any]) -> n.Role:
@@ -483,14 +495,15 @@ class Parser:
             self._builder.path = path
             self._builder.depth = {}
             self._comments.clear()
-            try:
-                decls: list[n.Declaration] = self._lark.parse(text)  # type: ignore[assignment]
-            except _Abort as abort:
-                raise BpfSyntaxError([abort.diagnostic]) from None
-            except lark.exceptions.UnexpectedInput as err:
-                raise BpfSyntaxError([explain(err, text, path, self._lark)]) from None
-            finally:
-                self._builder.depth = {}
+            with gc_paused():
+                try:
+                    decls: list[n.Declaration] = self._lark.parse(text)  # type: ignore[assignment]
+                except _Abort as abort:
+                    raise BpfSyntaxError([abort.diagnostic]) from None
+                except lark.exceptions.UnexpectedInput as err:
+                    raise BpfSyntaxError([explain(err, text, path, self._lark)]) from None
+                finally:
+                    self._builder.depth = {}
             comments = tuple(n.Comment(str(t), self._builder.sp(t)) for t in self._comments)
         return n.Module(path, tuple(decls), comments)
 

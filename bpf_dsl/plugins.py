@@ -3,14 +3,17 @@
 A pack is a Python distribution that registers a module under the entry-point
 group :data:`ENTRY_POINT_GROUP`; that module (or object) implements any of the
 hooks below with :data:`hookimpl`. Every hook returns frozen, declarative
-objects. A pack that fails to import, or whose hooks raise, is recorded in
-:attr:`Registry.failures` with its reason, and everything else still works.
+objects. A pack that fails to import, or whose hooks raise, or that supplies a
+name another pack already supplies, is recorded in :attr:`Registry.failures`
+with its reason, and everything else still works. :func:`check_packs` also
+checks every pack's .bpf modules and drops the packs whose modules don't check.
+docs/plugins.md is the guide for pack authors.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,13 @@ class Param:
     name: str
     type: str = "any"
     required: bool = True
+    options: tuple[str, ...] = ()  # the accepted values of a text parameter (empty: any text)
+
+    def invalid(self, value: Any) -> str | None:
+        """Why ``value`` is not one of :attr:`options`, or None when it is (or any value goes)."""
+        if not self.options or value is None or value in self.options:
+            return None
+        return f"`{self.name}` must be one of {', '.join(repr(o) for o in self.options)}, not {value!r}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +93,50 @@ class ModuleSpec:
     path: Path
 
 
+@dataclass(frozen=True, slots=True)
+class TemplateSpec:
+    """A project template for ``bpf init DIR --template NAME``.
+
+    ``files`` maps relative POSIX paths (``"processes/main.bpf"``) to their text.
+    The folder it makes should import the pack and check clean with ``bpf check``.
+    """
+
+    name: str
+    description: str
+    files: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SampleSpec:
+    """A sample record for ``bpf serve --demo`` (see :func:`bpf_dsl.samples.load_samples`).
+
+    - ``values``: the record's fields as API JSON values (API.md); a lookup may name
+      another sample of the same pack as ``"@KEY"``.
+    - ``process``: the process started on create (None: the entity's default process;
+      ``""``: none).
+    - ``moves``: how many ``moveNext`` to apply after creating it, so samples spread
+      over the stages.
+    - ``key``: the name other samples of the pack use to refer to this record.
+    - ``stages``: per stage name, values written into the record that stage works on
+      while the instance stands there (what a user fills in at that stage).
+    - ``actions``: action step names to run when the active stage has them (required
+      action steps are run anyway before moving on).
+    - ``end``: ``"finish"`` or ``"abandon"`` after the moves.
+    - ``age_days``: how long ago the record was created; stage visits are spread over
+      that time, so the demo's time-in-stage analytics look real. None: the loader picks.
+    """
+
+    entity: str
+    values: Mapping[str, Any]
+    process: str | None = None
+    moves: int = 0
+    key: str | None = None
+    stages: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
+    actions: tuple[str, ...] = ()
+    end: str | None = None
+    age_days: float | None = None
+
+
 class Specs:
     """The hooks a pack may implement (all optional)."""
 
@@ -101,6 +155,14 @@ class Specs:
     @hookspec
     def bpf_stage_categories(self) -> Iterable[str]:  # type: ignore[empty-body]
         """Stage categories beyond the D365 set."""
+
+    @hookspec
+    def bpf_templates(self) -> Iterable[TemplateSpec]:  # type: ignore[empty-body]
+        """Project templates for ``bpf init DIR --template NAME``."""
+
+    @hookspec
+    def bpf_sample_records(self) -> Iterable[SampleSpec]:  # type: ignore[empty-body]
+        """Sample records for ``bpf serve --demo``, in creation order."""
 
     @hookspec
     def bpf_before_change(self, change: Change) -> str | None:
@@ -138,6 +200,9 @@ class PackInfo:
     modules: tuple[str, ...]
     actions: tuple[str, ...]
     functions: tuple[str, ...]
+    templates: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    samples: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..definition import ProcessDefinition, Program, StageDef, StepDef
-from ..engine import InstanceState, active_path, can_move_next, missing_steps, stage_steps
+from ..engine import EMPTY_FORM, FormState, InstanceState, active_path, can_move_next, missing_steps, stage_steps
 from ..storage import InstanceRow, Page, RecordRow, Storage, Tx
 from .data import TxData
 from .results import Caller
@@ -104,7 +104,8 @@ class Reads:
             return tx.get_records(ids)
 
     def list_records(self, caller: Caller, entity: str, where: Any = None, stage: str | None = None,
-                     first: int = 50, after: str | None = None, process: str | None = None) -> Page:
+                     first: int = 50, after: str | None = None, process: str | None = None,
+                     search: str | None = None) -> Page:
         """A page of records of ``entity`` whose fields equal ``where``'s values, optionally in ``stage``."""
         spec = self.program.entities.get(entity)
         if spec is None:
@@ -118,7 +119,7 @@ class Reads:
                 matching[name] = None
         first = max(0, min(first, 500))
         with self.storage.read() as tx:
-            return tx.list_records(entity, matching, process, stage, first, after)
+            return tx.list_records(entity, matching, process, stage, first, after, search or None)
 
     def instances_of(self, caller: Caller, record_id: str) -> list[InstanceRow]:
         """The record's instances the caller may see, newest activity first."""
@@ -194,6 +195,72 @@ class Reads:
             detail = InstanceDetail(row, defn, defn.stages[state.active_stage],
                                     tuple(defn.stages[i] for i in state.traversed), tuple(path), missing, movable)
         return detail, bars
+
+    def definition_of(self, row: InstanceRow) -> ProcessDefinition | None:
+        """The definition an instance runs on (the current one without a query when it is that)."""
+        current = self.program.processes.get(row.process)
+        if current is not None and current.version == row.definition_version:
+            return current
+        with self.storage.read() as tx:
+            return self._defn(tx, row)
+
+    def details(self, rows: list[InstanceRow]) -> list[InstanceDetail | None]:
+        """:meth:`detail` of many instances in one read transaction (for DataLoaders).
+
+        The records the instances are bound to are read in one query first, so a page
+        of instances costs a bounded number of queries whatever its size.
+        """
+        out: list[InstanceDetail | None] = []
+        with self.storage.read() as tx:
+            data = TxData(tx, self.program, self.clock())
+            ids = sorted({rid for r in rows for rid in (r.record_id, *r.bound.values())})
+            fetched = tx.get_records(ids)
+            for rid in ids:
+                if rid in fetched:
+                    data.remember(fetched[rid])
+                else:
+                    data.forget(rid)
+            for row in rows:
+                defn = self._defn(tx, row)
+                if defn is None or row.active_stage not in defn.by_name:
+                    out.append(None)
+                    continue
+                state = _state_of(row, defn)
+                path = tuple(active_path(defn, state, data, data.now))
+                missing = tuple(missing_steps(defn, state, data)) if row.status == "active" else ()
+                movable = row.status == "active" and can_move_next(defn, state, data, data.now)
+                out.append(InstanceDetail(row, defn, defn.stages[state.active_stage],
+                                          tuple(defn.stages[i] for i in state.traversed), path, missing, movable))
+        return out
+
+    def histories(self, rows: list[InstanceRow]) -> list[list[Visit]]:
+        """:meth:`history` of many instances in one query (for DataLoaders)."""
+        with self.storage.read() as tx:
+            found = tx.visits_of_many([r.id for r in rows])
+            defns = [self._defn(tx, r) for r in rows]
+        out = []
+        for row, defn in zip(rows, defns, strict=True):
+            visits = []
+            for v in found.get(row.id, []):
+                stage = defn.stage(v.stage) if defn is not None else None
+                seconds = (v.exited_at - v.entered_at).total_seconds() if v.exited_at is not None else None
+                visits.append(Visit(stage, v.stage, v.entered_at, v.exited_at, seconds, v.by))
+            out.append(visits)
+        return out
+
+    def forms(self, rows: list[RecordRow]) -> list[tuple[dict[str, Any], FormState]]:
+        """What the business rules say about stored records: Python values and form state, per record."""
+        out: list[tuple[dict[str, Any], FormState]] = []
+        with self.storage.read() as tx:
+            data = TxData(tx, self.program, self.clock())
+            for row in rows:
+                data.remember(row)
+                values = data.values(row.entity, row.id)
+                if values is None:
+                    out.append(({}, EMPTY_FORM))
+                    continue
+                out.append((dict(values), data.form(row.entity, row.id)))
+        return out
 
     def history(self, row: InstanceRow) -> list[Visit]:
         """Every stage visit of an instance, with times and who moved it."""

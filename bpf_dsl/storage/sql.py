@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from .base import EventRow, InstanceRow, Page, RecordRow, VisitRow, iter_chunks
+from .base import EventRow, InstanceRow, Page, RecordRow, TokenRow, VisitRow, iter_chunks
 
 _FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -151,9 +151,19 @@ class SqlTx:
         return None if row is None else str(row[0])
 
     def list_records(self, entity: str, where: dict[str, Any], process: str | None, stage: str | None,
-                     first: int, after: str | None) -> Page:
+                     first: int, after: str | None, search: str | None = None) -> Page:
         clauses = ["r.entity = ?"]
         params: list[Any] = [entity]
+        if search:
+            # A case-insensitive substring of any text value (not of the keys, as `data LIKE` would be).
+            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            if self.pg:
+                clauses.append("EXISTS (SELECT 1 FROM jsonb_each(r.data) AS kv(k, v) WHERE jsonb_typeof(kv.v) = "
+                               "'string' AND (kv.v #>> '{}') ILIKE ? ESCAPE '\\')")
+            else:
+                clauses.append("EXISTS (SELECT 1 FROM json_each(r.data) AS kv WHERE kv.type = 'text' "
+                               "AND kv.value LIKE ? ESCAPE '\\')")
+            params.append(pattern)
         for name, value in where.items():
             if self.pg:
                 clauses.append("r.data @> ?::jsonb")
@@ -252,6 +262,19 @@ class SqlTx:
         return [VisitRow(r[0], r[1], r[2], r[3], r[4], r[5], parse_ts(r[6]), parse_ts(r[7]), r[8])  # type: ignore[arg-type]
                 for r in rows]
 
+    def visits_of_many(self, instance_ids: Sequence[str]) -> dict[str, list[VisitRow]]:
+        """The visits of many instances in one query per 500 (the server's DataLoaders)."""
+        out: dict[str, list[VisitRow]] = {i: [] for i in instance_ids}
+        for chunk in iter_chunks(list(dict.fromkeys(instance_ids)), 500):
+            marks = ", ".join("?" for _ in chunk)
+            rows = self.q("SELECT id, instance_id, process, stage, entity, record_id, entered_at, exited_at, by_user "
+                          f"FROM stage_visits WHERE instance_id IN ({marks}) ORDER BY id", chunk).fetchall()
+            for r in rows:
+                visit = VisitRow(r[0], r[1], r[2], r[3], r[4], r[5], parse_ts(r[6]), parse_ts(r[7]),  # type: ignore[arg-type]
+                                 r[8])
+                out.setdefault(r[1], []).append(visit)
+        return out
+
     def append_event(self, instance_id: str, kind: str, stage: str | None, at: dt.datetime, by: str,
                      data: dict[str, Any]) -> None:
         self.q(f"INSERT INTO instance_events (instance_id, kind, stage, at, by_user, data) "
@@ -316,6 +339,52 @@ class SqlTx:
     def definition_source(self, process: str, version: str) -> list[list[str]] | None:
         row = self.q("SELECT source FROM definitions WHERE process = ? AND version = ?", (process, version)).fetchone()
         return None if row is None else list(loads(row[0]))
+
+    # -- users and API tokens ---------------------------------------------------------------------
+    def upsert_user(self, name: str, roles: Sequence[str], at: dt.datetime) -> tuple[str, ...] | None:
+        """Create the user or set its roles; returns the roles it had before (None: a new user)."""
+        row = self.q("SELECT roles FROM users WHERE name = ?", (name,)).fetchone()
+        wanted = dumps(sorted(set(roles)))
+        if row is None:
+            self.q(f"INSERT INTO users (name, roles, created_at) VALUES (?, {self._json()}, ?)",
+                   (name, wanted, ts(at)))
+            return None
+        before = tuple(loads(row[0]))
+        if list(before) != sorted(set(roles)):
+            self.q(f"UPDATE users SET roles = {self._json()} WHERE name = ?", (wanted, name))
+        return before
+
+    def insert_token(self, token_id: str, user: str, token_hash: str, created_at: dt.datetime,
+                     expires_at: dt.datetime | None) -> None:
+        """Store a new token (its hash only)."""
+        self.q("INSERT INTO tokens (id, user_name, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+               (token_id, user, token_hash, ts(created_at), None if expires_at is None else ts(expires_at)))
+
+    _TOKEN_COLS = ("t.id, t.user_name, u.roles, t.token_hash, t.created_at, t.expires_at, t.last_used_at, "
+                   "t.revoked_at FROM tokens t LEFT JOIN users u ON u.name = t.user_name")
+
+    def get_token(self, token_id: str) -> TokenRow | None:
+        """A token with its user's roles."""
+        row = self.q(f"SELECT {self._TOKEN_COLS} WHERE t.id = ?", (token_id,)).fetchone()
+        return None if row is None else _token(row)
+
+    def touch_token(self, token_id: str, at: dt.datetime) -> None:
+        """Note when a token was last used."""
+        self.q("UPDATE tokens SET last_used_at = ? WHERE id = ?", (ts(at), token_id))
+
+    def revoke_token(self, token_id: str, at: dt.datetime) -> bool:
+        """Revoke a token; False if there is no such token or it was revoked already."""
+        cur = self.q("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (ts(at), token_id))
+        return bool(cur.rowcount == 1)
+
+    def list_tokens(self) -> list[TokenRow]:
+        """Every token, oldest first."""
+        return [_token(r) for r in self.q(f"SELECT {self._TOKEN_COLS} ORDER BY t.created_at, t.id").fetchall()]
+
+
+def _token(r: Sequence[Any]) -> TokenRow:
+    return TokenRow(r[0], r[1], tuple(loads(r[2])) if r[2] is not None else (), r[3],
+                    parse_ts(r[4]), parse_ts(r[5]), parse_ts(r[6]), parse_ts(r[7]))  # type: ignore[arg-type]
 
 
 def _instance_params(row: InstanceRow) -> tuple[Any, ...]:
