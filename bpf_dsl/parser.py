@@ -110,6 +110,12 @@ class _Builder(lark.Transformer[Token, Any]):
         self.depth[id(node)] = depth
         return node
 
+    def carry(self, node: Any, parts: Any) -> Any:
+        """An arm is not a level of its own: it carries the depth of its deepest item to its branch."""
+        get = self.depth.get
+        self.depth[id(node)] = max((get(id(p), 0) for p in parts), default=0)
+        return node
+
     def number(self, tok: Token, negative: bool = False) -> int | Decimal:
         value: int | Decimal = int(tok) if "." not in tok else Decimal(str(tok))
         return -value if negative else value
@@ -293,8 +299,7 @@ class _Builder(lark.Transformer[Token, Any]):
         return self.nest(n.Branch(arms, arms[0].span), *arms, limit=MAX_BLOCK_DEPTH)  # type: ignore[no-any-return]
 
     def _arm(self, cond: n.Expr | None, items: list[Any], span: n.Span, end: Token) -> n.Arm:
-        arm = n.Arm(cond, tuple(items), span, self.sp(end))
-        return self.nest(arm, *items, limit=MAX_BLOCK_DEPTH)  # type: ignore[no-any-return]
+        return self.carry(n.Arm(cond, tuple(items), span, self.sp(end)), items)  # type: ignore[no-any-return]
 
     def if_arm(self, c: list[Any]) -> n.Arm:
         return self._arm(c[1], c[3:-1], self.sp(c[0]), c[-1])
@@ -329,8 +334,7 @@ class _Builder(lark.Transformer[Token, Any]):
         return self.nest(n.RuleIf(arms, arms[0].span), *arms, limit=MAX_BLOCK_DEPTH)  # type: ignore[no-any-return]
 
     def _rule_arm(self, cond: n.Expr | None, items: list[Any], span: n.Span, end: Token) -> n.RuleArm:
-        arm = n.RuleArm(cond, tuple(items), span, self.sp(end))
-        return self.nest(arm, *items, limit=MAX_BLOCK_DEPTH)  # type: ignore[no-any-return]
+        return self.carry(n.RuleArm(cond, tuple(items), span, self.sp(end)), items)  # type: ignore[no-any-return]
 
     def rule_if_arm(self, c: list[Any]) -> n.RuleArm:
         return self._rule_arm(c[1], c[3:-1], self.sp(c[0]), c[-1])
