@@ -83,6 +83,11 @@ class StageDef:
     steps: tuple[StepDef, ...]
     on_enter: tuple[HookStep, ...]
     on_exit: tuple[HookStep, ...]
+    # Precomputed for the gate, which runs on every move: whether anything here can ever be
+    # required (a required step, a required field, or a rule that switches a step's field),
+    # and whether rules can change a step's requirement or visibility (then they must run).
+    may_gate: bool = True
+    rules_matter: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +184,19 @@ class _Compiler:
         self.checked = checked
         self.registry = registry
         self.exprs = ExprCompiler(checked.resolutions, registry)
+        # Per entity, the fields some rule may require, make optional, hide or show.
+        self.switched: dict[str, frozenset[str]] = {}
+        for rule in checked.rules:
+            found: set[str] = set()
+            stack: list[n.RuleItem] = list(rule.body)
+            while stack:
+                item = stack.pop()
+                if isinstance(item, n.RuleIf):
+                    for arm in item.arms:
+                        stack.extend(arm.body)
+                elif item.kind in ("require", "optional", "hide", "show") and item.field is not None:
+                    found.add(item.field)
+            self.switched[rule.entity] = self.switched.get(rule.entity, frozenset()) | found
 
     def call(self, c: n.ActionCall) -> CompiledCall:
         return CompiledCall(self.registry.actions[c.dotted],
@@ -248,8 +266,12 @@ class _Compiler:
             )
             create = tuple((a.field, self.exprs.compile(a.value)) for a in (s.create.assignments if s.create else ()))
             hooks = {h.event: self.hook(h) for h in s.hooks}
+            switched = self.switched.get(entity, frozenset())
+            rules_matter = any(st.field in switched for st in steps if st.field is not None)
+            may_gate = rules_matter or any(st.required or (st.field is not None and fields[st.field].required)
+                                           for st in steps)
             defs.append(StageDef(i, s.name, label_of(s.name, s.label), s.category, entity, s.via, via_entity, create,
-                                 steps, hooks.get("enter", ()), hooks.get("exit", ())))
+                                 steps, hooks.get("enter", ()), hooks.get("exit", ()), may_gate, rules_matter))
         order = p.setting("order")
         roles = p.setting("roles")
         desc = p.setting("description")

@@ -33,12 +33,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import replace
 
-from ..definition import END, ProcessDefinition, StageDef
+from ..definition import END, Decision, ProcessDefinition, StageDef
 from .actions import Abandon, Action, Finish, Next, Previous, Reactivate, SetActive, Start
 from .data import DataView
 from .effects import ActionOrigin, Event, EventKind, VisitOp
+from .env import Pending
 from .gate import missing_steps
 from .hooks import Effects
 from .outcome import Moved, Outcome, Refused
@@ -47,6 +47,7 @@ from .paths import env_for
 from .state import ABORTED, ACTIVE, FINISHED, InstanceState
 
 NewId = Callable[[], str]
+_NO_ACTIONS: frozenset[str] = frozenset()
 
 
 def start(defn: ProcessDefinition, instance_id: str, record_id: str, now: dt.datetime, data: DataView, by: str,
@@ -104,6 +105,11 @@ def can_move_next(defn: ProcessDefinition, state: InstanceState, data: DataView,
     return not missing_steps(defn, state, data)
 
 
+def bound_id_unchanged(before: tuple[tuple[str, str], ...], now: dict[str, str]) -> bool:
+    """Whether a step bound no other record: then the state keeps its bindings tuple as it is."""
+    return all(now.get(entity) == record_id for entity, record_id in before)
+
+
 def _initial(defn: ProcessDefinition, action: Start, now: dt.datetime) -> InstanceState:
     return InstanceState(action.instance_id, defn.name, defn.version, action.record_id, ACTIVE, 0, (0,),
                          ((defn.entity, action.record_id),), now, now, None, 1)
@@ -124,18 +130,32 @@ class _Step:
         self.data = data
         self.by = by
         self.new_id = new_id
-        self.effects = Effects(data, now, by, state.id, defn.name)
+        self._effects: Effects | None = None
         self.bound = state.bound_map()
         self.stage = defn.stages[state.active_stage]
 
     # -- helpers ----------------------------------------------------------------------------------
 
+    @property
+    def effects(self) -> Effects:
+        """The step's effects, made on first use: most moves run no hook at all."""
+        if self._effects is None:
+            self._effects = Effects(self.data, self.now, self.by, self.state.id, self.defn.name)
+        return self._effects
+
+    def pending(self) -> Pending | None:
+        """This step's writes so far, if it made any."""
+        return self._effects.pending if self._effects is not None else None
+
     def event(self, kind: EventKind, stage: StageDef) -> Event:
         return Event(kind, self.state.id, stage.name, self.now, self.by)
 
     def successor(self) -> int:
+        target = self.defn.next[self.state.active_stage]
+        if not isinstance(target, Decision):
+            return target  # no branch here: no environment to build
         return self.defn.successor(self.state.active_stage, env_for(self.data, self.now, self.bound,
-                                                                    self.effects.pending))
+                                                                    self.pending()))
 
     def gate(self) -> Refused | None:
         missing = missing_steps(self.defn, self.state, self.data)
@@ -147,13 +167,16 @@ class _Step:
 
     def stage_hook(self, stage: StageDef, event: str) -> None:
         hook = stage.on_enter if event == "enter" else stage.on_exit
-        self.effects.run_hook(hook, event, stage.name, stage.entity, self.bound)
+        if hook:  # most stages have no hooks: don't pay for the call
+            self.effects.run_hook(hook, event, stage.name, stage.entity, self.bound)
 
     def process_hook(self, event: str) -> None:
-        self.effects.run_hook(self.defn.hooks.get(event, ()), event, self.stage.name, self.defn.entity, self.bound)
+        hook = self.defn.hooks.get(event, ())
+        if hook:
+            self.effects.run_hook(hook, event, self.stage.name, self.defn.entity, self.bound)
 
     def moved(self, state: InstanceState, events: tuple[Event, ...], visits: tuple[VisitOp, ...]) -> Moved:
-        return Moved(state, events, self.effects.done(), visits)
+        return Moved(state, events, self._effects.done() if self._effects is not None else (), visits)
 
     # -- actions ----------------------------------------------------------------------------------
 
@@ -163,13 +186,16 @@ class _Step:
         return self.moved(self.state, (self.event("started", self.stage),), (VisitOp("open", self.stage.name),))
 
     def next(self, target_record_id: str | None) -> Outcome:
-        if self.successor() == END:
+        nxt = self.successor()
+        if nxt == END:
             return _refuse(Code.END, f"{self.stage.label} is the last stage of the path; finish the process instead")
         blocked = self.gate()
         if blocked is not None:
             return blocked
         self.stage_hook(self.stage, "exit")
-        nxt = self.successor()  # again: the exit hook may have changed what the branch reads
+        pending = self.pending()
+        if pending is not None and (pending.writes or pending.created):
+            nxt = self.successor()  # again: the exit hook changed what the branch may read
         if nxt == END:
             return _refuse(Code.END, f"after leaving {self.stage.label} the path ends; finish the process instead")
         target = self.defn.stages[nxt]
@@ -178,8 +204,10 @@ class _Step:
             return bound
         self.stage_hook(target, "enter")
         s = self.state
-        new = replace(s, active_stage=nxt, traversed=(*s.traversed, nxt), bound=tuple(self.bound.items()),
-                      stage_started_at=self.now, actions_done=frozenset(), version=s.version + 1)
+        bindings = s.bound if len(self.bound) == len(s.bound) and bound_id_unchanged(s.bound, self.bound) \
+            else tuple(self.bound.items())
+        new = s._replace(active_stage=nxt, traversed=(*s.traversed, nxt), bound=bindings,
+                      stage_started_at=self.now, actions_done=_NO_ACTIONS, version=s.version + 1)
         return self.moved(new, (self.event("stage_changed", target),),
                           (VisitOp("close", self.stage.name), VisitOp("open", target.name)))
 
@@ -242,8 +270,8 @@ class _Step:
         s = self.state
         index = s.traversed[position]
         target = self.defn.stages[index]
-        new = replace(s, active_stage=index, traversed=s.traversed[:position + 1], stage_started_at=self.now,
-                      actions_done=frozenset(), version=s.version + 1)
+        new = s._replace(active_stage=index, traversed=s.traversed[:position + 1], stage_started_at=self.now,
+                      actions_done=_NO_ACTIONS, version=s.version + 1)
         return self.moved(new, (self.event("stage_changed", target),),
                           (VisitOp("close", self.stage.name), VisitOp("open", target.name)))
 
@@ -272,19 +300,19 @@ class _Step:
             return blocked
         self.stage_hook(self.stage, "exit")
         self.process_hook("finish")
-        new = replace(self.state, status=FINISHED, completed_at=self.now, version=self.state.version + 1)
+        new = self.state._replace(status=FINISHED, completed_at=self.now, version=self.state.version + 1)
         return self.moved(new, (self.event("finished", self.stage),), (VisitOp("close", self.stage.name),))
 
     def abandon(self) -> Outcome:
         self.process_hook("abandon")
-        new = replace(self.state, status=ABORTED, completed_at=self.now, version=self.state.version + 1)
+        new = self.state._replace(status=ABORTED, completed_at=self.now, version=self.state.version + 1)
         return self.moved(new, (self.event("abandoned", self.stage),), (VisitOp("close", self.stage.name),))
 
     def reactivate(self) -> Outcome:
         if self.state.is_active:
             return _refuse(Code.INVALID, "the instance is already active")
         self.process_hook("reactivate")
-        new = replace(self.state, status=ACTIVE, completed_at=None, version=self.state.version + 1)
+        new = self.state._replace(status=ACTIVE, completed_at=None, version=self.state.version + 1)
         return self.moved(new, (self.event("reactivated", self.stage),), (VisitOp("reopen", self.stage.name),))
 
     def run_action(self, name: str) -> Outcome:
@@ -295,7 +323,7 @@ class _Step:
         env = self.effects.env(self.stage.entity, record_id, self.bound)
         origin = self.origin(record_id)
         self.effects.call(found.call, env, origin)
-        new = replace(self.state, actions_done=self.state.actions_done | {name}, version=self.state.version + 1)
+        new = self.state._replace(actions_done=self.state.actions_done | {name}, version=self.state.version + 1)
         return self.moved(new, (), ())
 
     def origin(self, record_id: str | None) -> ActionOrigin:

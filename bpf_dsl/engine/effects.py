@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ..plugins import ActionSpec
 
@@ -71,8 +71,7 @@ class CallAction:
 Effect = SetField | CreateRecord | CallAction
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """Something that happened to an instance; ``stage`` is the stage entered, or the active one."""
 
     kind: EventKind
@@ -82,8 +81,7 @@ class Event:
     by: str
 
 
-@dataclass(frozen=True, slots=True)
-class VisitOp:
+class VisitOp(NamedTuple):
     """A change to the stage-visit history at the move's time and by its user.
 
     ``open`` starts a visit of ``stage``; ``close`` sets the exit time of the open

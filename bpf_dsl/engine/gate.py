@@ -13,11 +13,9 @@ columns will still block stage navigation"). A data step is done when its field
 is not empty, and a ``bool`` step only when it is true (D365: a required two-option
 step needs Yes). An action step is done when it ran in the current stage visit.
 
-Beyond its steps, a stage is also gated by any field of its entity that a rule
-requires right now although no step of the stage asks for it (D365 cannot save,
-so cannot move, while a business-required column is empty). Such a field is
-reported as a synthesized data step named after the field, so that e.g. a rule
-requiring ``manager_approved`` for big discounts holds the opportunity's stage.
+Only steps gate: a field that a rule requires but no step of the stage asks
+for is marked required in the form state and doesn't hold the stage (LANGUAGE.md:
+"a step bound to it gates its stage"; docs/service.md).
 """
 
 from __future__ import annotations
@@ -90,9 +88,38 @@ def missing_steps(defn: ProcessDefinition, state: InstanceState, data: DataView)
     Only steps gate (LANGUAGE.md: "a step bound to it gates its stage"): a rule's
     ``require`` on a field no step of the stage asks for marks the field required
     in the form state, and the API's ``missingSteps`` stays a list of step names.
+    This is :func:`stage_steps` without building a status per step: it runs on
+    every move.
     """
     stage = defn.stages[state.active_stage]
-    return [s.step for s in stage_steps(defn, state, data, stage.index) if s.blocks]
+    if not stage.may_gate:
+        return []
+    missing: list[StepDef] = []
+    loaded = False
+    values: Mapping[str, Any] | None = None
+    form = EMPTY_FORM
+    fields: Mapping[str, FieldSpec] = {}
+    for step in stage.steps:
+        if step.kind == "action" or step.field is None:
+            if step.required and step.name not in state.actions_done:
+                missing.append(step)
+            continue
+        if not loaded:  # read the record (and run its rules, if they matter here) once
+            record_id = state.record_of(stage.entity)
+            if stage.rules_matter:
+                values, form = _record(data, stage.entity, record_id)
+            else:
+                values = data.values(stage.entity, record_id) if record_id is not None else None
+            fields = data.entity_spec(stage.entity).fields
+            loaded = True
+        name = step.field
+        spec = fields.get(name)
+        declared = step.required or (spec is not None and spec.required)
+        if not form.is_required(name, declared) or name in form.hidden:
+            continue
+        if not is_filled(values.get(name) if values is not None else None, spec):
+            missing.append(step)
+    return missing
 
 
 def _record(data: DataView, entity: str, record_id: str | None) -> tuple[Mapping[str, Any] | None, FormState]:

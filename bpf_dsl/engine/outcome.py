@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from .effects import Effect, Event, VisitOp
 from .state import InstanceState
@@ -29,8 +29,7 @@ class TransitionErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
 
 
-@dataclass(frozen=True, slots=True)
-class Moved:
+class Moved(NamedTuple):
     """A successful step: the new state, what the service must do (``effects``, in order),
     what to publish (``events``) and how the stage-visit history changes (``visits``, in order).
     """
@@ -46,8 +45,7 @@ class Moved:
         return bool(self.events or self.effects or self.visits)
 
 
-@dataclass(frozen=True, slots=True)
-class Refused:
+class Refused(NamedTuple):
     """A refused step: nothing changes. ``missing_steps`` names the steps blocking a gate."""
 
     code: TransitionErrorCode

@@ -22,7 +22,7 @@ from typing import Any
 from ..definition import CompiledRule, RuleAction, RuleBranch, RuleItem
 from ..expr import is_empty, truthy
 from ..model import EntitySpec
-from .data import FieldMessage, FormState, RecordSource
+from .data import EMPTY_FORM, FieldMessage, FormState, RecordSource
 from .env import RecordEnv
 
 
@@ -37,6 +37,8 @@ class RuleResult:
 def evaluate_rules(rules: Iterable[CompiledRule], spec: EntitySpec, values: Mapping[str, Any],
                    source: RecordSource, now: dt.datetime, record_id: str | None = None) -> RuleResult:
     """Run ``rules`` (those of ``spec``'s entity) over ``values``; ``values`` itself is not changed."""
+    if isinstance(rules, tuple | list) and not rules:
+        return RuleResult(EMPTY_FORM, values)  # most entities have no rules: skip the environment
     working = dict(values)
     env = RecordEnv(source, now, (spec.name, record_id), scope_values=working)
     required: dict[str, bool] = {}

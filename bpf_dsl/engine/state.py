@@ -1,4 +1,4 @@
-"""The state of one process instance: a small, frozen row.
+"""The state of one process instance: a small, immutable row.
 
 An :class:`InstanceState` is what storage keeps per instance (history is a
 separate, append-only log the service writes from the engine's events). Every
@@ -9,8 +9,7 @@ the age of the instance beyond the traversed path, which the flow bounds.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Status = Literal["active", "finished", "aborted"]
 
@@ -19,9 +18,9 @@ FINISHED: Status = "finished"
 ABORTED: Status = "aborted"
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceState:
-    """One instance of a process on a record.
+class InstanceState(NamedTuple):
+    """One instance of a process on a record (a named tuple: immutable, and cheap to make anew,
+    which every move does).
 
     - ``active_stage``: index into the definition's ``stages``.
     - ``traversed``: stage indices visited, in order, always ending with ``active_stage``
@@ -77,4 +76,4 @@ class InstanceState:
         bound it by the temporary id of a :class:`~bpf_dsl.engine.effects.CreateRecord`.
         """
         bound = tuple((name, new if rid == old else rid) for name, rid in self.bound)
-        return replace(self, bound=bound, record_id=new if self.record_id == old else self.record_id)
+        return self._replace(bound=bound, record_id=new if self.record_id == old else self.record_id)

@@ -183,8 +183,12 @@ class Service(Reads):
             assert got is not None
             return got
 
-        result: RecordRow | ValidationFailure = self._run(command)
-        return result
+        result = self._run(command)
+        if isinstance(result, TransitionFailure):
+            # A plugin vetoed starting the default process: the create is refused as a whole.
+            return ValidationFailure(f"the record was not created: {result.message}")
+        created: RecordRow | ValidationFailure = result
+        return created
 
     def _insert_record(self, data: TxData, entity: str, changes: Mapping[str, Any], *,
                        enforce_locks: bool, record_id: str | None = None) -> RecordRow:

@@ -40,12 +40,12 @@ class TxData:
 
     def values(self, entity: str, record_id: str) -> Mapping[str, Any] | None:
         """The record's values as Python values, or None when there is no such record of ``entity``."""
+        row = self.row(record_id)
+        if row is None or row.entity != entity or entity not in self.program.entities:
+            return None  # checked before the cache: an id of another entity's record reads as no record
         cached = self._values.get(record_id)
         if cached is not None:
             return cached
-        row = self.row(record_id)
-        if row is None or row.entity != entity or entity not in self.program.entities:
-            return None
         decoded = decode(self.program.entities[entity], row.values)
         self._values[record_id] = decoded
         return decoded

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..model import EntitySpec
 from .data import TxData
-from .values import FieldError, encode, missing_required
+from .values import FieldError, check_values, encode, missing_required
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,7 @@ def prepare(data: TxData, entity: EntitySpec, changes: Mapping[str, Any], *, rec
     result = data.rules(entity.name, merged, record_id)
     values = dict(result.values)
     errors += [FieldError(e.field, e.message) for e in result.form.errors]
+    errors += check_values(entity, values)
     errors += missing_required(entity, values)
     errors += _lookups(data, entity, values)
     errors += _unique(data, entity, values, record_id)

@@ -189,3 +189,39 @@ def missing_required(entity: EntitySpec, values: Mapping[str, Any]) -> list[Fiel
     """Declared ``required`` fields without a value."""
     return [FieldError(f.name, f"{f.label} is required") for f in entity.field_list()
             if f.required and (values.get(f.name) is None or values.get(f.name) == ())]
+
+
+def check_values(entity: EntitySpec, values: Mapping[str, Any]) -> list[FieldError]:
+    """Bounds and options of values that didn't come from API input (rules, hooks, actions, ``create``).
+
+    API input is checked as it is parsed; values computed on the server must hold to
+    the same declarations before they are stored.
+    """
+    errors: list[FieldError] = []
+    for name, value in values.items():
+        spec = entity.fields.get(name)
+        if spec is None or value is None:
+            continue
+        try:
+            _check_computed(spec, value)
+        except ValueError as exc:
+            errors.append(FieldError(name, str(exc)))
+    return errors
+
+
+def _check_computed(spec: FieldSpec, value: Any) -> None:
+    kind = spec.type.kind
+    if kind in TEXT_KINDS:
+        if not isinstance(value, str):
+            raise ValueError(f"{spec.label} must be text")
+        _bounds(spec, len(value), "characters long")
+    elif kind in NUMBER_KINDS:
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            raise ValueError(f"{spec.label} must be a number")
+        if kind == "integer" and value != int(value):
+            raise ValueError(f"{spec.label} must be a whole number")
+        _bounds(spec, value, "")
+    elif kind == "choice" and value not in spec.type.option_names:
+        raise ValueError(f"{spec.label} must be one of: {', '.join(spec.type.option_names)}")
+    elif kind == "choices" and any(v not in spec.type.option_names for v in value):
+        raise ValueError(f"{spec.label} must be a list of: {', '.join(spec.type.option_names)}")

@@ -6,7 +6,6 @@ flow: draft (deal) -> [review if the exit hook marked it and amount > 100] -> wo
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -88,7 +87,7 @@ def test_a_missing_instance_is_invalid(w: Walker) -> None:
 
 
 def test_a_state_of_another_definition_version_is_a_caller_bug(w: Walker) -> None:
-    stale = dataclasses.replace(w.st, definition_version="0ld")
+    stale = w.st._replace(definition_version="0ld")
     with pytest.raises(ValueError, match="version"):
         step(w.defn, stale, Next(), T0, w.data, "ann")
 
