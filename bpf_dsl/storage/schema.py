@@ -90,6 +90,22 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             revoked_at TEXT
         )""",
     ]),
+    (3, "kept counts of instances per stage", [
+        # "How many records stand in each stage" is read often and must not cost a scan of a
+        # million instances: every instance write keeps these counters. Each (process, status,
+        # stage) is split over a few shards so concurrent moves on PostgreSQL don't all queue on
+        # one counter row; reads add the shards up.
+        """CREATE TABLE stage_counts (
+            process TEXT NOT NULL,
+            status TEXT NOT NULL,
+            active_stage TEXT NOT NULL,
+            shard INTEGER NOT NULL,
+            n BIGINT NOT NULL,
+            PRIMARY KEY (process, status, active_stage, shard)
+        )""",
+        """INSERT INTO stage_counts (process, status, active_stage, shard, n)
+           SELECT process, status, active_stage, 0, count(*) FROM instances GROUP BY process, status, active_stage""",
+    ]),
 ]
 
 

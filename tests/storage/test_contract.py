@@ -149,3 +149,38 @@ def test_related_and_unique(storage: Storage) -> None:
         assert sorted(tx.related("opportunity", "originating_lead", lead.id)) == sorted(o.id for o in opps)
         assert tx.find_unique("opportunity", "name", "o1", None) == opps[1].id
         assert tx.find_unique("opportunity", "name", "o1", opps[1].id) is None
+
+
+def test_kept_stage_counts_match_the_instances(storage: Storage) -> None:
+    import random
+
+    rnd = random.Random(7)
+    records = [record(topic=f"t{i}") for i in range(40)]
+    rows: dict[str, InstanceRow] = {}
+    with storage.write() as tx:
+        for r in records:
+            tx.insert_record(r)
+            inst = instance(r.id, process=rnd.choice(["p", "q"]), stage="a")
+            tx.insert_instance(inst)
+            rows[inst.id] = inst
+    for _ in range(200):
+        inst = rows[rnd.choice(list(rows))]
+        stage = rnd.choice(["a", "b", "c"])
+        status = rnd.choice(["active", "active", "finished"])
+        moved = InstanceRow(inst.id, inst.record_id, inst.process, "v1", status, stage, (stage,), inst.bound,
+                            NOW, NOW, NOW, None, inst.version + 1)
+        with storage.write() as tx:
+            assert tx.update_instance(moved, inst.version)
+            assert not tx.update_instance(moved, inst.version)  # a lost race changes no counter
+        rows[inst.id] = moved
+    with storage.write() as tx:
+        for r in records[:10]:
+            assert tx.delete_record(r.id, 1)
+    kept = {r.id for r in records[10:]}
+    for process in ("p", "q"):
+        expected: dict[str, int] = {}
+        for row in rows.values():
+            if row.process == process and row.status == "active" and row.record_id in kept:
+                expected[row.active_stage] = expected.get(row.active_stage, 0) + 1
+        with storage.read() as tx:
+            assert tx.stage_counts(process) == expected
