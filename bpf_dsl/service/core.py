@@ -114,8 +114,11 @@ class Service(Reads):
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
             except Exception as exc:
-                if _is_unique_violation(exc) and attempt < RETRIES - 1:
-                    continue  # e.g. two starts of one process on one record: the retry finds the winner
+                if (_is_unique_violation(exc) or _is_transient(exc)) and attempt < RETRIES - 1:
+                    # e.g. two starts of one process on one record (the retry finds the winner),
+                    # or the victim of a deadlock: the whole command runs again from the start.
+                    time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                    continue
                 raise
             self._after_commit(work)
             return result
@@ -528,3 +531,11 @@ def _row(state: InstanceState, defn: ProcessDefinition, now: dt.datetime,
 def _is_unique_violation(exc: Exception) -> bool:
     name = type(exc).__name__
     return name in ("IntegrityError", "UniqueViolation")
+
+
+def _is_transient(exc: Exception) -> bool:
+    """A failure the database asks us to retry: a deadlock victim, a serialization failure, a busy file."""
+    name = type(exc).__name__
+    if name in ("DeadlockDetected", "SerializationFailure", "LockNotAvailable"):
+        return True
+    return name == "OperationalError" and "locked" in str(exc)

@@ -121,7 +121,7 @@ class SqlTx:
             return False
         gone = self.q("SELECT id, process, status, active_stage FROM instances WHERE record_id = ?",
                       (record_id,)).fetchall()
-        for instance_id, process, status, stage in gone:
+        for instance_id, process, status, stage in sorted(gone, key=lambda r: (r[1], r[2], r[3])):
             self._count(process, status, stage, instance_id, -1)
         ids = [r[0] for r in gone]
         for chunk in iter_chunks(ids, 500):
@@ -250,8 +250,11 @@ class SqlTx:
         if cur.rowcount != 1:
             return False
         if (before[1], before[2]) != (row.status, row.active_stage):
-            self._count(before[0], before[1], before[2], row.id, -1)
-            self._count(row.process, row.status, row.active_stage, row.id, 1)
+            # Counter rows are always written in one global order: two moves in opposite
+            # directions (a→b and b→a) would otherwise lock them crosswise and deadlock.
+            changes = sorted([((before[1], before[2]), -1), ((row.status, row.active_stage), 1)])
+            for (status, stage), delta in changes:
+                self._count(row.process, status, stage, row.id, delta)
         return True
 
     def running_instances(self, process: str | None) -> list[InstanceRow]:

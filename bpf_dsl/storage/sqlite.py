@@ -50,10 +50,11 @@ class SqliteStorage:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield SqlTx(conn.cursor(), self.dialect)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # a failed COMMIT leaves the transaction open: close it
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[SqlTx]:
