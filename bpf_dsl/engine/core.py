@@ -105,11 +105,6 @@ def can_move_next(defn: ProcessDefinition, state: InstanceState, data: DataView,
     return not missing_steps(defn, state, data)
 
 
-def bound_id_unchanged(before: tuple[tuple[str, str], ...], now: dict[str, str]) -> bool:
-    """Whether a step bound no other record: then the state keeps its bindings tuple as it is."""
-    return all(now.get(entity) == record_id for entity, record_id in before)
-
-
 def _initial(defn: ProcessDefinition, action: Start, now: dt.datetime) -> InstanceState:
     return InstanceState(action.instance_id, defn.name, defn.version, action.record_id, ACTIVE, 0, (0,),
                          ((defn.entity, action.record_id),), now, now, None, 1)
@@ -131,10 +126,18 @@ class _Step:
         self.by = by
         self.new_id = new_id
         self._effects: Effects | None = None
-        self.bound = state.bound_map()
+        self._bound: dict[str, str] | None = None
+        self.rebound = False  # set when the step binds another record: then the state needs new bindings
         self.stage = defn.stages[state.active_stage]
 
     # -- helpers ----------------------------------------------------------------------------------
+
+    @property
+    def bound(self) -> dict[str, str]:
+        """The bound records, as a dict made on first use (many moves never look)."""
+        if self._bound is None:
+            self._bound = self.state.bound_map()
+        return self._bound
 
     @property
     def effects(self) -> Effects:
@@ -204,8 +207,7 @@ class _Step:
             return bound
         self.stage_hook(target, "enter")
         s = self.state
-        bindings = s.bound if len(self.bound) == len(s.bound) and bound_id_unchanged(s.bound, self.bound) \
-            else tuple(self.bound.items())
+        bindings = tuple(self.bound.items()) if self.rebound else s.bound
         new = s._replace(active_stage=nxt, traversed=(*s.traversed, nxt), bound=bindings,
                       stage_started_at=self.now, actions_done=_NO_ACTIONS, version=s.version + 1)
         return self.moved(new, (self.event("stage_changed", target),),
@@ -241,6 +243,7 @@ class _Step:
                 return _refuse(Code.INVALID, f"the {target.entity} record {given} is not linked to this "
                                              f"{target.via_entity} through {target.via}")
             bound[target.entity] = given
+            self.rebound = True
             return given
         earlier = bound.get(target.entity)
         if earlier is not None:
@@ -264,6 +267,7 @@ class _Step:
         values[target.via] = anchor
         self.effects.create(target.entity, record_id, values)
         self.bound[target.entity] = record_id
+        self.rebound = True
         return record_id
 
     def back_to(self, position: int) -> Moved:
