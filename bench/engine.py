@@ -31,7 +31,10 @@ peer interleaved so that a busy machine slows both alike (``time.perf_counter``;
 process (``time.process_time``) and the rate of the fastest batch (a few ms of work
 each; the least disturbed by other processes) are shown too, with their ratios: on
 a busy machine the three disagree, and a verdict that holds on all three is
-trustworthy. The goal is judged on the first (sustained wall-clock rate). Before
+trustworthy. The goal is judged on CPU time: both sides are single-threaded and
+CPU-bound, and on a shared machine the wall clock mostly measures what other
+processes did meanwhile (seen here: the wall-clock ratio moved 0.9-1.9 between
+runs while the CPU-time ratio stayed within 1.3-1.4). Before
 timing, each side is checked to take the path it claims: the gate refuses an empty
 title, the branch skips Develop for a small amount. It prints the figures, the
 ratios and PASS or MISS against the goals, and exits 0 either way: it is a
@@ -415,10 +418,10 @@ def main(argv: list[str] | None = None) -> int:
     log("  (b) whole 4-stage instance: ours vs SpiffWorkflow ...")
     b = best_rates({"ours": ours_instance(program, defn), "spiff": spiff_instance(spec)}, seconds, repeat, log)
 
-    ratios = {"move_next": a["ours"]["wall"] / a["transitions"]["wall"],
-              "instance": b["ours"]["wall"] / b["spiff"]["wall"]}
-    cpu_ratios = {"move_next": a["ours"]["cpu"] / a["transitions"]["cpu"],
-                  "instance": b["ours"]["cpu"] / b["spiff"]["cpu"]}
+    wall_ratios = {"move_next": a["ours"]["wall"] / a["transitions"]["wall"],
+                   "instance": b["ours"]["wall"] / b["spiff"]["wall"]}
+    ratios = {"move_next": a["ours"]["cpu"] / a["transitions"]["cpu"],
+                           "instance": b["ours"]["cpu"] / b["spiff"]["cpu"]}
     peak_ratios = {"move_next": a["ours"]["peak"] / a["transitions"]["peak"],
                    "instance": b["ours"]["peak"] / b["spiff"]["peak"]}
 
@@ -439,10 +442,10 @@ def main(argv: list[str] | None = None) -> int:
                                  "ours_cpu": b["ours"]["cpu"], "spiff_cpu": b["spiff"]["cpu"],
                                  "ours_fastest_batch": b["ours"]["peak"], "spiff_fastest_batch": b["spiff"]["peak"],
                                  "runs": {k: v["runs"] for k, v in b.items()}},
-        "ratios": ratios, "cpu_ratios": cpu_ratios, "fastest_batch_ratios": peak_ratios,
+        "ratios": ratios, "wall_ratios": wall_ratios, "fastest_batch_ratios": peak_ratios,
         "goals": {k: f"{op} {goal}" for k, (op, goal, _) in GOALS.items()},
         "verdicts": {k: judge(k, v) for k, v in ratios.items()},
-        "cpu_verdicts": {k: judge(k, v) for k, v in cpu_ratios.items()},
+        "wall_verdicts": {k: judge(k, v) for k, v in wall_ratios.items()},
         "fastest_batch_verdicts": {k: judge(k, v) for k, v in peak_ratios.items()},
         "c_d": placeholder,
     }
@@ -466,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in ratios.items():
         op, goal, label = GOALS[key]
         print(f"{label:<40}{value:>9.2f}   goal {op} {goal:<5g}{judge(key, value):>6}"
-              f"   (by CPU time {cpu_ratios[key]:.2f} {judge(key, cpu_ratios[key])}, "
+              f"   by CPU time (wall clock {wall_ratios[key]:.2f} {judge(key, wall_ratios[key])}, "
               f"fastest batch {peak_ratios[key]:.2f} {judge(key, peak_ratios[key])})")
     print()
     # -- (c) durable moveNext on SQLite vs bare sqlite3, and (d) the million-row scaling checks: --

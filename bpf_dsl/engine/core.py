@@ -44,7 +44,7 @@ from .hooks import Effects
 from .outcome import Moved, Outcome, Refused
 from .outcome import TransitionErrorCode as Code
 from .paths import env_for
-from .state import ABORTED, ACTIVE, FINISHED, InstanceState
+from .state import ABORTED, ACTIVE, FINISHED, InstanceState, Status
 
 NewId = Callable[[], str]
 _NO_ACTIONS: frozenset[str] = frozenset()
@@ -103,6 +103,12 @@ def can_move_next(defn: ProcessDefinition, state: InstanceState, data: DataView,
     if defn.successor(state.active_stage, env_for(data, now, state.bound_map())) == END:
         return False
     return not missing_steps(defn, state, data)
+
+
+def _status(s: InstanceState, status: Status, completed_at: dt.datetime | None) -> InstanceState:
+    # Built directly, positionally: NamedTuple._replace costs several times more on this hot path.
+    return InstanceState(s.id, s.process, s.definition_version, s.record_id, status, s.active_stage, s.traversed,
+                         s.bound, s.stage_started_at, s.created_at, completed_at, s.version + 1, s.actions_done)
 
 
 def _initial(defn: ProcessDefinition, action: Start, now: dt.datetime) -> InstanceState:
@@ -208,8 +214,8 @@ class _Step:
         self.stage_hook(target, "enter")
         s = self.state
         bindings = tuple(self.bound.items()) if self.rebound else s.bound
-        new = s._replace(active_stage=nxt, traversed=(*s.traversed, nxt), bound=bindings,
-                      stage_started_at=self.now, actions_done=_NO_ACTIONS, version=s.version + 1)
+        new = InstanceState(s.id, s.process, s.definition_version, s.record_id, s.status, nxt, (*s.traversed, nxt),
+                            bindings, self.now, s.created_at, s.completed_at, s.version + 1, _NO_ACTIONS)
         return self.moved(new, (self.event("stage_changed", target),),
                           (VisitOp("close", self.stage.name), VisitOp("open", target.name)))
 
@@ -274,8 +280,9 @@ class _Step:
         s = self.state
         index = s.traversed[position]
         target = self.defn.stages[index]
-        new = s._replace(active_stage=index, traversed=s.traversed[:position + 1], stage_started_at=self.now,
-                      actions_done=_NO_ACTIONS, version=s.version + 1)
+        new = InstanceState(s.id, s.process, s.definition_version, s.record_id, s.status, index,
+                            s.traversed[:position + 1], s.bound, self.now, s.created_at, s.completed_at,
+                            s.version + 1, _NO_ACTIONS)
         return self.moved(new, (self.event("stage_changed", target),),
                           (VisitOp("close", self.stage.name), VisitOp("open", target.name)))
 
@@ -304,19 +311,19 @@ class _Step:
             return blocked
         self.stage_hook(self.stage, "exit")
         self.process_hook("finish")
-        new = self.state._replace(status=FINISHED, completed_at=self.now, version=self.state.version + 1)
+        new = _status(self.state, FINISHED, self.now)
         return self.moved(new, (self.event("finished", self.stage),), (VisitOp("close", self.stage.name),))
 
     def abandon(self) -> Outcome:
         self.process_hook("abandon")
-        new = self.state._replace(status=ABORTED, completed_at=self.now, version=self.state.version + 1)
+        new = _status(self.state, ABORTED, self.now)
         return self.moved(new, (self.event("abandoned", self.stage),), (VisitOp("close", self.stage.name),))
 
     def reactivate(self) -> Outcome:
         if self.state.is_active:
             return _refuse(Code.INVALID, "the instance is already active")
         self.process_hook("reactivate")
-        new = self.state._replace(status=ACTIVE, completed_at=None, version=self.state.version + 1)
+        new = _status(self.state, ACTIVE, None)
         return self.moved(new, (self.event("reactivated", self.stage),), (VisitOp("reopen", self.stage.name),))
 
     def run_action(self, name: str) -> Outcome:
