@@ -59,7 +59,10 @@ def _code_stamp() -> str:
 
 
 def _key(paths: list[str], registry: Registry) -> str:
-    roots = "\n".join(os.path.abspath(p) for p in paths)
+    from .loader import expand_paths
+
+    # Folders as the files they hold now: a .bpf file added to a checked folder is a new key.
+    roots = "\n".join(os.path.abspath(p) for p in expand_paths(paths))
     return hashlib.sha256((roots + "\0" + _fingerprint(registry)).encode()).hexdigest()
 
 

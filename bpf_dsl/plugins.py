@@ -16,9 +16,12 @@ import importlib.metadata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:
+    from .diagnostics import Diagnostic
 
 ENTRY_POINT_GROUP = "bpf.plugins"
 PROJECT = "bpf"
@@ -105,6 +108,17 @@ class TemplateSpec:
     description: str
     files: Mapping[str, str] = field(default_factory=dict, hash=False)
 
+    @classmethod
+    def from_folder(cls, name: str, description: str, folder: Path) -> TemplateSpec:
+        """A template holding every file below ``folder`` (UTF-8 text; caches and hidden files skipped)."""
+        files = {}
+        for path in sorted(folder.rglob("*")):
+            rel = path.relative_to(folder)
+            if not path.is_file() or any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+                continue
+            files[rel.as_posix()] = path.read_text(encoding="utf-8")
+        return cls(name, description, files)
+
 
 @dataclass(frozen=True, slots=True)
 class SampleSpec:
@@ -124,6 +138,8 @@ class SampleSpec:
     - ``end``: ``"finish"`` or ``"abandon"`` after the moves.
     - ``age_days``: how long ago the record was created; stage visits are spread over
       that time, so the demo's time-in-stage analytics look real. None: the loader picks.
+    - ``needs``: entities the program must declare for this sample to load (e.g. another
+      pack's, which one of its actions creates); without them the sample is left out.
     """
 
     entity: str
@@ -135,6 +151,7 @@ class SampleSpec:
     actions: tuple[str, ...] = ()
     end: str | None = None
     age_days: float | None = None
+    needs: tuple[str, ...] = ()
 
 
 class Specs:
@@ -214,7 +231,15 @@ class PluginFailure:
 
 
 class Registry:
-    """Everything the installed packs (and the built-ins) supply, gathered once."""
+    """Everything the installed packs (and the built-ins) supply, gathered once.
+
+    ``plugins`` are ``(name, version, object)`` triples registered in-process (tests,
+    embedding); ``entry_points`` also loads every pack installed under
+    :data:`ENTRY_POINT_GROUP`. A pack is all or nothing: if one of its hooks fails,
+    returns something that isn't its spec type, or supplies a module, action,
+    function or template name another pack already supplies, none of it is used and
+    the reason is in :attr:`failures`.
+    """
 
     def __init__(self, plugins: Iterable[tuple[str, str, object]] = (), *, entry_points: bool = True) -> None:
         from . import builtins
@@ -225,7 +250,11 @@ class Registry:
         self.functions: dict[str, FunctionSpec] = {}
         self.modules: dict[str, ModuleSpec] = {}
         self.categories: set[str] = set()
+        self.templates: dict[str, TemplateSpec] = {}
+        self.samples: dict[str, tuple[SampleSpec, ...]] = {}  # pack name -> its sample records, in order
         self.managers: list[tuple[str, pluggy.PluginManager]] = []
+        self.checked: list[PluginFailure] | None = None  # what check_packs found, once it ran
+        self._owners: dict[tuple[str, str], str] = {}  # (kind, name) -> the pack that supplies it
         self._add("bpf", "builtin", builtins)
         for name, version, plugin in plugins:
             self._add(name, version, plugin)
@@ -234,34 +263,78 @@ class Registry:
                 version = ep.dist.version if ep.dist is not None else "?"
                 try:
                     plugin = ep.load()
-                except Exception as exc:  # a broken pack must not stop the others
+                except BaseException as exc:  # a broken pack must not stop the others (SystemExit included)
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
                     self.failures.append(PluginFailure(ep.name, f"import failed: {type(exc).__name__}: {exc}"))
                     continue
                 self._add(ep.name, version, plugin)
 
     def _add(self, name: str, version: str, plugin: object) -> None:
+        if any(p.name == name for p in self.packs):
+            self.failures.append(PluginFailure(name, f"a pack named {name} is already loaded; this one is skipped"))
+            return
         pm = pluggy.PluginManager(PROJECT)
         pm.add_hookspecs(Specs)
         try:
             pm.register(plugin, name=name)
-            modules = [m for batch in pm.hook.bpf_modules() for m in batch]
-            actions = [a for batch in pm.hook.bpf_actions() for a in batch]
-            functions = [f for batch in pm.hook.bpf_functions() for f in batch]
-            categories = [c for batch in pm.hook.bpf_stage_categories() for c in batch]
+            modules = _collect(pm.hook.bpf_modules(), ModuleSpec, "bpf_modules")
+            actions = _collect(pm.hook.bpf_actions(), ActionSpec, "bpf_actions")
+            functions = _collect(pm.hook.bpf_functions(), FunctionSpec, "bpf_functions")
+            categories = _collect(pm.hook.bpf_stage_categories(), str, "bpf_stage_categories")
+            templates = _collect(pm.hook.bpf_templates(), TemplateSpec, "bpf_templates")
+            samples = _collect(pm.hook.bpf_sample_records(), SampleSpec, "bpf_sample_records")
         except Exception as exc:  # a pack whose hooks fail is reported, not fatal
             self.failures.append(PluginFailure(name, f"{type(exc).__name__}: {exc}"))
             return
+        names = [("module", m.name) for m in modules] + [("action", a.dotted) for a in actions] + \
+                [("function", f.dotted) for f in functions] + [("template", t.name) for t in templates]
+        for key in names:
+            owner = self._owners.get(key)
+            if owner is not None:
+                self.failures.append(PluginFailure(
+                    name, f"the {key[0]} `{key[1]}` is already supplied by the pack {owner}; this pack is skipped"))
+                return
+        for key in names:
+            self._owners[key] = name
         for m in modules:
             self.modules[m.name] = m
         for a in actions:
             self.actions[a.dotted] = a
         for f in functions:
             self.functions[f.dotted] = f
+        for t in templates:
+            self.templates[t.name] = t
+        if samples:
+            self.samples[name] = tuple(samples)
         self.categories.update(categories)
         self.managers.append((name, pm))
         self.packs.append(PackInfo(name, version, tuple(m.name for m in modules), tuple(a.dotted for a in actions),
-                                   tuple(f.dotted for f in functions)))
+                                   tuple(f.dotted for f in functions), tuple(t.name for t in templates),
+                                   tuple(categories), len(samples)))
 
+    def pack(self, name: str) -> PackInfo | None:
+        """The loaded pack of that name."""
+        return next((p for p in self.packs if p.name == name), None)
+
+    def drop(self, name: str) -> None:
+        """Forget a loaded pack and everything it supplies (e.g. its modules don't check)."""
+        pack = self.pack(name)
+        if pack is None:
+            return
+        self.packs.remove(pack)
+        self.managers = [(n, pm) for n, pm in self.managers if n != name]
+        for module in pack.modules:
+            self.modules.pop(module, None)
+        for action in pack.actions:
+            self.actions.pop(action, None)
+        for function in pack.functions:
+            self.functions.pop(function, None)
+        for template in pack.templates:
+            self.templates.pop(template, None)
+        self.samples.pop(name, None)
+        self._owners = {k: v for k, v in self._owners.items() if v != name}
+        self.categories = {c for p in self.packs for c in p.categories}
 
     def before_change(self, change: Change) -> str | None:
         """The first veto any pack gives, or None. A hook that raises vetoes too (fail safe)."""
@@ -284,6 +357,65 @@ class Registry:
             except Exception as exc:
                 failures.append(f"{name}: {type(exc).__name__}: {exc}")
         return failures
+
+
+def _collect(batches: Iterable[Iterable[Any] | None], kind: type, hook: str) -> list[Any]:
+    """Flatten a hook's answers, refusing anything that isn't ``kind`` (a pack author's slip)."""
+    out = []
+    for batch in batches:
+        if batch is None:
+            continue
+        if isinstance(batch, str | bytes) or not isinstance(batch, Iterable):
+            raise TypeError(f"{hook} must return a list of {kind.__name__}, not {type(batch).__name__}")
+        for item in batch:
+            if not isinstance(item, kind):
+                raise TypeError(f"{hook} must return {kind.__name__} items, not {type(item).__name__}")
+            out.append(item)
+    return out
+
+
+def check_packs(registry: Registry) -> list[PluginFailure]:
+    """Check every pack's .bpf modules; drop the packs whose modules have errors, and say why.
+
+    Each module is checked on its own (as ``import NAME`` would load it). A pack with
+    an error is removed from ``registry`` (its modules, actions, functions, templates
+    and samples) and added to ``registry.failures``; the returned list holds the packs
+    this check failed. Run once per registry (later calls return the same answer):
+    ``bpf plugins`` and the server call it before using the packs.
+    """
+    if registry.checked is not None:
+        return list(registry.checked)
+    from . import check_text
+
+    found: list[PluginFailure] = []
+    for pack in list(registry.packs):
+        problems: list[str] = []
+        importer = f"<{pack.name} pack>"
+        for module in pack.modules:
+            try:
+                report = check_text(f"import {module}\n", importer, registry)
+            except Exception as exc:  # a checker crash on a pack's file is still that pack's failure
+                problems.append(f"the module {module} can't be checked: {type(exc).__name__}: {exc}")
+                continue
+            errors = [d for d in report.diagnostics if d.is_error]
+            if errors:
+                more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+                problems.append(f"the module {module} doesn't check: "
+                                + "; ".join(_reason(d, importer) for d in errors[:3]) + more)
+        if problems:
+            found.append(PluginFailure(pack.name, "; ".join(problems)))
+    for failure in found:
+        registry.drop(failure.name)
+        registry.failures.append(failure)
+    registry.checked = found
+    return list(found)
+
+
+def _reason(d: Diagnostic, importer: str) -> str:
+    """``FILE:LINE:COL: BPFnnn: message``; without the place when it is the check's own ``import`` line."""
+    if d.span.file == importer:
+        return f"{d.code}: {d.message}"
+    return f"{d.span.file}:{d.span.line}:{d.span.column}: {d.code}: {d.message}"
 
 
 _default: Registry | None = None

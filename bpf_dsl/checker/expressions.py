@@ -296,7 +296,7 @@ class Typer:
         types = [self.infer(a, scope) for a in e.args]
         for arg, t, p in zip(e.args, types, spec.params, strict=False):
             if not accepts(p, t):
-                self.ctx.error("BPF039", f"argument `{p.name}` of `{e.dotted}` must be {_param_words(p)}, "
+                self.ctx.error("BPF039", f"argument `{p.name}` of `{e.dotted}` must be {param_words(p)}, "
                                          f"not {t.describe()}", arg.span, None)
         if spec.returns == "same":
             return types[0] if types else ANY
@@ -362,9 +362,11 @@ def accepts(p: Param, t: VType) -> bool:
     return t.kind == p.type or t.family == p.type
 
 
-def _param_words(p: Param) -> str:
-    return {"temporal": "a date or datetime", "sized": "a text or a set of choices", "number": "a number",
-            "text": "a text"}.get(p.type, f"a {p.type}")
+def param_words(p: Param) -> str:
+    """What a parameter takes, in words ("a date or datetime")."""
+    words = {"temporal": "a date or datetime", "sized": "text or a set of choices", "number": "a number",
+             "text": "text", "bool": "yes/no (true or false)", "any": "a value"}
+    return words.get(p.type) or ("an " if p.type[0] in "aeiou" else "a ") + p.type
 
 
 def _literal_type(e: n.Literal) -> VType:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .. import nodes as n
 from ..model import EntitySpec
 from .context import Context, FieldPath, did_you_mean, listing, snake_case
-from .expressions import Scope, Typer, VType, accepts, refs_in
+from .expressions import Scope, Typer, VType, accepts, param_words, refs_in
 
 STAGE_EVENTS = ("enter", "exit")
 PROCESS_EVENTS = ("start", "finish", "abandon", "reactivate")
@@ -330,8 +330,13 @@ class FlowChecker:
                 continue
             t = self.typer.infer(arg.value, scope)
             if not accepts(param, t):
-                self.ctx.error("BPF062", f"the argument `{arg.name}` of `{call.dotted}` must be {param.type}, "
-                                         f"not {t.describe()}", arg.value.span, None)
+                self.ctx.error("BPF062", f"the argument `{arg.name}` of `{call.dotted}` must be "
+                                         f"{param_words(param)}, not {t.describe()}", arg.value.span, None)
+            elif param.options and isinstance(arg.value, n.Literal) and arg.value.kind == "text" \
+                    and arg.value.value not in param.options:
+                self.ctx.error("BPF062", f"the argument `{arg.name}` of `{call.dotted}` must be one of "
+                                         f"{listing(param.options)}, not \"{arg.value.value}\"", arg.value.span,
+                               did_you_mean(str(arg.value.value), param.options))
         missing = [p.name for p in spec.params if p.required and p.name not in given and p.name not in explained]
         if missing:
             self.ctx.error("BPF061", f"`{call.dotted}` is missing {listing(f'`{m}`' for m in missing)}", call.span,

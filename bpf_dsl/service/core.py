@@ -496,11 +496,22 @@ class ActionContext:
             raise ActionFailed(f"no record {record_id}")
         self._service._write(self._data, row, values, enforce_locks=False)
 
-    def create(self, entity: str, values: Mapping[str, Any]) -> str:
-        """Create a record (Python values; defaults, rules and validation apply); returns its id."""
+    def create(self, entity: str, values: Mapping[str, Any], *, start_process: bool = True) -> str:
+        """Create a record (Python values; defaults, rules and validation apply); returns its id.
+
+        Like ``createRecord``, the record gets the entity's default process (the lowest order
+        among the caller's) unless ``start_process`` is False: a lead handed over from
+        marketing shows up in the sales process bar at once.
+        """
         if entity not in self._service.program.entities:
             raise ActionFailed(f"unknown entity {entity}")
-        return self._service._insert_record(self._data, entity, values, enforce_locks=False).id
+        row = self._service._insert_record(self._data, entity, values, enforce_locks=False)
+        if start_process:
+            mine = self._service.visible_processes(self.caller, entity)
+            if mine:
+                self._service._start_instance(self._tx, self._data, self._work, self.caller, mine[0], row.id,
+                                              make_active=True)
+        return row.id
 
 
 def _move_failure(failure: TransitionFailure | ValidationFailure, what: str) -> TransitionFailure:

@@ -1,0 +1,85 @@
+"""The marketing pack's actions and functions (see the sales pack's actions for the conventions)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from bpf_dsl.plugins import ActionSpec, FunctionSpec, Param
+from bpf_dsl.service import ActionFailed
+
+NO_SALES = ("the sales pack isn't installed (or not imported): the hand-off creates a sales lead, so install it "
+            "with `pip install bpf-sales` and add `import sales` next to `import marketing`")
+
+
+def _record(context: Any, entity: str) -> tuple[str, Mapping[str, Any]]:
+    origin = context.origin
+    if origin.entity != entity or origin.record_id is None:
+        raise ActionFailed(f"this action works on a {entity} record, not on {origin.entity}")
+    values = context.record()
+    if values is None:
+        raise ActionFailed(f"the {entity} record is gone")
+    return origin.record_id, values
+
+
+def launch_campaign(context: Any) -> None:
+    """Launch an approved campaign: status launched, launched today."""
+    campaign_id, campaign = _record(context, "campaign")
+    if campaign.get("status") == "launched":
+        return
+    if campaign.get("approved") is not True:
+        raise ActionFailed("the campaign isn't approved yet")
+    budget = campaign.get("budget")
+    if budget is not None and budget > 50000 and campaign.get("budget_approved") is not True:
+        raise ActionFailed("a budget over 50,000 needs the marketing manager's approval before launch")
+    context.update(campaign_id, {"status": "launched", "launched_on": context.now.date()})
+
+
+def hand_off(context: Any, notify_role: str = "salesperson") -> None:
+    """Hand a marketing-qualified prospect to sales: create a sales lead from it (needs the sales pack)."""
+    prospect_id, p = _record(context, "prospect")
+    if p.get("sales_lead"):
+        raise ActionFailed("this prospect was already handed off to sales")
+    if p.get("mql") is not True:
+        raise ActionFailed("only a marketing-qualified prospect is handed off to sales")
+    first, _, last = (p.get("full_name") or "").partition(" ")
+    interests = ", ".join(p.get("interests") or ()) or "our products"
+    company = p.get("company")
+    lead = {
+        "topic": f"{company or p.get('full_name')}: interested in {interests}",
+        "first_name": first or None, "last_name": last or None, "company": company,
+        "job_title": p.get("job_title"), "email": p.get("email"), "phone": p.get("phone"),
+        "source": "marketing", "budget_amount": p.get("budget_indicated"),
+        "purchase_timeframe": p.get("timeframe") or "unknown",
+        "description": f"Handed off by marketing. Engagement score {p.get('engagement_score') or 0}; "
+                       f"interests: {interests}.",
+    }
+    try:
+        # create() raises ActionFailed only when the program has no such entity: no sales pack here.
+        lead_id = context.create("lead", {k: v for k, v in lead.items() if v is not None})
+    except ActionFailed:
+        raise ActionFailed(NO_SALES) from None
+    context.update(prospect_id, {"sales_lead": lead_id, "handed_off_on": context.now.date(), "status": "handed_off"})
+    context.notify(notify_role, f"New lead from marketing: {lead['topic']}")
+
+
+def engagement_score(emails_opened: Any, web_visits: Any, content_downloads: Any) -> int:
+    """0 to 100: 4 points an opened email (up to 40), 3 a web visit (up to 30), 10 a download (up to 30)."""
+    def n(x: Any) -> int:
+        return int(x) if isinstance(x, int | Decimal) and x > 0 else 0
+
+    return min(40, 4 * n(emails_opened)) + min(30, 3 * n(web_visits)) + min(30, 10 * n(content_downloads))
+
+
+ACTIONS = (
+    ActionSpec("marketing", "launch_campaign", (), launch_campaign, "launch an approved campaign"),
+    ActionSpec("marketing", "hand_off", (Param("notify_role", "text", required=False),), hand_off,
+               "create a sales lead from a marketing-qualified prospect (needs the sales pack)"),
+)
+
+FUNCTIONS = (
+    FunctionSpec("marketing", "engagement_score", (Param("emails_opened", "number"), Param("web_visits", "number"),
+                                                   Param("content_downloads", "number")), "integer",
+                 engagement_score, description="a 0-100 engagement score from email, web and content activity"),
+)
