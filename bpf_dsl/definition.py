@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import nodes as n
+from . import walk
 from .checker import CheckResult
 from .checker.context import snake_case
 from .expr import Compiled, Env, ExprCompiler, truthy
@@ -187,15 +188,8 @@ class _Compiler:
         # Per entity, the fields some rule may require, make optional, hide or show.
         self.switched: dict[str, frozenset[str]] = {}
         for rule in checked.rules:
-            found: set[str] = set()
-            stack: list[n.RuleItem] = list(rule.body)
-            while stack:
-                item = stack.pop()
-                if isinstance(item, n.RuleIf):
-                    for arm in item.arms:
-                        stack.extend(arm.body)
-                elif item.kind in ("require", "optional", "hide", "show") and item.field is not None:
-                    found.add(item.field)
+            found = {a.field for a in walk.rule_actions(rule.body)
+                     if a.kind in ("require", "optional", "hide", "show") and a.field is not None}
             self.switched[rule.entity] = self.switched.get(rule.entity, frozenset()) | found
 
     def call(self, c: n.ActionCall) -> CompiledCall:
@@ -214,15 +208,7 @@ class _Compiler:
         return tuple(out)
 
     def process(self, p: n.Process) -> ProcessDefinition:
-        stages: list[n.Stage] = []
-        stack: list[n.FlowItem] = list(reversed(p.flow))
-        while stack:  # text order, without recursion
-            item = stack.pop()
-            if isinstance(item, n.Stage):
-                stages.append(item)
-            elif isinstance(item, n.Branch):
-                for arm in reversed(item.arms):
-                    stack.extend(reversed(arm.body))
+        stages = walk.stages(p.flow)
         index = {id(s): i for i, s in enumerate(stages)}
         entity_of = {id(s): s.entity or p.entity for s in stages}
         nxt: list[Target] = [END] * len(stages)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .. import nodes as n
 from ..model import EntitySpec
+from ..walk import stages
 from .context import Context, FieldPath, did_you_mean, listing, snake_case
 from .expressions import Scope, Typer, VType, accepts, param_words, refs_in
 
@@ -371,22 +372,12 @@ class FlowChecker:
 
 
 def _first_stage(item: n.FlowItem) -> n.Stage | None:
-    for s in _stages_in(item):
-        return s
-    return None
+    found = stages([item])
+    return found[0] if found else None
 
 
 def _stages_in(item: n.FlowItem) -> list[n.Stage]:
-    out: list[n.Stage] = []
-    stack: list[n.FlowItem] = [item]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, n.Stage):
-            out.append(x)
-        elif isinstance(x, n.Branch):
-            for arm in reversed(x.arms):
-                stack.extend(reversed(arm.body))
-    return out
+    return stages([item])
 
 
 def check_processes(ctx: Context, typer: Typer, processes: list[n.Process]) -> None:

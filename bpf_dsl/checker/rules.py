@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import nodes as n
+from ..walk import rule_actions, stages
 from .context import Context, did_you_mean, listing
 from .expressions import Scope, Typer
 
@@ -49,31 +50,18 @@ def hidden_required_steps(ctx: Context, processes: list[n.Process], rules: list[
         for item in rule.body:
             if isinstance(item, n.RuleAction) and item.kind == "hide" and item.field is not None:
                 hidden.setdefault(rule.entity, {}).setdefault(item.field, rule.name)
-        stack: list[n.RuleItem] = list(rule.body)
-        while stack:
-            item = stack.pop()
-            if isinstance(item, n.RuleIf):
-                for arm in item.arms:
-                    stack.extend(arm.body)
-            elif item.kind == "show" and item.field is not None:
-                shown.add((rule.entity, item.field))
+        shown.update((rule.entity, a.field) for a in rule_actions(rule.body) if a.kind == "show" and a.field)
     for entity, fields in hidden.items():
         for name in [f for f in fields if (entity, f) in shown]:
             del fields[name]
     if not hidden:
         return
     for p in processes:
-        flow: list[n.FlowItem] = list(p.flow)
-        while flow:
-            flow_item = flow.pop()
-            if isinstance(flow_item, n.Branch):
-                for flow_arm in flow_item.arms:
-                    flow.extend(flow_arm.body)
-            elif isinstance(flow_item, n.Stage):
-                entity = flow_item.entity or p.entity
-                for step in flow_item.steps:
-                    if isinstance(step, n.DataStep) and step.required and step.field in hidden.get(entity, {}):
-                        ctx.warn("BPF096", f"the required step `{step.field}` is hidden by the rule "
+        for stage in stages(p.flow):
+            entity = stage.entity or p.entity
+            for step in stage.steps:
+                if isinstance(step, n.DataStep) and step.required and step.field in hidden.get(entity, {}):
+                    ctx.warn("BPF096", f"the required step `{step.field}` is hidden by the rule "
                                            f"`{hidden[entity][step.field]}`", step.span,
                                  "a hidden field can't be filled, so the stage could never be left; "
                                  "hide it only under a condition, or show it where the step is required")

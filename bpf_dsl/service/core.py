@@ -210,13 +210,7 @@ class Service(Reads):
         """Change some fields (others keep their values); rules, locks and validation apply."""
 
         def command(tx: Tx, data: TxData, work: _Work) -> RecordRow:
-            row = data.row(record_id, lock=True)
-            if row is None:
-                raise _Abort(ValidationFailure(f"no record {record_id}"))
-            if expected_version is not None and expected_version != row.version:
-                raise _Abort(ValidationFailure(
-                    f"the record changed: it is at version {row.version}, not {expected_version}",
-                    current_version=row.version))
+            row = _record_to_write(data, record_id, expected_version)
             spec = self.program.entities.get(row.entity)
             if spec is None:
                 raise _Abort(ValidationFailure(f"the entity {row.entity} is no longer declared"))
@@ -249,13 +243,7 @@ class Service(Reads):
         """Delete a record with its instances and their history."""
 
         def command(tx: Tx, data: TxData, work: _Work) -> RecordRow:
-            row = data.row(record_id, lock=True)
-            if row is None:
-                raise _Abort(ValidationFailure(f"no record {record_id}"))
-            if expected_version is not None and expected_version != row.version:
-                raise _Abort(ValidationFailure(
-                    f"the record changed: it is at version {row.version}, not {expected_version}",
-                    current_version=row.version))
+            row = _record_to_write(data, record_id, expected_version)
             for inst in tx.instances_of(record_id):
                 defn = self.program.processes.get(inst.process)
                 if defn is not None and not caller.may_use(defn.roles):
@@ -512,6 +500,17 @@ class ActionContext:
                 self._service._start_instance(self._tx, self._data, self._work, self.caller, mine[0], row.id,
                                               make_active=True)
         return row.id
+
+
+def _record_to_write(data: TxData, record_id: str, expected_version: int | None) -> RecordRow:
+    """The record a write command changes, locked; refused if missing or not at the expected version."""
+    row = data.row(record_id, lock=True)
+    if row is None:
+        raise _Abort(ValidationFailure(f"no record {record_id}"))
+    if expected_version is not None and expected_version != row.version:
+        raise _Abort(ValidationFailure(f"the record changed: it is at version {row.version}, not {expected_version}",
+                                       current_version=row.version))
+    return row
 
 
 def _move_failure(failure: TransitionFailure | ValidationFailure, what: str) -> TransitionFailure:

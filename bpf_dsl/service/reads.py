@@ -14,25 +14,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..definition import ProcessDefinition, Program, StageDef, StepDef
-from ..engine import EMPTY_FORM, FormState, InstanceState, active_path, can_move_next, missing_steps, stage_steps
+from ..engine import (
+    EMPTY_FORM,
+    FormState,
+    InstanceState,
+    StepStatus,
+    active_path,
+    can_move_next,
+    missing_steps,
+    stage_steps,
+)
 from ..storage import InstanceRow, Page, RecordRow, Storage, Tx
 from .data import TxData
 from .results import Caller
 from .values import encode, parse_input
 from .versions import Versions
 
-
-@dataclass(frozen=True, slots=True)
-class BarStep:
-    """A step as the process bar shows it."""
-
-    step: StepDef
-    value: Any
-    done: bool
-    required: bool
-    hidden: bool
-    locked: bool
-    recommendation: str | None
+# A step as the process bar shows it: the engine's own status of a step, on current data.
+BarStep = StepStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +186,7 @@ class Reads:
                     kind = "COMPLETED"
                 else:
                     kind = "UPCOMING"
-                steps = tuple(BarStep(s.step, s.value, s.done, s.required, s.hidden, s.locked, s.recommendation)
-                              for s in stage_steps(defn, state, data, stage.index))
+                steps = tuple(stage_steps(defn, state, data, stage.index))
                 bars.append(StageBar(stage, kind, steps))
             missing = tuple(missing_steps(defn, state, data)) if row.status == "active" else ()
             movable = row.status == "active" and can_move_next(defn, state, data, data.now)
