@@ -1,10 +1,156 @@
-"""The server's subcommands of ``bpf`` (registered through the ``bpf.commands`` entry point)."""
+"""The server's subcommands of ``bpf`` (registered through the ``bpf.commands`` entry point): serve, token."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
+import sys
 from typing import Any
+
+from bpf_dsl.errors import UsageError
 
 
 def add_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
-    """Register ``serve`` and ``token`` (filled in by the server's issue)."""
+    """Register ``serve`` and ``token`` on ``bpf``'s subparsers."""
+    p = sub.add_parser("serve", help="the GraphQL server and the web page")
+    p.add_argument("paths", nargs="*", metavar="PATH", help=".bpf files or folders")
+    p.add_argument("--db", metavar="URL", help="sqlite:///FILE (default sqlite:///bpf.db) or postgresql://...")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="server processes (PostgreSQL for N > 1)")
+    p.add_argument("--demo", action="store_true", help="also every installed plugin pack, with sample records")
+    p.add_argument("--no-graphiql", action="store_true", help="don't serve GraphiQL at GET /graphql")
+    p.set_defaults(func=cmd_serve)
+
+    t = sub.add_parser("token", help="API tokens: create, revoke, list")
+    tsub = t.add_subparsers(dest="token_command", metavar="COMMAND", parser_class=parser_class)
+    c = tsub.add_parser("create", help="create a user if needed and a token, printed alone on the last line")
+    c.add_argument("--user", required=True, metavar="NAME")
+    c.add_argument("--role", action="append", required=True, metavar="ROLE", help="repeat for several roles")
+    c.add_argument("--expires-days", type=float, metavar="N", help="the token stops working after N days")
+    c.add_argument("--db", metavar="URL")
+    c.set_defaults(func=cmd_token_create)
+    r = tsub.add_parser("revoke", help="revoke a token by its id")
+    r.add_argument("token_id", metavar="TOKEN_ID")
+    r.add_argument("--db", metavar="URL")
+    r.set_defaults(func=cmd_token_revoke)
+    ls = tsub.add_parser("list", help="every token: id, user, roles, created, expires, last used, revoked")
+    ls.add_argument("--db", metavar="URL")
+    ls.set_defaults(func=cmd_token_list)
+    t.set_defaults(func=_token_usage)
+
+
+def _token_usage(args: argparse.Namespace) -> int:
+    raise UsageError("bpf token needs a command: create, revoke or list")
+
+
+def _tokens(db: str | None) -> Any:
+    from bpf_dsl.auth import Tokens
+    from bpf_dsl.storage import open_storage
+
+    return Tokens(open_storage(db))
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    """``bpf token create --user NAME --role ROLE [--role ROLE...] [--expires-days N] [--db URL]``."""
+    tokens = _tokens(args.db)
+    try:
+        made = tokens.create(args.user, args.role, args.expires_days)
+    finally:
+        tokens.storage.close()
+    if made.previous_roles is not None and tuple(made.previous_roles) != made.roles:
+        print(f"bpf token: the roles of {made.user} changed from {', '.join(made.previous_roles) or 'none'} "
+              f"to {', '.join(made.roles)}", file=sys.stderr)
+    expires = f", expires {_when(made.expires_at)}" if made.expires_at else ""
+    print(f"token {made.id} for {made.user} (roles: {', '.join(made.roles)}{expires}); it is shown only once:")
+    print(made.token)
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    """``bpf token revoke TOKEN_ID``."""
+    tokens = _tokens(args.db)
+    try:
+        done = tokens.revoke(args.token_id)
+    finally:
+        tokens.storage.close()
+    if not done:
+        raise UsageError(f"no token {args.token_id} to revoke (see `bpf token list`)")
+    print(f"revoked {args.token_id}")
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    """``bpf token list``."""
+    tokens = _tokens(args.db)
+    try:
+        rows = tokens.list()
+    finally:
+        tokens.storage.close()
+    table = [("ID", "USER", "ROLES", "CREATED", "EXPIRES", "LAST USED", "REVOKED")]
+    table += [(r.id, r.user, ",".join(r.roles), _when(r.created_at), _when(r.expires_at), _when(r.last_used_at),
+               _when(r.revoked_at)) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _when(value: dt.datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%SZ") if value is not None else "-"
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``bpf serve [PATH...] [--db URL] [--host H] [--port P] [--workers N] [--demo] [--no-graphiql]``."""
+    import uvicorn
+
+    from bpf_dsl.plugins import default_registry
+    from bpf_dsl.service import Service
+    from bpf_dsl.storage import database_url, open_storage
+
+    from .app import configure_logging, create_app
+    from .boot import load_program, load_samples
+    from .limits import MAX_WS_MESSAGE_BYTES
+    from .settings import ENV, Settings
+
+    missing = [p for p in args.paths if not os.path.exists(p)]
+    if missing:
+        raise UsageError(f"no such file or folder: {missing[0]}")
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if not 0 < args.port < 65536:
+        raise UsageError("--port must be between 1 and 65535")
+    url = database_url(args.db)
+    configure_logging()
+    registry = default_registry()
+    storage = open_storage(url)  # migrates first
+    try:
+        boot = load_program(list(args.paths), args.demo, registry, storage)
+    except BaseException:
+        storage.close()
+        raise
+    for note in boot.notes:
+        print(f"bpf serve: {note}", file=sys.stderr)
+    if args.workers > 1 and url.startswith("sqlite"):
+        print("bpf serve: several workers on SQLite: subscriptions only hear the events of their own worker; "
+              "use PostgreSQL to share them", file=sys.stderr)
+    settings = Settings(db=url, paths=tuple(boot.paths), latest=boot.latest, graphiql=not args.no_graphiql,
+                        host=args.host, port=args.port, workers=args.workers)
+    service = Service(boot.program, storage, registry)
+    if args.demo:
+        line = load_samples(service, registry)
+        if line:
+            print(f"bpf serve: {line}", file=sys.stderr)
+    common: dict[str, Any] = {"host": args.host, "port": args.port, "ws_max_size": MAX_WS_MESSAGE_BYTES,
+                              "log_level": "info", "access_log": False, "timeout_graceful_shutdown": 5}
+    print(f"bpf serve: {len(boot.program.processes)} process(es), {len(boot.program.entities)} entit(ies) on {url}; "
+          f"http://{args.host}:{args.port}/", file=sys.stderr)
+    if args.workers == 1:
+        uvicorn.run(create_app(service, settings), **common)
+        storage.close()
+        return 0
+    storage.close()
+    os.environ[ENV] = settings.to_env()
+    uvicorn.run("bpf_server.app:create_app_from_env", factory=True, workers=args.workers, **common)
+    return 0

@@ -1,0 +1,94 @@
+"""The ASGI app: GraphQL at ``/graphql``, health at ``/healthz``, the web page at ``/`` and its deep links.
+
+``create_app(service, settings)`` builds it around a running service (tests and
+``bpf serve`` with one worker); ``create_app_from_env()`` is the factory uvicorn's
+worker processes call (``bpf serve --workers N``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from bpf_dsl.plugins import default_registry
+from bpf_dsl.service import Service
+from bpf_dsl.storage import open_storage
+
+from .boot import load_program
+from .context import in_thread
+from .schema import build_schema
+from .settings import Settings
+from .state import AppState
+from .view import GraphQLView
+
+STATIC = Path(__file__).resolve().parent / "static"
+PLACEHOLDER = """<!doctype html><html lang="en"><meta charset="utf-8"><title>bpf</title>
+<body><h1>bpf</h1><p>The web page is not installed. GraphQL is at <a href="/graphql">/graphql</a>.</p></body></html>
+"""
+
+log = logging.getLogger("bpf.server")
+
+
+def create_app(service: Service, settings: Settings) -> Starlette:
+    """The app serving ``service``; the lifespan starts and stops the event relay."""
+    state = AppState(service, settings)
+    view = GraphQLView(build_schema(service.program), state, graphiql=settings.graphiql)
+
+    async def healthz(request: Request) -> Response:
+        ok = await in_thread(service.storage.ping)
+        return JSONResponse({"status": "ok" if ok else "database unavailable"}, status_code=200 if ok else 503)
+
+    async def page(request: Request) -> Response:
+        index = STATIC / "index.html"
+        if index.is_file():
+            return FileResponse(index, media_type="text/html")
+        return HTMLResponse(PLACEHOLDER)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await in_thread(state.start)
+        try:
+            yield
+        finally:
+            await in_thread(state.stop)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/graphql", view),
+        WebSocketRoute("/graphql", view),
+        Route("/", page, methods=["GET", "HEAD"]),
+        Route("/records/{id:path}", page, methods=["GET", "HEAD"]),
+        Route("/processes/{name:path}", page, methods=["GET", "HEAD"]),
+        Mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.bpf = state
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """The factory of a worker process: settings from the environment, the program loaded again."""
+    settings = Settings.from_env()
+    configure_logging()
+    registry = default_registry()
+    storage = open_storage(settings.db)
+    boot = load_program(list(settings.paths), False, registry, storage if settings.latest else None)
+    return create_app(Service(boot.program, storage, registry), settings)
+
+
+def configure_logging() -> None:
+    """Our warnings and errors on stderr, beside uvicorn's."""
+    logger = logging.getLogger("bpf")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

@@ -1,0 +1,92 @@
+"""What a server runs on: the program from the given paths, the installed packs (``--demo``), or the database.
+
+- PATHs given: those files and folders (and what they import).
+- ``--demo``: also every installed pack's modules; a pack that fails to import, or
+  whose module doesn't check beside the others, is reported in one line and left out.
+- Neither: the program a server last ran on this database (``bpf instances
+  upgrade`` and ``bpf import`` use the same), else an empty program, so that
+  ``bpf serve`` on a fresh folder starts (and ``entities`` is empty).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import bpf_dsl
+from bpf_dsl.definition import Program
+from bpf_dsl.errors import SourceError
+from bpf_dsl.plugins import Registry, check_packs
+from bpf_dsl.service import Service
+from bpf_dsl.service.versions import latest_program
+from bpf_dsl.storage import Storage
+
+EMPTY = Program({}, {}, {}, {})
+
+
+@dataclass
+class Boot:
+    """The program to serve, the paths it came from, and one line per problem or choice to report."""
+
+    program: Program
+    paths: list[str]
+    notes: list[str] = field(default_factory=list)
+    latest: bool = False
+
+
+def plugin_failures(registry: Registry) -> list[str]:
+    """One line per pack that failed to load."""
+    return [f"plugin pack {f.name} failed to load and is left out: {f.reason}" for f in registry.failures]
+
+
+def _pack_of(registry: Registry, module: str) -> str:
+    return next((p.name for p in registry.packs if module in p.modules), "?")
+
+
+def load_program(paths: list[str], demo: bool, registry: Registry, storage: Storage | None) -> Boot:
+    """Decide and load the program (raises :class:`SourceError` when the given paths don't check)."""
+    check_packs(registry)  # a pack whose own modules don't check is left out, with its reason
+    notes = plugin_failures(registry)
+    accepted = list(paths)
+    program = bpf_dsl.load(accepted, registry) if accepted else None
+    if demo:
+        for name, module in sorted(registry.modules.items()):
+            trial = [*accepted, str(module.path)]
+            try:
+                program = bpf_dsl.load(trial, registry)
+            except SourceError as err:
+                notes.append(f"plugin pack {_pack_of(registry, name)}: module {name} doesn't check and is left out: "
+                             f"{err}")
+                continue
+            except Exception as err:  # a pack's file may be unreadable or worse: report, go on
+                notes.append(f"plugin pack {_pack_of(registry, name)}: module {name} failed and is left out: "
+                             f"{type(err).__name__}: {err}")
+                continue
+            accepted = trial
+    if program is not None:
+        return Boot(program, accepted, notes)
+    if not demo and storage is not None:
+        with storage.read() as tx:
+            stored = latest_program(tx, registry)
+        if stored is not None:
+            notes.append("no .bpf paths given: serving the model last stored in the database")
+            return Boot(stored, [], notes, latest=True)
+    if demo:
+        notes.append("no .bpf paths given and no installed pack supplies a module: serving an empty model")
+    else:
+        notes.append("no .bpf paths given and none stored: serving an empty model (give PATHs or --demo)")
+    return Boot(EMPTY, [], notes)
+
+
+def load_samples(service: Service, registry: Registry) -> str | None:
+    """The installed packs' sample records (``bpf_dsl.samples``, when that module exists); a line to report."""
+    try:
+        from bpf_dsl import samples  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:
+        return None
+    try:
+        result = samples.load_samples(service, registry)
+    except Exception as err:  # sample data must never keep the server from starting
+        return f"sample records failed: {type(err).__name__}: {err}"
+    if isinstance(result, int):
+        return f"{result} sample record(s) created"
+    return f"sample records: {result}" if result is not None else None

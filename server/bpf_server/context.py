@@ -1,0 +1,116 @@
+"""The typed context of a GraphQL operation: who asks, the service, and the request's DataLoaders.
+
+The service is synchronous (it owns database transactions); every call to it runs
+in a worker thread (:meth:`Context.run`) so that the event loop keeps serving. The
+DataLoaders gather the loads of one resolution step into one service call, so a
+page of records with their instances, stages and bars costs a bounded number of
+queries whatever its size.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio.to_thread
+from strawberry.dataloader import DataLoader
+
+from bpf_dsl.engine import FormState
+from bpf_dsl.service import Caller, Service, Visit
+from bpf_dsl.service.reads import InstanceDetail
+from bpf_dsl.storage import InstanceRow, RecordRow
+
+from .limits import ClientError
+
+if TYPE_CHECKING:
+    from .events import EventHub
+    from .state import AppState
+
+T = TypeVar("T")
+
+
+async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking call (the service, the database) in a worker thread."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+
+class Loaders:
+    """One operation's DataLoaders (fresh per HTTP request, per event on a socket)."""
+
+    def __init__(self, service: Service, caller: Caller) -> None:
+        self.service = service
+        self.caller = caller
+        self.records: DataLoader[str, RecordRow | None] = DataLoader(load_fn=self._records)
+        self.instances: DataLoader[str, list[InstanceRow]] = DataLoader(load_fn=self._instances)
+        self.details: DataLoader[InstanceRow, InstanceDetail | None] = DataLoader(
+            load_fn=self._details, cache_key_fn=_row_key)
+        self.histories: DataLoader[InstanceRow, list[Visit]] = DataLoader(
+            load_fn=self._histories, cache_key_fn=_row_key)
+        self.forms: DataLoader[RecordRow, tuple[dict[str, Any], FormState]] = DataLoader(
+            load_fn=self._forms, cache_key_fn=_row_key)
+
+    async def _records(self, ids: Sequence[str]) -> list[RecordRow | None]:
+        found = await in_thread(self.service.get_records, self.caller, list(ids))
+        return [found.get(i) for i in ids]
+
+    async def _instances(self, ids: Sequence[str]) -> list[list[InstanceRow]]:
+        found = await in_thread(self.service.instances_of_many, self.caller, list(ids))
+        return [found.get(i, []) for i in ids]
+
+    async def _details(self, rows: Sequence[InstanceRow]) -> list[InstanceDetail | None]:
+        return await in_thread(self.service.details, list(rows))
+
+    async def _histories(self, rows: Sequence[InstanceRow]) -> list[list[Visit]]:
+        return await in_thread(self.service.histories, list(rows))
+
+    async def _forms(self, rows: Sequence[RecordRow]) -> list[tuple[dict[str, Any], FormState]]:
+        return await in_thread(self.service.forms, list(rows))
+
+
+def _row_key(row: InstanceRow | RecordRow) -> tuple[str, int]:
+    return (row.id, row.version)
+
+
+@dataclass
+class Context:
+    """What every resolver gets as ``info.context``."""
+
+    service: Service
+    app: AppState
+    caller: Caller | None = None
+    connection_params: dict[str, Any] | None = None  # a socket's connection_init payload
+    _loaders: Loaders | None = field(default=None, repr=False)
+
+    @property
+    def me(self) -> Caller:
+        """The authenticated caller (the view refuses requests without one before any resolver runs)."""
+        if self.caller is None:
+            raise ClientError("not authenticated")
+        return self.caller
+
+    @property
+    def loaders(self) -> Loaders:
+        """This operation's DataLoaders."""
+        if self._loaders is None:
+            self._loaders = Loaders(self.service, self.me)
+        return self._loaders
+
+    def fresh_loaders(self) -> None:
+        """Forget what was loaded: a socket lives long, each event must read current data."""
+        self._loaders = None
+
+    @property
+    def hub(self) -> EventHub:
+        """The server process's event hub."""
+        return self.app.hub
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a service call in a worker thread."""
+        return await in_thread(fn, *args, **kwargs)
+
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a service command in a worker thread, in turn with the others where the database wants it."""
+        async with self.app.write_gate:
+            return await in_thread(fn, *args, **kwargs)

@@ -1,0 +1,63 @@
+"""The GraphQL schema: the contract's types (API.md), the typed entity types of the loaded program, the limits.
+
+Built once per server process from the :class:`~bpf_dsl.definition.Program`;
+``print_sdl(program)`` is what the snapshot test compares.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.printer import print_schema
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from bpf_dsl.definition import Program
+
+from ..limits import PARSER_CACHE, VALIDATION_CACHE, Limits, MaskUnexpected
+from .entities import EntityTypes
+from .mutations import Mutation
+from .queries import Query
+from .subscriptions import Subscription
+
+log = logging.getLogger("bpf.server")
+
+
+class BpfSchema(strawberry.Schema):
+    """strawberry's Schema, logging client errors quietly (unexpected ones are logged with their id)."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            if error.original_error is None or isinstance(error.original_error, GraphQLError):
+                log.debug("client error: %s", error.message)
+
+
+def _query_type(program: Program) -> type:
+    entities = EntityTypes(program, _QUERY_FIELDS)
+    namespace: dict[str, Any] = {"__module__": __name__, **entities.query_fields}
+    cls = type("Query", (Query,), namespace)
+    return strawberry.type(cls, name="Query", description="Reads. Processes, their instances and stages the "
+                                                              "caller's roles don't allow are absent.")
+
+
+_QUERY_FIELDS = frozenset({"entities", "processes", "record", "records", "processInstance", "processInstances",
+                           "processBar", "me", "processDiagram", "processAnalytics"})
+
+
+def build_schema(program: Program) -> BpfSchema:
+    """The schema for ``program``, with the limits, the caches and error masking."""
+    return BpfSchema(
+        query=_query_type(program), mutation=Mutation, subscription=Subscription,
+        extensions=[Limits, lambda: ParserCache(maxsize=PARSER_CACHE),
+                    lambda: ValidationCache(maxsize=VALIDATION_CACHE), MaskUnexpected],
+        config=StrawberryConfig(),
+    )
+
+
+def print_sdl(program: Program) -> str:
+    """The schema of ``program`` as SDL text."""
+    return print_schema(build_schema(program)) + "\n"

@@ -1,0 +1,120 @@
+"""The contract's queries (API.md) and the extras the web page uses (docs/api.md)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import strawberry
+from strawberry.scalars import JSON
+
+from bpf_dsl.graph import FORMATS
+
+from ..limits import ClientError
+from . import fields as described
+from .types import (
+    UNSET,
+    Entity,
+    Info,
+    Me,
+    Process,
+    ProcessAnalytics,
+    ProcessBar,
+    ProcessInstance,
+    Record,
+    RecordPage,
+    _cached,
+    given,
+)
+
+MAX_SEARCH = 200  # characters of `records(search:)`
+
+
+@strawberry.type
+class Query:
+    """Reads. Processes, their instances and stages the caller's roles don't allow are absent."""
+
+    @described.field("Every declared entity with its fields.")
+    def entities(self, info: Info) -> list[Entity]:
+        specs = info.context.service.program.entities.values()
+        return [_cached(spec, partial(Entity.from_domain, spec)) for spec in specs]
+
+    @described.field("The caller's processes, in process order.")
+    def processes(self, info: Info, entity: str | None = UNSET) -> list[Process]:
+        ctx = info.context
+        return [Process.from_domain(p) for p in ctx.service.visible_processes(ctx.me, given(entity))]
+
+    @strawberry.field
+    async def record(self, info: Info, id: strawberry.ID) -> Record | None:
+        row = await info.context.loaders.records.load(str(id))
+        return Record.from_domain(row) if row is not None else None
+
+    @described.field("Records of an entity whose fields equal `where`'s values (optionally in a "
+                                  "stage, or holding `search` in a text value), by id, in pages.")
+    async def records(self, info: Info, entity: str, where: JSON | None = UNSET, stage: str | None = UNSET,
+                      first: int | None = 50, after: str | None = UNSET,
+                      search: str | None = UNSET) -> RecordPage:
+        ctx = info.context
+        where, stage, after, search = given(where), given(stage), given(after), given(search)
+        if where is not None and not isinstance(where, dict):
+            raise ClientError("`where` must be an object of field name → value")
+        if search is not None and len(search) > MAX_SEARCH:
+            raise ClientError(f"`search` is limited to {MAX_SEARCH} characters")
+        if stage is not None and not any(p.stage(stage) for p in ctx.service.visible_processes(ctx.me, entity)):
+            # A stage of no process of the caller's: as if it had no records (hidden processes stay hidden).
+            return RecordPage(items=[], next_cursor=None, total=0)
+        try:
+            page = await ctx.run(ctx.service.list_records, ctx.me, entity, where, stage,
+                                 50 if first is None else first, after, search=search)
+        except ValueError as exc:
+            raise ClientError(str(exc)) from None
+        return RecordPage(items=[Record.from_domain(r) for r in page.items], next_cursor=page.next_cursor,
+                          total=page.total)
+
+    @strawberry.field
+    async def process_instance(self, info: Info, id: strawberry.ID) -> ProcessInstance | None:
+        ctx = info.context
+        row = await ctx.run(ctx.service.get_instance, ctx.me, str(id))
+        if row is None:
+            return None
+        found = await ProcessInstance.many(ctx, [row])
+        return found[0] if found else None
+
+    @described.field("The record's instances the caller may see, newest activity first.")
+    async def process_instances(self, info: Info, record_id: strawberry.ID) -> list[ProcessInstance]:
+        ctx = info.context
+        rows = await ctx.loaders.instances.load(str(record_id))
+        return await ProcessInstance.many(ctx, rows)
+
+    @described.field("The bar of the record's active instance.")
+    async def process_bar(self, info: Info, record_id: strawberry.ID) -> ProcessBar | None:
+        ctx = info.context
+        found = await ctx.run(ctx.service.process_bar, ctx.me, str(record_id))
+        if found is None:
+            return None
+        detail, bars = found
+        return ProcessBar.from_domain(ctx, detail, bars)
+
+    @described.field("Who the token belongs to.")
+    def me(self, info: Info) -> Me:
+        caller = info.context.me
+        return Me(user=caller.user, roles=sorted(caller.roles))
+
+    @described.field("A diagram of a process (svg, mermaid or dot); null if not visible.")
+    async def process_diagram(self, info: Info, name: str, format: str | None = "svg") -> str | None:
+        ctx = info.context
+        fmt = format or "svg"
+        if fmt not in FORMATS:
+            raise ClientError(f"unknown diagram format {fmt!r}: use one of {', '.join(FORMATS)}")
+        defn = ctx.service.program.processes.get(name)
+        if defn is None or not ctx.me.may_use(defn.roles):
+            return None
+        return await ctx.run(ctx.app.diagram, name, fmt)
+
+    @described.field("Records per stage, time in stage, conversion; null if not visible.")
+    async def process_analytics(self, info: Info, name: str) -> ProcessAnalytics | None:
+        ctx = info.context
+        defn = ctx.service.program.processes.get(name)
+        found = await ctx.run(ctx.service.analytics, ctx.me, name)
+        if defn is None or found is None:
+            return None
+        return ProcessAnalytics.from_domain(defn, found)

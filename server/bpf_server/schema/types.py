@@ -1,0 +1,547 @@
+"""The contract's GraphQL types (API.md), each built from the domain by a ``from_domain`` converter.
+
+Definitions (entities, processes, stages, steps) are immutable, so their GraphQL
+objects are built once per definition and shared by every request. Records and
+instances wrap their stored rows; what needs more data (an instance's paths and
+gate, its history, a record's form) is loaded through the request's DataLoaders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from enum import Enum
+from typing import Annotated, Any, TypeVar, cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from bpf_dsl.definition import ProcessDefinition, StageDef, StepDef
+from bpf_dsl.model import EntitySpec, FieldSpec, OptionSpec
+from bpf_dsl.nodes import derive_label
+from bpf_dsl.service import StageBar, TransitionFailure, ValidationFailure, Visit
+from bpf_dsl.service.reads import Analytics, InstanceDetail
+from bpf_dsl.service.values import to_json
+from bpf_dsl.storage import InstanceRow, RecordRow
+
+from ..context import Context
+from ..limits import ClientError
+from . import fields as described
+
+Info = strawberry.Info[Context, None]
+T = TypeVar("T")
+
+# An optional argument the contract writes without a default (`after: String`) is declared `= UNSET`:
+# strawberry prints `= null` for a Python None default. `given()` reads it back as None.
+UNSET: Any = strawberry.UNSET
+
+
+def given(value: Any) -> Any:
+    """An argument's value, None when it was not given."""
+    return None if value is UNSET else value
+
+
+# -- enums ----------------------------------------------------------------------------------------------
+@strawberry.enum(description="Where an instance stands.")
+class InstanceStatus(Enum):
+    ACTIVE = "ACTIVE"
+    FINISHED = "FINISHED"
+    ABORTED = "ABORTED"
+
+
+@strawberry.enum(description="A stage of the process bar: behind, at, or ahead of the active stage.")
+class StageState(Enum):
+    COMPLETED = "COMPLETED"
+    ACTIVE = "ACTIVE"
+    UPCOMING = "UPCOMING"
+
+
+@strawberry.enum(description="Why an instance command was refused.")
+class TransitionErrorCode(Enum):
+    STAGE_GATE = strawberry.enum_value("STAGE_GATE", description="required steps of the active stage are not filled")
+    END = strawberry.enum_value("END", description="no next stage: the active stage is the last on the path")
+    BEGINNING = strawberry.enum_value("BEGINNING", description="no previous stage")
+    UNREACHABLE = strawberry.enum_value("UNREACHABLE", description="the stage is not on the traversed path")
+    INVALID = strawberry.enum_value(
+        "INVALID", description="unknown stage or step, or an argument that makes no sense here")
+    CROSS_ENTITY_TARGET_REQUIRED = strawberry.enum_value(
+        "CROSS_ENTITY_TARGET_REQUIRED",
+        description="the next stage is on another entity, no record given and no `create`")
+    NOT_ACTIVE = strawberry.enum_value("NOT_ACTIVE", description="the instance is finished or aborted")
+    CANCELLED = strawberry.enum_value("CANCELLED", description="a plugin's pre-change hook said no")
+    VERSION_CONFLICT = strawberry.enum_value(
+        "VERSION_CONFLICT", description="expectedVersion is not the current version")
+    FORBIDDEN = strawberry.enum_value("FORBIDDEN", description="the caller's roles don't allow this process")
+    NOT_FOUND = strawberry.enum_value("NOT_FOUND", description="no such instance or record")
+
+
+_STATUS = {"active": InstanceStatus.ACTIVE, "finished": InstanceStatus.FINISHED, "aborted": InstanceStatus.ABORTED}
+
+
+# -- the model: entities, fields, options ----------------------------------------------------------------------
+@strawberry.type(description="An option of a choice or choices field.")
+class Option:
+    name: str
+    label: str
+
+    @classmethod
+    def from_domain(cls, option: OptionSpec) -> Option:
+        return cls(name=option.name, label=option.label)
+
+
+@strawberry.type(description="A field of an entity; `type` is its kind (text, money, choice, lookup...).")
+class Field:
+    name: str
+    label: str
+    type: str
+    required: bool
+    options: list[Option]
+    lookup_entity: str | None
+
+    @classmethod
+    def from_domain(cls, spec: FieldSpec) -> Field:
+        return cls(name=spec.name, label=spec.label, type=spec.type.kind, required=spec.required,
+                   options=[Option.from_domain(o) for o in spec.type.options], lookup_entity=spec.type.entity)
+
+
+@strawberry.type(description="A declared entity and its fields, in declaration order.")
+class Entity:
+    name: str
+    label: str
+    fields: list[Field]
+
+    @classmethod
+    def from_domain(cls, spec: EntitySpec) -> Entity:
+        return cls(name=spec.name, label=spec.label, fields=[Field.from_domain(f) for f in spec.field_list()])
+
+
+# -- definitions: processes, stages, steps -------------------------------------------------------------------------
+@strawberry.type(description="A step of a stage: `kind` is data (bound to `field`) or action.")
+class Step:
+    name: str
+    label: str
+    field: str | None
+    kind: str
+    required: bool
+
+    @classmethod
+    def from_domain(cls, step: StepDef) -> Step:
+        return cls(name=step.name, label=step.label, field=step.field, kind=step.kind, required=step.required)
+
+
+@strawberry.type(description="A stage of a process, on the entity whose record it works on.")
+class Stage:
+    name: str
+    label: str
+    category: str | None
+    entity: str
+    steps: list[Step]
+
+    @classmethod
+    def from_domain(cls, stage: StageDef) -> Stage:
+        return _cached(stage, lambda: cls(name=stage.name, label=stage.label, category=stage.category,
+                                          entity=stage.entity, steps=[Step.from_domain(s) for s in stage.steps]))
+
+    @classmethod
+    def placeholder(cls, name: str, entity: str) -> Stage:
+        """A stage the instance's definition no longer has (shown by name in the history)."""
+        return cls(name=name, label=derive_label(name), category=None, entity=entity, steps=[])
+
+
+@strawberry.type(description="A process definition (the version an instance runs on, or the current one).")
+class Process:
+    name: str
+    label: str
+    entity: str
+    order: int
+    version: str
+    roles: list[str]
+    stages: list[Stage]
+
+    @classmethod
+    def from_domain(cls, defn: ProcessDefinition) -> Process:
+        return _cached(defn, lambda: cls(name=defn.name, label=defn.label, entity=defn.entity, order=defn.order,
+                                         version=defn.version, roles=list(defn.roles),
+                                         stages=[Stage.from_domain(s) for s in defn.stages]))
+
+
+# Definitions are immutable: their GraphQL objects are built once. Keyed by id() with the definition kept
+# alive in the value, so an id is never reused while its entry exists.
+_CACHE: dict[int, tuple[object, Any]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached(key: object, build: Callable[[], T]) -> T:
+    hit = _CACHE.get(id(key))
+    if hit is not None and hit[0] is key:
+        return cast(T, hit[1])
+    made = build()
+    with _CACHE_LOCK:
+        _CACHE[id(key)] = (key, made)
+    return made
+
+
+# -- records ---------------------------------------------------------------------------------------------------
+@strawberry.type(description="A record of any entity; `values` holds its fields by their .bpf names.")
+class Record:
+    row: strawberry.Private[RecordRow]
+
+    @classmethod
+    def from_domain(cls, row: RecordRow) -> Record:
+        return cls(row=row)
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.id)
+
+    @strawberry.field
+    def entity(self) -> str:
+        return self.row.entity
+
+    @strawberry.field
+    def version(self) -> int:
+        return self.row.version
+
+    @described.field("Every declared field by name (an empty one as null), as API.md's JSON shapes.")
+    def values(self, info: Info) -> JSON:
+        return cast(JSON, record_values(info.context, self.row))
+
+    @strawberry.field
+    def created_at(self) -> dt.datetime:
+        return self.row.created_at
+
+    @strawberry.field
+    def updated_at(self) -> dt.datetime:
+        return self.row.updated_at
+
+    @described.field("The instances the caller may see, newest activity first.")
+    async def instances(self, info: Info) -> list[ProcessInstance]:
+        return await record_instances(info.context, self.row)
+
+    @described.field("The instance the bar shows: the active one if visible, else the newest visible.")
+    async def active_instance(self, info: Info) -> ProcessInstance | None:
+        return await record_active_instance(info.context, self.row)
+
+    @described.field("Every field with what the business rules say about it now.")
+    async def form(self, info: Info) -> list[FieldState]:
+        return await record_form(info.context, self.row)
+
+
+def record_values(ctx: Context, row: RecordRow) -> dict[str, Any]:
+    """The stored values with every declared field present (null when empty)."""
+    spec = ctx.service.program.entities.get(row.entity)
+    if spec is None:
+        return dict(row.values)
+    return {name: row.values.get(name) for name in spec.fields}
+
+
+async def record_instances(ctx: Context, row: RecordRow) -> list[ProcessInstance]:
+    rows = await ctx.loaders.instances.load(row.id)
+    return await ProcessInstance.many(ctx, rows)
+
+
+async def record_active_instance(ctx: Context, row: RecordRow) -> ProcessInstance | None:
+    rows = await ctx.loaders.instances.load(row.id)
+    chosen = next((r for r in rows if r.id == row.active_instance_id), rows[0] if rows else None)
+    if chosen is None:
+        return None
+    found = await ProcessInstance.many(ctx, [chosen])
+    return found[0] if found else None
+
+
+async def record_form(ctx: Context, row: RecordRow) -> list[FieldState]:
+    spec = ctx.service.program.entities.get(row.entity)
+    if spec is None:
+        return []
+    values, form = await ctx.loaders.forms.load(row)
+    return [FieldState(name=f.name, label=f.label, type=f.type.kind, value=to_json(f, values.get(f.name)),
+                       required=form.is_required(f.name, f.required), hidden=f.name in form.hidden,
+                       locked=f.name in form.locked, recommendation=form.recommendation(f.name),
+                       options=[Option.from_domain(o) for o in f.type.options], lookup_entity=f.type.entity)
+            for f in spec.field_list()]
+
+
+@strawberry.type(description="A field of a record with the rules' verdict: the form a page draws.")
+class FieldState:
+    name: str
+    label: str
+    type: str
+    value: JSON | None
+    required: bool
+    hidden: bool
+    locked: bool
+    recommendation: str | None
+    options: list[Option]
+    lookup_entity: str | None
+
+
+# -- instances -----------------------------------------------------------------------------------------------------
+@strawberry.type(description="A process running on a record.")
+class ProcessInstance:
+    row: strawberry.Private[InstanceRow]
+    defn: strawberry.Private[ProcessDefinition]
+    known: strawberry.Private[InstanceDetail | None] = None  # computed already (the process bar)
+
+    @classmethod
+    def from_domain(cls, row: InstanceRow, defn: ProcessDefinition,
+                    detail: InstanceDetail | None = None) -> ProcessInstance:
+        return cls(row=row, defn=defn, known=detail)
+
+    @classmethod
+    async def one(cls, ctx: Context, row: InstanceRow) -> ProcessInstance:
+        """The GraphQL object of a row, with its definition (the instance's own version)."""
+        found = await cls.many(ctx, [row])
+        if not found:
+            raise ClientError(f"the definition of {row.process} version {row.definition_version} can't be loaded")
+        return found[0]
+
+    @classmethod
+    async def many(cls, ctx: Context, rows: list[InstanceRow]) -> list[ProcessInstance]:
+        """The rows' objects; an instance whose definition can't be rebuilt is left out."""
+        out = []
+        for row in rows:
+            current = ctx.service.program.processes.get(row.process)
+            defn = current if current is not None and current.version == row.definition_version else \
+                await ctx.run(ctx.service.definition_of, row)
+            defn = defn or current
+            if defn is not None and row.active_stage in defn.by_name:
+                out.append(cls(row=row, defn=defn))
+        return out
+
+    async def _detail(self, ctx: Context) -> InstanceDetail:
+        if self.known is None:
+            self.known = await ctx.loaders.details.load(self.row)
+            if self.known is None:
+                raise ClientError(f"the definition of {self.row.process} can't be loaded")
+        return self.known
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.id)
+
+    @described.field("The process's label.")
+    def name(self) -> str:
+        return self.defn.label
+
+    @described.field("The definition this instance runs on (its own version).")
+    def process(self) -> Process:
+        return Process.from_domain(self.defn)
+
+    @strawberry.field
+    def status(self) -> InstanceStatus:
+        return _STATUS[self.row.status]
+
+    @strawberry.field
+    def version(self) -> int:
+        return self.row.version
+
+    @described.field("The primary record.")
+    async def record(self, info: Info) -> Record:
+        return await _load_record(info.context, self.row.record_id)
+
+    @strawberry.field
+    def active_stage(self) -> Stage:
+        return self._stage(self.row.active_stage)
+
+    @described.field("The record the active stage works on.")
+    async def active_record(self, info: Info) -> Record:
+        stage = self.defn.stage(self.row.active_stage)
+        record_id = self.row.bound.get(stage.entity, self.row.record_id) if stage else self.row.record_id
+        return await _load_record(info.context, record_id)
+
+    @described.field("The stages moved through; ends with activeStage.")
+    def traversed_path(self) -> list[Stage]:
+        return [self._stage(s) for s in self.row.traversed]
+
+    @described.field("The traversed stages, then what the current data predicts ahead.")
+    async def active_path(self, info: Info) -> list[Stage]:
+        detail = await self._detail(info.context)
+        return [Stage.from_domain(s) for s in detail.active_path]
+
+    @strawberry.field
+    def active_stage_started_on(self) -> dt.datetime:
+        return self.row.stage_started_at
+
+    @strawberry.field
+    def created_at(self) -> dt.datetime:
+        return self.row.created_at
+
+    @strawberry.field
+    def completed_on(self) -> dt.datetime | None:
+        return self.row.completed_at
+
+    @strawberry.field
+    async def can_move_next(self, info: Info) -> bool:
+        return (await self._detail(info.context)).can_move_next
+
+    @described.field("What blocks moveNext now.")
+    async def missing_steps(self, info: Info) -> list[Step]:
+        detail = await self._detail(info.context)
+        stage = Stage.from_domain(detail.active_stage)
+        by_name = {s.name: s for s in stage.steps}
+        return [by_name.get(s.name) or Step.from_domain(s) for s in detail.missing]
+
+    @described.field("Every stage visit, oldest first.")
+    async def history(self, info: Info) -> list[StageVisit]:
+        visits = await info.context.loaders.histories.load(self.row)
+        return [StageVisit.from_domain(v, self.defn) for v in visits]
+
+    def _stage(self, name: str) -> Stage:
+        stage = self.defn.stage(name)
+        return Stage.from_domain(stage) if stage is not None else Stage.placeholder(name, self.defn.entity)
+
+
+async def _load_record(ctx: Context, record_id: str) -> Record:
+    row = await ctx.loaders.records.load(record_id)
+    if row is None:
+        raise ClientError(f"the record {record_id} is gone")
+    return Record(row=row)
+
+
+@strawberry.type(description="A stay in a stage: entered, left (null while there), how long, moved by whom.")
+class StageVisit:
+    stage: Stage
+    entered_at: dt.datetime
+    exited_at: dt.datetime | None
+    seconds: float | None
+    by: str
+
+    @classmethod
+    def from_domain(cls, visit: Visit, defn: ProcessDefinition) -> StageVisit:
+        stage = Stage.from_domain(visit.stage) if visit.stage is not None else \
+            Stage.placeholder(visit.stage_name, defn.entity)
+        return cls(stage=stage, entered_at=visit.entered_at, exited_at=visit.exited_at, seconds=visit.seconds,
+                   by=visit.by)
+
+
+# -- the process bar --------------------------------------------------------------------------------------------------
+@strawberry.type(description="A step on the bar, on current data.")
+class BarStep:
+    step: Step
+    value: JSON | None
+    done: bool
+    required: bool
+    hidden: bool
+    locked: bool
+    recommendation: str | None
+
+
+@strawberry.type(description="A stage of the active path with its state and steps.")
+class BarStage:
+    stage: Stage
+    state: StageState
+    steps: list[BarStep]
+
+
+@strawberry.type(description="The bar of a record's active instance.")
+class ProcessBar:
+    instance: ProcessInstance
+    stages: list[BarStage]
+
+    @classmethod
+    def from_domain(cls, ctx: Context, detail: InstanceDetail, bars: list[StageBar]) -> ProcessBar:
+        entities = ctx.service.program.entities
+        out = []
+        for bar in bars:
+            stage = Stage.from_domain(bar.stage)
+            fields = entities[bar.stage.entity].fields if bar.stage.entity in entities else {}
+            steps = []
+            for i, s in enumerate(bar.steps):
+                spec = fields.get(s.step.field) if s.step.field else None
+                value = to_json(spec, s.value) if spec is not None and s.value is not None else None
+                step = stage.steps[i] if i < len(stage.steps) else Step.from_domain(s.step)
+                steps.append(BarStep(step=step, value=value, done=s.done, required=s.required, hidden=s.hidden,
+                                     locked=s.locked, recommendation=s.recommendation))
+            out.append(BarStage(stage=stage, state=StageState(bar.state), steps=steps))
+        instance = ProcessInstance.from_domain(detail.row, detail.definition, detail)
+        return cls(instance=instance, stages=out)
+
+
+# -- expected failures -------------------------------------------------------------------------------------------------
+@strawberry.type(description="Why an instance command was refused; nothing changed.")
+class TransitionError:
+    code: TransitionErrorCode
+    message: str
+    missing_steps: list[str]
+    current_version: int | None
+
+    @classmethod
+    def from_domain(cls, failure: TransitionFailure) -> TransitionError:
+        return cls(code=TransitionErrorCode(failure.code), message=failure.message,
+                   missing_steps=list(failure.missing_steps), current_version=failure.current_version)
+
+
+@strawberry.type(description="A problem with one field (`field` null: the record as a whole).")
+class FieldError:
+    field: str | None
+    message: str
+
+
+@strawberry.type(description="Why a record write was refused; nothing changed.")
+class ValidationError:
+    message: str
+    field_errors: list[FieldError]
+    current_version: int | None
+
+    @classmethod
+    def from_domain(cls, failure: ValidationFailure) -> ValidationError:
+        return cls(message=failure.message, current_version=failure.current_version,
+                   field_errors=[FieldError(field=e.field, message=e.message) for e in failure.field_errors])
+
+
+InstanceResult = Annotated[ProcessInstance | TransitionError, strawberry.union("InstanceResult")]
+RecordResult = Annotated[Record | ValidationError, strawberry.union("RecordResult")]
+
+
+@strawberry.type(description="A page of records; pass nextCursor as `after` for the next one.")
+class RecordPage:
+    items: list[Record]
+    next_cursor: str | None
+    total: int
+
+
+# -- events ---------------------------------------------------------------------------------------------------------
+@strawberry.type(description="A stage or status change, or a notification, after its transaction committed.")
+class ProcessEvent:
+    kind: str
+    instance: ProcessInstance
+    stage: Stage | None
+    at: dt.datetime
+    by: str
+    message: str | None = strawberry.field(description="A notification's message.", default=None)
+    role: str | None = strawberry.field(description="The role a notification is for.", default=None)
+
+
+# -- extras the web page uses -----------------------------------------------------------------------------------------
+@strawberry.type(description="The caller.")
+class Me:
+    user: str
+    roles: list[str]
+
+
+@strawberry.type(description="How instances stand in and move through one stage.")
+class StageAnalytics:
+    stage: Stage
+    count: int = strawberry.field(description="Active instances now in this stage.")
+    median_seconds: float | None = strawberry.field(description="Median time of finished visits.")
+    p90_seconds: float | None = strawberry.field(description="90th percentile time of finished visits.")
+    conversion_to_next: float | None = strawberry.field(
+        description="Share of the instances that reached this stage and went on to a later one (0..1).")
+
+
+@strawberry.type(description="Records per stage, time in stage and conversion of a process.")
+class ProcessAnalytics:
+    process: Process
+    stages: list[StageAnalytics]
+
+    @classmethod
+    def from_domain(cls, defn: ProcessDefinition, found: Analytics) -> ProcessAnalytics:
+        stages = []
+        for s in defn.stages:
+            onward = [v for (a, _b), v in found.conversion.items() if a == s.name]
+            stages.append(StageAnalytics(
+                stage=Stage.from_domain(s), count=found.counts.get(s.name, 0),
+                median_seconds=found.median_seconds.get(s.name), p90_seconds=found.p90_seconds.get(s.name),
+                conversion_to_next=min(1.0, sum(onward)) if onward else None))
+        return cls(process=Process.from_domain(defn), stages=stages)
