@@ -142,6 +142,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         line = load_samples(service, registry)
         if line:
             print(f"bpf serve: {line}", file=sys.stderr)
+        # The demo is meant to be opened at once: hand out a short-lived admin token to sign in with.
+        from bpf_dsl.auth import Tokens
+
+        made = Tokens(storage).create("demo", ["admin"], 7)
+        print(f"bpf serve: demo sign-in token (admin, 7 days): {made.token}", file=sys.stderr)
     common: dict[str, Any] = {"host": args.host, "port": args.port, "ws_max_size": MAX_WS_MESSAGE_BYTES,
                               "log_level": "info", "access_log": False, "timeout_graceful_shutdown": 5}
     print(f"bpf serve: {len(boot.program.processes)} process(es), {len(boot.program.entities)} entit(ies) on {url}; "
