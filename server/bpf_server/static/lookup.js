@@ -1,0 +1,174 @@
+// The searchable record picker for lookup fields: an ARIA 1.2 combobox with a listbox popup.
+// Type to search the entity's records; ArrowDown/ArrowUp move, Enter picks, Escape closes.
+
+import { gql, meta, recordTitle, RECORD_BRIEF } from './api.js';
+import { h, debounce } from './util.js';
+
+const titles = new Map(); // record id -> title, so a picked value shows its name at once
+
+/** The title of a record by id (cached), for showing a lookup's current value. */
+export async function titleOf(id) {
+  if (!id) return '';
+  if (titles.has(id)) return titles.get(id);
+  try {
+    const data = await gql(`query T($id: ID!) { record(id: $id) { ${RECORD_BRIEF} } }`, { id });
+    const title = data.record ? recordTitle(data.record) : `(missing record ${id})`;
+    titles.set(id, title);
+    return title;
+  } catch {
+    return String(id);
+  }
+}
+
+export function rememberTitle(record) {
+  titles.set(record.id, recordTitle(record));
+}
+
+async function searchRecords(entity, text, where) {
+  const useSearch = meta.has('records.search');
+  const query = useSearch
+    ? `query S($e: String!, $q: String, $w: JSON) { records(entity: $e, search: $q, where: $w, first: 8) { items { ${RECORD_BRIEF} } } }`
+    : `query S($e: String!, $w: JSON) { records(entity: $e, where: $w, first: 200) { items { ${RECORD_BRIEF} } } }`;
+  const data = await gql(query, useSearch ? { e: entity, q: text || null, w: where } : { e: entity, w: where });
+  let items = data.records.items;
+  items.forEach(rememberTitle);
+  if (!useSearch && text) {
+    const needle = text.toLowerCase();
+    items = items.filter((r) => recordTitle(r).toLowerCase().includes(needle));
+  }
+  return items.slice(0, 8);
+}
+
+/**
+ * A lookup picker. `input` gets `id` (so a <label for> names it); `onPick(id|null)` is called
+ * when the choice changes; `where` (field → value) narrows the records offered. Returns {el, input, get value(), set value(id), disabled}.
+ */
+export function lookupPicker({ id, entity, value = null, disabled = false, describedBy = null, where = null, onPick = () => {} }) {
+  const listId = `${id}-list`;
+  const entityLabel = meta.entity(entity)?.label || entity;
+  let current = value;
+  let shownTitle = '';
+  let options = [];
+  let activeIndex = -1;
+  let requestNo = 0;
+
+  const input = h('input', {
+    id, type: 'text', role: 'combobox', autocomplete: 'off', spellcheck: 'false',
+    'aria-autocomplete': 'list', 'aria-expanded': 'false', 'aria-controls': listId,
+    'aria-describedby': describedBy, placeholder: `Search ${entityLabel}…`, disabled,
+  });
+  const list = h('ul', { id: listId, role: 'listbox', class: 'combo-list', hidden: true, 'aria-label': `${entityLabel} records` });
+  const clear = h('button', {
+    type: 'button', class: 'combo-clear', 'aria-label': `Clear ${entityLabel}`, hidden: !current || disabled,
+    onclick: () => { choose(null); input.focus(); },
+  }, '×');
+  const el = h('div', { class: 'combo' }, input, clear, list);
+
+  const setExpanded = (open) => {
+    list.hidden = !open;
+    input.setAttribute('aria-expanded', String(open));
+    if (!open) { activeIndex = -1; input.removeAttribute('aria-activedescendant'); }
+  };
+
+  const highlight = (index) => {
+    activeIndex = index;
+    [...list.children].forEach((li, i) => li.setAttribute('aria-selected', String(i === index)));
+    const li = list.children[index];
+    if (li && li.id) {
+      input.setAttribute('aria-activedescendant', li.id);
+      li.scrollIntoView({ block: 'nearest' });
+    } else {
+      input.removeAttribute('aria-activedescendant');
+    }
+  };
+
+  const choose = (record) => {
+    const next = record ? record.id : null;
+    shownTitle = record ? recordTitle(record) : '';
+    input.value = shownTitle;
+    clear.hidden = !next || input.disabled;
+    setExpanded(false);
+    if (next !== current) {
+      current = next;
+      onPick(current);
+    }
+  };
+
+  const renderOptions = (items, text) => {
+    options = items;
+    const children = items.length
+      ? items.map((record, i) => h('li', {
+        id: `${listId}-${i}`, role: 'option', 'aria-selected': 'false', class: 'combo-option',
+        onmousedown: (event) => { event.preventDefault(); choose(record); },
+      }, recordTitle(record)))
+      : [h('li', { class: 'combo-empty', role: 'option', 'aria-disabled': 'true', 'aria-selected': 'false' },
+        text ? `No ${entityLabel} matches “${text}”` : `No ${entityLabel} records yet`)];
+    list.replaceChildren(...children);
+    setExpanded(true);
+    highlight(items.length ? 0 : -1);
+  };
+
+  const search = async () => {
+    const mine = ++requestNo;
+    const text = input.value.trim();
+    try {
+      const items = await searchRecords(entity, text, where);
+      if (mine === requestNo && document.activeElement === input) renderOptions(items, text);
+    } catch (error) {
+      if (mine === requestNo) {
+        list.replaceChildren(h('li', { class: 'combo-empty', role: 'option', 'aria-disabled': 'true', 'aria-selected': 'false' }, error.message));
+        setExpanded(true);
+      }
+    }
+  };
+  const searchSoon = debounce(search, 180);
+
+  input.addEventListener('input', searchSoon);
+  input.addEventListener('keydown', (event) => {
+    const open = !list.hidden;
+    if (event.key === 'ArrowDown') {
+      event.preventDefault();
+      if (!open) search();
+      else if (options.length) highlight(Math.min(options.length - 1, activeIndex + 1));
+    } else if (event.key === 'ArrowUp') {
+      event.preventDefault();
+      if (open && options.length) highlight(Math.max(0, activeIndex - 1));
+    } else if (event.key === 'Enter') {
+      if (open && activeIndex >= 0 && options[activeIndex]) {
+        event.preventDefault();
+        choose(options[activeIndex]);
+      }
+    } else if (event.key === 'Escape') {
+      if (open) {
+        event.preventDefault();
+        event.stopPropagation();
+        setExpanded(false);
+        input.value = shownTitle;
+      }
+    }
+  });
+  input.addEventListener('blur', () => {
+    setExpanded(false);
+    if (input.value.trim() === '' && current) choose(null);
+    else input.value = shownTitle;
+  });
+
+  if (current) {
+    titleOf(current).then((title) => {
+      shownTitle = title;
+      if (document.activeElement !== input) input.value = title;
+    });
+  }
+
+  return {
+    el,
+    input,
+    get value() { return current; },
+    set value(next) {
+      current = next || null;
+      clear.hidden = !current || input.disabled;
+      if (!current) { shownTitle = ''; input.value = ''; return; }
+      titleOf(current).then((title) => { shownTitle = title; input.value = title; });
+    },
+  };
+}

@@ -1,0 +1,218 @@
+// A record's page: the process bar across the top, the record's fields in a form below,
+// the history as a timeline, and live updates over the processEvents subscription.
+
+import { gql, meta, recordTitle, subscribe } from './api.js';
+import { BAR_FIELDS, createBar } from './bar.js';
+import { collect, fieldControl, showErrors } from './forms.js';
+import { rememberTitle } from './lookup.js';
+import { announce, duration, h, keepFocus, mount, secondsSince, timeEl } from './util.js';
+
+function pageQuery() {
+  const form = meta.has('Record.form')
+    ? 'form { name label type value required hidden locked recommendation lookupEntity options { name label } }'
+    : '';
+  return `query RecordPage($id: ID!) {
+    record(id: $id) { id entity version values createdAt updatedAt ${form}
+      instances { id status process { name label } activeStage { name label } } }
+    processBar(recordId: $id) { ${BAR_FIELDS} }
+  }`;
+}
+
+const EVENTS = `subscription Events($recordId: ID) {
+  processEvents(recordId: $recordId) { kind at by stage { name label } instance { id version status activeStage { label } } } }`;
+
+const VERBS = {
+  started: (e) => `started the process on ${e.stage?.label || e.instance.activeStage.label}`,
+  stage_changed: (e) => `moved it to ${e.stage?.label || e.instance.activeStage.label}`,
+  finished: () => 'finished the process',
+  abandoned: () => 'abandoned the process',
+  reactivated: () => 'reactivated the process',
+  switched: () => 'switched its process',
+};
+
+export function renderRecord(main, id, { settle }) {
+  let alive = true;
+  let record = null;
+  let stopEvents = null;
+  let subscribedTo = null;
+  const knownVersions = new Map(); // instance id -> the version this page last showed
+  const live = h('span', { class: 'live', 'data-state': 'off' }, 'Connecting…');
+  const bar = createBar({ onChanged: (opts) => refresh(opts) });
+  const details = createDetails(() => refresh({ own: true }));
+  const historyBox = h('section', { class: 'card history', 'aria-labelledby': 'history-title' });
+  const head = h('div', { class: 'page-head record-head' });
+  const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' });
+
+  mount(main, crumbs, head, bar.el, h('div', { class: 'columns' }, details.el, historyBox));
+
+  async function refresh({ own = false, instance = null } = {}) {
+    if (instance) knownVersions.set(instance.id, Math.max(instance.version, knownVersions.get(instance.id) ?? 0));
+    let data;
+    try {
+      data = await gql(pageQuery(), { id });
+    } catch (error) {
+      if (alive) bar.showError(error.message);
+      return;
+    }
+    if (!alive) return;
+    if (!data.record) {
+      mount(main, h('h1', {}, 'Record not found'), h('p', {}, `There is no record ${id}, or it was deleted. `, h('a', { href: '/' }, 'Back to the records')));
+      settle('Not found');
+      return;
+    }
+    const first = record === null;
+    record = data.record;
+    rememberTitle(record);
+    const entity = meta.entity(record.entity);
+    const title = recordTitle(record);
+    mount(crumbs, h('ol', {}, h('li', {}, h('a', { href: '/' }, 'Records')),
+      h('li', {}, h('a', { href: `/?entity=${encodeURIComponent(record.entity)}` }, entity?.label || record.entity)),
+      h('li', {}, h('span', { 'aria-current': 'page' }, title))));
+    keepFocus(head, () => mount(head,
+      h('div', {}, h('p', { class: 'eyebrow' }, entity?.label || record.entity), h('h1', { tabindex: '-1' }, title),
+        h('p', { class: 'muted small' }, 'Created ', timeEl(record.createdAt), ' · updated ', timeEl(record.updatedAt))),
+      live));
+    const processBar = data.processBar;
+    if (processBar) knownVersions.set(processBar.instance.id, processBar.instance.version);
+    bar.render(processBar, record);
+    details.render(record, { own });
+    drawHistory(processBar);
+    watch(processBar ? processBar.instance.record.id : record.id);
+    if (first) settle(title);
+  }
+
+  function drawHistory(processBar) {
+    if (!processBar) {
+      mount(historyBox, h('h2', { id: 'history-title' }, 'History'), h('p', { class: 'muted' }, 'No process history yet.'));
+      return;
+    }
+    const inst = processBar.instance;
+    const visits = [...inst.history].reverse();
+    const total = inst.history.reduce((sum, v) => sum + (v.seconds ?? secondsSince(v.enteredAt, v.exitedAt) ?? 0), 0);
+    mount(historyBox,
+      h('h2', { id: 'history-title' }, 'History'),
+      h('p', { class: 'muted small' }, `${inst.process.label} · started `, timeEl(inst.createdAt), ` · ${duration(total)} in all`),
+      h('ol', { class: 'timeline', 'aria-label': 'Stage visits, newest first' }, ...visits.map((v) => {
+        const open = !v.exitedAt;
+        const seconds = v.seconds ?? secondsSince(v.enteredAt, v.exitedAt);
+        return h('li', { class: `visit${open ? ' is-open' : ''}` },
+          h('div', { class: 'visit-head' },
+            h('strong', {}, v.stage ? v.stage.label : 'A removed stage'),
+            h('span', { class: 'visit-time' }, duration(seconds), open ? ' so far' : '')),
+          h('p', { class: 'muted small' },
+            v.stage ? `${meta.entity(v.stage.entity)?.label || v.stage.entity} · ` : '',
+            'entered ', timeEl(v.enteredAt), open ? '' : [' · left ', timeEl(v.exitedAt)], ` · by ${v.by}`));
+      })));
+  }
+
+  /** (Re)subscribe to the events of the instance's primary record. */
+  function watch(recordId) {
+    if (subscribedTo === recordId) return;
+    if (stopEvents) stopEvents();
+    subscribedTo = recordId;
+    stopEvents = subscribe(EVENTS, { recordId }, (data) => {
+      const event = data.processEvents;
+      if (!event || !alive) return;
+      const known = knownVersions.get(event.instance.id);
+      if (known !== undefined && event.instance.version <= known) return; // our own change, already shown
+      knownVersions.set(event.instance.id, event.instance.version);
+      const verb = VERBS[event.kind];
+      if (verb) announce(`${event.by} ${verb(event)}.`);
+      live.dataset.flash = String(Date.now());
+      refresh({ own: false });
+    }, async (status) => {
+      if (!alive) return;
+      // Once subscribed (again), catch up on what happened before: then the page is live.
+      if (status === 'live') await refresh({ own: false });
+      if (!alive) return;
+      live.dataset.state = status;
+      live.textContent = { live: 'Live', offline: 'Reconnecting…', refused: 'Live updates off' }[status] || status;
+      live.title = status === 'live' ? 'Changes by others show here as they happen' : '';
+    });
+  }
+
+  refresh();
+  return () => {
+    alive = false;
+    bar.destroy();
+    if (stopEvents) stopEvents();
+  };
+}
+
+/** The record's own fields (Record.form: rules' required/hidden/locked/recommendation applied). */
+function createDetails(onSaved) {
+  const el = h('section', { class: 'card details', 'aria-labelledby': 'details-title' });
+  let record = null;
+  let controls = [];
+  let baseVersion = null;
+  const summary = h('div', { class: 'error-box', role: 'alert', hidden: true });
+  const saved = h('p', { class: 'saved', role: 'status' });
+
+  const states = (rec) => {
+    if (rec.form) return rec.form;
+    const entity = meta.entity(rec.entity);
+    return (entity ? entity.fields : []).map((f) => ({ ...f, value: rec.values[f.name] ?? null, hidden: false, locked: false, recommendation: null }));
+  };
+
+  const draw = () => {
+    const entity = meta.entity(record.entity);
+    controls = states(record).filter((f) => !f.hidden).map((f) => fieldControl(f, {
+      value: f.value, idPrefix: 'rec', required: f.required, locked: f.locked, recommendation: f.recommendation,
+    }));
+    controls.forEach((c) => c.el.addEventListener('input', () => { saved.textContent = ''; }));
+    const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'details-save' }, 'Save');
+    const form = h('form', { novalidate: true, class: 'form-grid', 'aria-labelledby': 'details-title' },
+      summary, h('div', { class: 'fields' }, ...controls.map((c) => c.el)),
+      h('div', { class: 'actions' }, submit, saved));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const { values, problems } = collect(controls, { changedOnly: true });
+      if (problems.length) { showErrors(controls, problems, summary, 'Check the fields marked below.'); return; }
+      if (!Object.keys(values).length) { showErrors(controls, [], summary); saved.textContent = 'Nothing to save.'; return; }
+      submit.disabled = true;
+      try {
+        const result = (await gql(`mutation Save($id: ID!, $values: JSON!, $expectedVersion: Int) {
+          updateRecord(id: $id, values: $values, expectedVersion: $expectedVersion) {
+            __typename ... on Record { id version }
+            ... on ValidationError { message currentVersion fieldErrors { field message } } } }`,
+        { id: record.id, values, expectedVersion: baseVersion })).updateRecord;
+        if (result.__typename === 'ValidationError') {
+          if (result.currentVersion !== null && result.currentVersion !== undefined && !result.fieldErrors.length) {
+            showErrors(controls, [], summary, `Someone else changed this ${entity?.label || 'record'} since you opened it. Reload to see their changes; your edits here will be replaced.`);
+            summary.append(h('button', { type: 'button', class: 'btn btn-small', onclick: () => { baseVersion = null; record = null; onSaved(); } }, 'Reload'));
+          } else {
+            showErrors(controls, result.fieldErrors, summary, result.message);
+          }
+          return;
+        }
+        showErrors(controls, [], summary);
+        baseVersion = result.version;
+        controls.forEach((c) => c.accept());
+        saved.textContent = 'Saved.';
+        announce('Saved.');
+        onSaved();
+      } catch (error) {
+        showErrors(controls, [], summary, error.message);
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    mount(el, h('h2', { id: 'details-title' }, `${entity?.label || 'Record'} details`), form);
+  };
+
+  return {
+    el,
+    /** Show fresh data; edits not yet saved are kept (only a change of ours moves their base version). */
+    render(next, { own }) {
+      const dirty = record && controls.some((c) => c.dirty());
+      if (dirty && record.id === next.id) {
+        if (own) baseVersion = next.version;
+        record = { ...next };
+        return;
+      }
+      record = next;
+      baseVersion = next.version;
+      keepFocus(el, draw);
+    },
+  };
+}

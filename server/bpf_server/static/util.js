@@ -1,0 +1,134 @@
+// Small DOM and formatting helpers shared by every view.
+
+/**
+ * Build an element: h('button', {class: 'x', onclick: fn}, 'text', child...).
+ * Attributes: `class`, `text`, `html` is deliberately absent (no innerHTML anywhere),
+ * functions on `on*` become listeners, booleans toggle the attribute, null/undefined skip.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = tag.includes(':')
+    ? document.createElementNS('http://www.w3.org/2000/svg', tag.split(':')[1])
+    : document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith('on') && typeof value === 'function') {
+      el.addEventListener(key.slice(2), value);
+    } else if (key === 'dataset') {
+      Object.assign(el.dataset, value);
+    } else if (key === 'value' && 'value' in el && !(el instanceof SVGElement)) {
+      el.value = value;
+    } else if (key === 'checked' || key === 'selected') {
+      el[key] = Boolean(value);
+    } else {
+      el.setAttribute(key, value === true ? '' : String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replace an element's children. */
+export function mount(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+/** Text only screen readers hear. */
+export const srOnly = (text) => h('span', { class: 'sr-only' }, text);
+
+let uid = 0;
+/** A document-unique id with a readable prefix. */
+export const uniqueId = (prefix) => `${prefix}-${++uid}`;
+
+/** A safe id fragment from any name. */
+export const slug = (s) => String(s).replace(/[^A-Za-z0-9_-]/g, '_');
+
+/** "45 s", "12 min", "3 h 5 min", "2 d 4 h". */
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return '—';
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const hours = Math.floor(m / 60);
+  if (hours < 48) return m % 60 ? `${hours} h ${m % 60} min` : `${hours} h`;
+  const d = Math.floor(hours / 24);
+  return hours % 24 ? `${d} d ${hours % 24} h` : `${d} d`;
+}
+
+/** Seconds from an ISO date-time until now (or until `end`). */
+export function secondsSince(iso, end = null) {
+  const from = Date.parse(iso);
+  const to = end ? Date.parse(end) : Date.now();
+  return Number.isNaN(from) ? null : (to - from) / 1000;
+}
+
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
+
+/** A date-time in the reader's zone; a <time> element keeps the machine value. */
+export function timeEl(iso) {
+  if (!iso) return h('span', {}, '—');
+  const d = new Date(iso);
+  return h('time', { datetime: iso, title: d.toISOString() }, dateTimeFmt.format(d));
+}
+
+export const formatDateTime = (iso) => (iso ? dateTimeFmt.format(new Date(iso)) : '');
+export const formatDate = (ymd) => (ymd ? dateFmt.format(new Date(`${ymd}T00:00:00Z`)) : '');
+
+const numberFmt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+export const formatNumber = (n) => (n === null || n === undefined ? '' : numberFmt.format(n));
+export const percent = (x) => (x === null || x === undefined ? '—' : `${Math.round(x * 100)}%`);
+
+/** Wait `ms` after the last call before running `fn`. */
+export function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+/** The polite live region (status messages, live updates). */
+export function announce(message) {
+  const region = document.getElementById('announcer');
+  if (!region) return;
+  region.textContent = '';
+  // A fresh text node after a tick makes screen readers speak a repeated message again.
+  setTimeout(() => { region.textContent = message; }, 30);
+}
+
+/**
+ * Re-render `container` with `render()` while keeping keyboard focus: the element that had
+ * focus (found again by id) gets it back, with what was typed in it and the caret, so a
+ * refresh under a typing user doesn't throw them out.
+ */
+export function keepFocus(container, render) {
+  const active = document.activeElement;
+  const inside = active && active !== container && container.contains(active) && active.id;
+  const typed = inside && 'value' in active && !['checkbox', 'radio', 'button', 'submit'].includes(active.type);
+  const state = inside ? {
+    id: active.id,
+    value: typed ? active.value : null,
+    start: typed ? active.selectionStart ?? null : null,
+  } : null;
+  render();
+  if (!state) return;
+  const again = document.getElementById(state.id);
+  if (!again) return;
+  again.focus({ preventScroll: true });
+  // What the user was typing survives the refresh (it is saved when they leave the field).
+  if (state.value !== null && 'value' in again && again.value !== state.value) again.value = state.value;
+  if (state.start !== null && typeof again.setSelectionRange === 'function') {
+    try { again.setSelectionRange(state.start, state.start); } catch { /* not a text input */ }
+  }
+}

@@ -1,0 +1,94 @@
+"""Screenshots of the record page and the process page for the README (docs/images/), taken on
+data made through the API: a few leads spread over the stages, one of them shown mid-process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
+
+from playwright.sync_api import Browser, Page, expect
+
+from .conftest import IMAGES, Server
+
+CREATE = """mutation($values: JSON!) { createRecord(entity: "lead", values: $values) {
+  __typename ... on Record { id activeInstance { id version } } ... on ValidationError { message } } }"""
+UPDATE = """mutation($id: ID!, $values: JSON!) { updateRecord(id: $id, values: $values) {
+  __typename ... on ValidationError { message fieldErrors { field message } } } }"""
+NEXT = """mutation($id: ID!, $v: Int) { moveNext(instanceId: $id, expectedVersion: $v) {
+  __typename ... on ProcessInstance { version activeRecord { id } } ... on TransitionError { code message } } }"""
+FINISH = """mutation($id: ID!, $v: Int) { finishProcess(instanceId: $id, expectedVersion: $v) {
+  __typename ... on TransitionError { code message } } }"""
+
+
+def lead(server: Server, values: dict[str, Any], moves: list[dict[str, Any]],
+         then: dict[str, Any] | None = None, finish: bool = False) -> str:
+    """A lead moved forward once per entry of `moves` (each: values to set on the active record first),
+    then `then`'s values set on the active record, then finished if `finish`."""
+    made = server.gql(CREATE, {"values": values})["createRecord"]
+    assert made["__typename"] == "Record", made
+    instance = made["activeInstance"]
+    version, on = instance["version"], made["id"]
+    for changes in moves:
+        if changes:
+            saved = server.gql(UPDATE, {"id": on, "values": changes})["updateRecord"]
+            assert saved["__typename"] == "Record", saved
+        moved = server.gql(NEXT, {"id": instance["id"], "v": version})["moveNext"]
+        assert moved["__typename"] == "ProcessInstance", moved
+        version, on = moved["version"], moved["activeRecord"]["id"]
+    if then:
+        saved = server.gql(UPDATE, {"id": on, "values": then})["updateRecord"]
+        assert saved["__typename"] == "Record", saved
+    if finish:
+        done = server.gql(FINISH, {"id": instance["id"], "v": version})["finishProcess"]
+        assert done["__typename"] == "ProcessInstance", done
+    return str(made["id"])
+
+
+def test_screenshots(page: Page, browser: Browser, server: Server, sign_in: Callable[..., None]) -> None:
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    big = {"budget_amount": 2_400_000, "purchase_timeframe": "immediate", "decision_maker": True}
+    shown = lead(server, {"topic": "Northwind fleet renewal", "company": "Northwind Traders",
+                          "purchase_process": "committee", "description": "Forty vans, electric, over two years",
+                          **big},
+                 [{}, {}],
+                 then={"customer_need": "Lower running costs across the fleet", "stakeholders_identified": True})
+    lead(server, {"topic": "Contoso kiosks", "company": "Contoso"}, [])
+    lead(server, {"topic": "Fabrikam badges", "company": "Fabrikam"}, [])
+    lead(server, {"topic": "Tailspin drones", "company": "Tailspin Toys", **big}, [{}])
+    lead(server, {"topic": "Litware licences", "budget_amount": 40_000}, [{}])
+    lead(server, {"topic": "Adatum laptops", "budget_amount": 90_000},
+         [{}, {"customer_need": "Refresh", "proposal_developed": True}])
+    lead(server, {"topic": "Woodgrove printers", "budget_amount": 15_000},
+         [{}, {"customer_need": "Print less"}, {"proposal_developed": True}],
+         then={"decision_date": "2030-03-31"}, finish=True)
+
+    sign_in(page, f"/records/{shown}")
+    expect(page.get_by_role("heading", level=1, name="Northwind fleet renewal")).to_be_visible()
+    expect(page.locator(".live")).to_have_attribute("data-state", "live")
+    expect(page.locator("ol.timeline > li")).to_have_count(3)
+    page.screenshot(path=str(IMAGES / "record-page.png"), full_page=True)
+
+    page.get_by_role("link", name="Lead to Opportunity Sales Process").first.click()
+    expect(page.get_by_role("heading", level=1, name="Lead to Opportunity Sales Process")).to_be_visible()
+    expect(page.locator(".diagram svg")).to_be_visible()
+    expect(page.locator("table.funnel tbody tr").first).to_be_visible()
+    page.screenshot(path=str(IMAGES / "process-page.png"), full_page=True)
+
+    # The same pages on a phone-sized screen stay usable: nothing wider than the screen but the bar,
+    # which scrolls sideways inside itself.
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                has_touch=True)
+    try:
+        small = phone.new_page()
+        sign_in(small, f"/records/{shown}")
+        expect(small.get_by_role("heading", level=1, name="Northwind fleet renewal")).to_be_visible()
+        overflow = small.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"the record page is {overflow}px wider than a phone's screen"
+        active = small.locator("ol.chevrons [aria-current=step]")
+        expect(active).to_be_in_viewport()
+    finally:
+        phone.close()
