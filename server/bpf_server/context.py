@@ -1,8 +1,13 @@
 """The typed context of a GraphQL operation: who asks, the service, and the request's DataLoaders.
 
-The service is synchronous (it owns database transactions); every call to it runs
-in a worker thread (:meth:`Context.run`) so that the event loop keeps serving. The
-DataLoaders gather the loads of one resolution step into one service call, so a
+The service is synchronous (it owns database transactions). Writes, scans and every
+call on PostgreSQL run in a worker thread so that the event loop keeps serving
+while they wait for a lock, the disk or the network (:meth:`Context.run`,
+:meth:`Context.write`). Reads by key on SQLite (a record, an instance, a bar, a
+page's batch) run inline (:meth:`Context.read`): they take microseconds, never wait
+for a writer in WAL mode, and handing them to a thread costs more than they do
+(the GIL's ping-pong between the loop and the worker doubled a bar's CPU time per
+request, see docs/decisions.md). The DataLoaders gather the loads of one resolution step into one service call, so a
 page of records with their instances, stages and bars costs a bounded number of
 queries whatever its size.
 """
@@ -12,7 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio.to_thread
 from strawberry.dataloader import DataLoader
@@ -36,12 +41,19 @@ async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
 
+class Reader(Protocol):
+    """How a keyed read is run: inline or in a worker thread (:meth:`Context.read`)."""
+
+    async def __call__(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+
 class Loaders:
     """One operation's DataLoaders (fresh per HTTP request, per event on a socket)."""
 
-    def __init__(self, service: Service, caller: Caller) -> None:
+    def __init__(self, service: Service, caller: Caller, read: Reader) -> None:
         self.service = service
         self.caller = caller
+        self.read = read
         self.records: DataLoader[str, RecordRow | None] = DataLoader(load_fn=self._records)
         self.instances: DataLoader[str, list[InstanceRow]] = DataLoader(load_fn=self._instances)
         self.details: DataLoader[InstanceRow, InstanceDetail | None] = DataLoader(
@@ -52,21 +64,21 @@ class Loaders:
             load_fn=self._forms, cache_key_fn=_row_key)
 
     async def _records(self, ids: Sequence[str]) -> list[RecordRow | None]:
-        found = await in_thread(self.service.get_records, self.caller, list(ids))
+        found = await self.read(self.service.get_records, self.caller, list(ids))
         return [found.get(i) for i in ids]
 
     async def _instances(self, ids: Sequence[str]) -> list[list[InstanceRow]]:
-        found = await in_thread(self.service.instances_of_many, self.caller, list(ids))
+        found = await self.read(self.service.instances_of_many, self.caller, list(ids))
         return [found.get(i, []) for i in ids]
 
     async def _details(self, rows: Sequence[InstanceRow]) -> list[InstanceDetail | None]:
-        return await in_thread(self.service.details, list(rows))
+        return await self.read(self.service.details, list(rows))
 
     async def _histories(self, rows: Sequence[InstanceRow]) -> list[list[Visit]]:
-        return await in_thread(self.service.histories, list(rows))
+        return await self.read(self.service.histories, list(rows))
 
     async def _forms(self, rows: Sequence[RecordRow]) -> list[tuple[dict[str, Any], FormState]]:
-        return await in_thread(self.service.forms, list(rows))
+        return await self.read(self.service.forms, list(rows))
 
 
 def _row_key(row: InstanceRow | RecordRow) -> tuple[str, int]:
@@ -94,7 +106,7 @@ class Context:
     def loaders(self) -> Loaders:
         """This operation's DataLoaders."""
         if self._loaders is None:
-            self._loaders = Loaders(self.service, self.me)
+            self._loaders = Loaders(self.service, self.me, self.read)
         return self._loaders
 
     def fresh_loaders(self) -> None:
@@ -107,8 +119,14 @@ class Context:
         return self.app.hub
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a service call in a worker thread."""
+        """Run a service call that may take long (a scan, a drawing) in a worker thread."""
         return await in_thread(fn, *args, **kwargs)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a read by key: inline where the database is embedded, else in a worker thread."""
+        if self.app.inline_reads:
+            return fn(*args)
+        return await in_thread(fn, *args)
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a service command in a worker thread, in turn with the others where the database wants it."""

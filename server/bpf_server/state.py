@@ -35,6 +35,8 @@ class AppState:
         # handler's sleeps (up to 100 ms each). Queued here, in the event loop, they go in turn without sleeping.
         self.write_gate: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if service.storage.dialect == "sqlite" else contextlib.nullcontext())
+        # Reads by key on the embedded database cost less than a hand-off to a thread (see context.py).
+        self.inline_reads = service.storage.dialect == "sqlite"
 
     def start(self) -> None:
         """Hear the service's events; with PostgreSQL, relay them to and from the other server processes."""

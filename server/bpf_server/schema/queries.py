@@ -73,7 +73,7 @@ class Query:
     @strawberry.field
     async def process_instance(self, info: Info, id: strawberry.ID) -> ProcessInstance | None:
         ctx = info.context
-        row = await ctx.run(ctx.service.get_instance, ctx.me, str(id))
+        row = await ctx.read(ctx.service.get_instance, ctx.me, str(id))
         if row is None:
             return None
         found = await ProcessInstance.many(ctx, [row])
@@ -88,7 +88,7 @@ class Query:
     @described.field("The bar of the record's active instance.")
     async def process_bar(self, info: Info, record_id: strawberry.ID) -> ProcessBar | None:
         ctx = info.context
-        found = await ctx.run(ctx.service.process_bar, ctx.me, str(record_id))
+        found = await ctx.read(ctx.service.process_bar, ctx.me, str(record_id))
         if found is None:
             return None
         detail, bars = found

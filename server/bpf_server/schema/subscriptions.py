@@ -44,7 +44,7 @@ class Subscription:
                 if not _wanted(ctx, event, wanted_record, process):
                     continue
                 ctx.fresh_loaders()  # a socket lives long: read the instance as it is now
-                row = await ctx.run(ctx.service.get_instance, ctx.me, event.instance_id)
+                row = await ctx.read(ctx.service.get_instance, ctx.me, event.instance_id)
                 if row is None:
                     continue  # deleted since, or not visible
                 found = await ProcessInstance.many(ctx, [row])

@@ -303,7 +303,7 @@ class ProcessInstance:
         for row in rows:
             current = ctx.service.program.processes.get(row.process)
             defn = current if current is not None and current.version == row.definition_version else \
-                await ctx.run(ctx.service.definition_of, row)
+                await ctx.read(ctx.service.definition_of, row)
             defn = defn or current
             if defn is not None and row.active_stage in defn.by_name:
                 out.append(cls(row=row, defn=defn))
