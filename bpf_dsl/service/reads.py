@@ -139,7 +139,11 @@ class Reads:
 
     def active_instance(self, caller: Caller, record: RecordRow) -> InstanceRow | None:
         """The instance the bar shows: the record's active one if visible, else its newest visible one."""
-        rows = self.instances_of(caller, record.id)
+        with self.storage.read() as tx:
+            return self._active_instance(tx, caller, record)
+
+    def _active_instance(self, tx: Tx, caller: Caller, record: RecordRow) -> InstanceRow | None:
+        rows = [r for r in tx.instances_of(record.id) if self.visible(caller, r)]
         for r in rows:
             if r.id == record.active_instance_id:
                 return r
@@ -164,17 +168,14 @@ class Reads:
 
     def process_bar(self, caller: Caller, record_id: str) -> tuple[InstanceDetail, list[StageBar]] | None:
         """The bar of the record's active instance: the active path with each stage's state and steps."""
-        record = self.get_record(caller, record_id)
-        if record is None:
-            return None
-        row = self.active_instance(caller, record)
-        if row is None:
-            return None
-        with self.storage.read() as tx:
-            defn = self._defn(tx, row)
-            if defn is None:
+        with self.storage.read() as tx:  # one connection for the record, its instance and the gate's data
+            record = tx.get_record(record_id)
+            row = self._active_instance(tx, caller, record) if record is not None else None
+            defn = self._defn(tx, row) if row is not None else None
+            if record is None or row is None or defn is None:
                 return None
             data = TxData(tx, self.program, self.clock())
+            data.remember(record)  # already read: the gate's steps read it again
             state = _state_of(row, defn)
             path = active_path(defn, state, data, data.now)
             traversed = set(state.traversed)
