@@ -44,7 +44,7 @@ def pack_module(name: str) -> ModuleType:
 
 def registry(*names: str) -> Registry:
     """The built-ins and the named packs, registered in-process."""
-    return Registry([(n, "test", pack_module(n)) for n in names], entry_points=False)
+    return Registry([(n, "test", pack_module(n).PACK) for n in names], entry_points=False)
 
 
 _programs: dict[tuple[str, ...], tuple[Registry, Program]] = {}

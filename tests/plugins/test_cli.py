@@ -27,7 +27,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The three real packs and three broken ones, as pip would leave them installed."""
     site = tmp_path_factory.mktemp("site")
     for pack in ("sales", "service", "marketing"):
-        write_dist(site, f"bpf-{pack}", "0.1.0", {pack: f"bpf_{pack}"})
+        write_dist(site, f"bpf-{pack}", "0.1.0", {pack: f"bpf_{pack}:PACK"})
     # Fails to import.
     (site / "bpf_broken_import.py").write_text("import does_not_exist_anywhere\n")
     write_dist(site, "bpf-broken-import", "0.3.0", {"broken_import": "bpf_broken_import"})
@@ -135,10 +135,10 @@ def test_init_refusals_are_one_line_exit_2(env: dict[str, str], tmp_path: Path, 
 
 
 def test_a_project_importing_a_missing_pack_is_a_check_error(tmp_path: Path) -> None:
-    env = subprocess_env()  # no packs installed
-    (tmp_path / "p.bpf").write_text("import sales\n")
+    env = subprocess_env()  # no pack supplying `tickets` is installed (the dev venv may hold the shipped ones)
+    (tmp_path / "p.bpf").write_text("import tickets\n")
     result = run(env, "check", str(tmp_path))
     assert result.returncode == 1
-    assert "BPF011" in result.stdout and "no installed plugin pack supplies the module `sales`" in result.stdout
+    assert "BPF011" in result.stdout and "no installed plugin pack supplies the module `tickets`" in result.stdout
     listing = run(env, "plugins")
-    assert listing.returncode == 0 and listing.stdout.startswith("bpf builtin\n") and "sales" not in listing.stdout
+    assert listing.returncode == 0 and listing.stdout.startswith("bpf builtin\n") and "tickets" not in listing.stdout

@@ -45,8 +45,8 @@ def test_the_packs_check_clean_together() -> None:
 def test_pack_files_are_formatted(pack: str) -> None:
     from bpf_dsl.formatter import format_text
 
-    module = pack_module(pack)
-    for path in [module.MODULE, *sorted(module.TEMPLATE.rglob("*.bpf"))]:
+    pack_object = pack_module(pack).PACK
+    for path in [pack_object.module_path, *sorted(pack_object.template_folder.rglob("*.bpf"))]:
         text = path.read_text(encoding="utf-8")
         assert format_text(text, str(path)) == text, f"run bpf fmt {path}"
 
@@ -114,8 +114,8 @@ class _Missing:
 
 
 def test_check_packs_drops_packs_whose_modules_dont_check(tmp_path: Path) -> None:
-    reg = Registry([("sales", "1", pack_module("sales")), ("bad", "0.1", _Broken(tmp_path)),
-                    ("gone", "0.2", _Missing()), ("marketing", "1", pack_module("marketing"))], entry_points=False)
+    reg = Registry([("sales", "1", pack_module("sales").PACK), ("bad", "0.1", _Broken(tmp_path)),
+                    ("gone", "0.2", _Missing()), ("marketing", "1", pack_module("marketing").PACK)], entry_points=False)
     assert reg.failures == [] and "bad.go" in reg.actions
     failures = check_packs(reg)
     assert [f.name for f in failures] == ["bad", "gone"]
@@ -151,7 +151,7 @@ def test_hooks_that_fail_or_return_junk_are_reported() -> None:
             return "nurture"
 
     reg = Registry([("raises", "1", Raises()), ("junk", "1", Junk()), ("flat", "1", NotAList()),
-                    ("sales", "1", pack_module("sales"))], entry_points=False)
+                    ("sales", "1", pack_module("sales").PACK)], entry_points=False)
     assert [(f.name, f.reason) for f in reg.failures] == [
         ("raises", "RuntimeError: no templates today"),
         ("junk", "TypeError: bpf_sample_records must return SampleSpec items, not str"),
@@ -171,8 +171,8 @@ def test_a_pack_supplying_taken_names_is_skipped() -> None:
         def bpf_actions(self) -> list[ActionSpec]:
             return [ActionSpec("bpf", "notify", ())]
 
-    reg = Registry([("sales", "1", pack_module("sales")), ("copycat", "1", Copycat()), ("notify", "1", Notify()),
-                    ("sales", "2", pack_module("sales"))], entry_points=False)
+    reg = Registry([("sales", "1", pack_module("sales").PACK), ("copycat", "1", Copycat()), ("notify", "1", Notify()),
+                    ("sales", "2", pack_module("sales").PACK)], entry_points=False)
     assert [(f.name, f.reason) for f in reg.failures] == [
         ("copycat", "the action `sales.close_opportunity` is already supplied by the pack sales; this pack is "
                     "skipped"),

@@ -1,60 +1,23 @@
 """bpf's service pack: customers, cases, work orders; Phone to Case and Case to Work Order.
 
-Registered under the ``bpf.plugins`` entry point as ``service``; ``import service``
-in a .bpf file loads :data:`MODULE`; ``bpf init DIR --template service`` starts
-a project from :data:`TEMPLATE`.
+Registered under the ``bpf.plugins`` entry point as ``service`` (the object
+:data:`PACK`): ``import service`` in a .bpf file loads ``service.bpf`` (customers,
+cases, work orders, both processes and the service-level rules); the actions
+``service.escalate``, ``resolve_case`` and ``complete_work_order`` and the function
+``service.business_days`` come from :mod:`.actions`; field service adds the stage
+categories ``schedule`` and ``deliver``; ``bpf init DIR --template service`` starts a
+project from ``template/``; ``bpf serve --demo`` loads :mod:`.samples`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
-
-from bpf_dsl.plugins import ActionSpec, FunctionSpec, ModuleSpec, SampleSpec, TemplateSpec, hookimpl
+from bpf_dsl.plugins import FolderPack
 
 from .actions import ACTIONS, FUNCTIONS
 
 __version__ = "0.1.0"
 
-HERE = Path(__file__).resolve().parent
-MODULE = HERE / "service.bpf"
-TEMPLATE = HERE / "template"
-
-
-@hookimpl
-def bpf_modules() -> Iterable[ModuleSpec]:
-    """``import service``: customers, cases, work orders, both processes and the service-level rules."""
-    return [ModuleSpec("service", MODULE)]
-
-
-@hookimpl
-def bpf_actions() -> Iterable[ActionSpec]:
-    """``service.escalate``, ``service.resolve_case``, ``service.complete_work_order``."""
-    return ACTIONS
-
-
-@hookimpl
-def bpf_functions() -> Iterable[FunctionSpec]:
-    """``service.business_days(start, end)``."""
-    return FUNCTIONS
-
-
-@hookimpl
-def bpf_stage_categories() -> Iterable[str]:
-    """Field service stages: scheduling a visit and delivering the work."""
-    return ["schedule", "deliver"]
-
-
-@hookimpl
-def bpf_templates() -> Iterable[TemplateSpec]:
-    """``bpf init DIR --template service``."""
-    return [TemplateSpec.from_folder("service", "a customer service project: imports the service pack and extends "
-                                                "the case", TEMPLATE)]
-
-
-@hookimpl
-def bpf_sample_records() -> Iterable[SampleSpec]:
-    """Customers, cases on both processes and their work orders, spread over every stage."""
-    from .samples import samples
-
-    return samples()
+PACK = FolderPack(__name__, "service",
+                  template="a customer service project: imports the service pack and extends the case",
+                  actions=ACTIONS, functions=FUNCTIONS,
+                  categories=["schedule", "deliver"])  # field service: scheduling a visit, delivering the work
