@@ -477,6 +477,20 @@ class ActionContext:
         row = self._data.row(rid)
         return None if row is None else self._data.values(row.entity, rid)
 
+    def own_record(self, entity: str) -> tuple[str, Mapping[str, Any]]:
+        """The id and values of the record the action's stage works on, which must be of ``entity``.
+
+        Raises :class:`ActionFailed` (the move fails with CANCELLED) when the stage works
+        on another entity or the record is gone: an action meant for one entity says so.
+        """
+        origin = self.origin
+        if origin.entity != entity or origin.record_id is None:
+            raise ActionFailed(f"this action works on a {entity} record, not on {origin.entity}")
+        values = self.record()
+        if values is None:
+            raise ActionFailed(f"the {entity} record is gone")
+        return origin.record_id, values
+
     def update(self, record_id: str, values: Mapping[str, Any]) -> None:
         """Change fields of a record (Python values; rules and validation apply)."""
         row = self._data.row(record_id, lock=True)

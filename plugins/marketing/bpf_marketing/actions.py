@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -13,19 +12,9 @@ NO_SALES = ("the sales pack isn't installed (or not imported): the hand-off crea
             "with `pip install bpf-sales` and add `import sales` next to `import marketing`")
 
 
-def _record(context: Any, entity: str) -> tuple[str, Mapping[str, Any]]:
-    origin = context.origin
-    if origin.entity != entity or origin.record_id is None:
-        raise ActionFailed(f"this action works on a {entity} record, not on {origin.entity}")
-    values = context.record()
-    if values is None:
-        raise ActionFailed(f"the {entity} record is gone")
-    return origin.record_id, values
-
-
 def launch_campaign(context: Any) -> None:
     """Launch an approved campaign: status launched, launched today."""
-    campaign_id, campaign = _record(context, "campaign")
+    campaign_id, campaign = context.own_record("campaign")
     if campaign.get("status") == "launched":
         return
     if campaign.get("approved") is not True:
@@ -38,7 +27,7 @@ def launch_campaign(context: Any) -> None:
 
 def hand_off(context: Any, notify_role: str = "salesperson") -> None:
     """Hand a marketing-qualified prospect to sales: create a sales lead from it (needs the sales pack)."""
-    prospect_id, p = _record(context, "prospect")
+    prospect_id, p = context.own_record("prospect")
     if p.get("sales_lead"):
         raise ActionFailed("this prospect was already handed off to sales")
     if p.get("mql") is not True:

@@ -8,7 +8,6 @@ apply) and refuse with ``ActionFailed``, which cancels the move.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -19,17 +18,6 @@ OUTCOME = Param("outcome", "text", options=("won", "lost"))
 LOST_REASON = Param("reason", "text", required=False, options=("canceled", "out_sold"))
 DISQUALIFY_REASON = Param("reason", "text", required=False,
                           options=("lost", "cannot_contact", "no_longer_interested", "canceled"))
-
-
-def _record(context: Any, entity: str) -> tuple[str, Mapping[str, Any]]:
-    """The id and values of the record the action works on, which must be of ``entity``."""
-    origin = context.origin
-    if origin.entity != entity or origin.record_id is None:
-        raise ActionFailed(f"this action works on a {entity} record, not on {origin.entity}")
-    values = context.record()
-    if values is None:
-        raise ActionFailed(f"the {entity} record is gone")
-    return origin.record_id, values
 
 
 def _check(param: Param, value: Any) -> None:
@@ -45,7 +33,7 @@ def qualify_lead(context: Any, create_account: bool = True, create_contact: bool
     the lead's ``existing_account``/``existing_contact`` then point at them, so the
     opportunity created on the next move links to both.
     """
-    lead_id, lead = _record(context, "lead")
+    lead_id, lead = context.own_record("lead")
     if lead.get("status") == "disqualified":
         raise ActionFailed("a disqualified lead can't be qualified; reactivate the process to reopen it")
     changes: dict[str, Any] = {}
@@ -79,7 +67,7 @@ def disqualify_lead(context: Any, reason: str = "no_longer_interested") -> None:
 
 def reopen_lead(context: Any) -> None:
     """Reopen a disqualified lead (D365's Reactivate Lead); a qualified lead is left as it is."""
-    lead_id, lead = _record(context, "lead")
+    lead_id, lead = context.own_record("lead")
     if lead.get("status") == "disqualified":
         context.update(lead_id, {"status": "open", "disqualify_reason": None})
 
@@ -88,7 +76,7 @@ def close_opportunity(context: Any, outcome: str, reason: str | None = None) -> 
     """Close the opportunity as won (actual revenue, probability 100) or lost (with a reason)."""
     _check(OUTCOME, outcome)
     _check(LOST_REASON, reason)
-    opp_id, opp = _record(context, "opportunity")
+    opp_id, opp = context.own_record("opportunity")
     status = opp.get("status")
     if status == outcome:
         return  # closing twice the same way changes nothing
@@ -109,7 +97,7 @@ def close_opportunity(context: Any, outcome: str, reason: str | None = None) -> 
 
 def require_closed(context: Any) -> None:
     """Refuse to finish while the opportunity is still open."""
-    _, opp = _record(context, "opportunity")
+    _, opp = context.own_record("opportunity")
     if opp.get("status") not in ("won", "lost"):
         raise ActionFailed("close the opportunity as won or lost before finishing the process")
 

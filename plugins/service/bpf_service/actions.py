@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from typing import Any
 
 from bpf_dsl.plugins import ActionSpec, FunctionSpec, Param
@@ -12,19 +11,9 @@ from bpf_dsl.service import ActionFailed
 PRIORITIES = ("low", "normal", "high", "urgent")
 
 
-def _record(context: Any, entity: str) -> tuple[str, Mapping[str, Any]]:
-    origin = context.origin
-    if origin.entity != entity or origin.record_id is None:
-        raise ActionFailed(f"this action works on a {entity} record, not on {origin.entity}")
-    values = context.record()
-    if values is None:
-        raise ActionFailed(f"the {entity} record is gone")
-    return origin.record_id, values
-
-
 def escalate(context: Any, reason: str) -> None:
     """Escalate an active case: flag it, raise its priority one level and tell the service managers."""
-    case_id, case = _record(context, "case")
+    case_id, case = context.own_record("case")
     if case.get("status") != "active":
         raise ActionFailed(f"only an active case can be escalated; this one is {case.get('status')}")
     if case.get("escalated"):
@@ -38,7 +27,7 @@ def escalate(context: Any, reason: str) -> None:
 
 def resolve_case(context: Any) -> None:
     """D365's Resolve Case: needs a resolution and its type; marks the case resolved now."""
-    case_id, case = _record(context, "case")
+    case_id, case = context.own_record("case")
     if case.get("status") == "resolved":
         return
     missing = [label for name, label in (("resolution_type", "the resolution type"), ("resolution", "the resolution"))
@@ -50,7 +39,7 @@ def resolve_case(context: Any) -> None:
 
 def complete_work_order(context: Any, resolve_case: bool = True) -> None:
     """Complete the work order (signed off, work recorded); optionally resolve its case with the work done."""
-    wo_id, wo = _record(context, "work_order")
+    wo_id, wo = context.own_record("work_order")
     if wo.get("status") == "completed":
         return
     if not wo.get("work_performed"):
