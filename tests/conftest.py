@@ -1,11 +1,15 @@
-"""Shared fixtures: where the spec examples live, and a private check cache per test session."""
+"""Shared fixtures: where the spec examples live, a private check cache per test session, and a real
+database per backend (SQLite always; PostgreSQL when BPF_TEST_POSTGRES_URL is set)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.backends import BACKENDS, database_url
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -24,3 +28,16 @@ def examples() -> list[Path]:
     files = sorted(EXAMPLES.glob("*.bpf"))
     assert files, f"no examples found in {EXAMPLES}"
     return files
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The kind of database: ``sqlite``, or ``postgres`` when BPF_TEST_POSTGRES_URL is set (else it skips)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database of ``backend``, removed afterwards."""
+    with database_url(backend, tmp_path) as url:
+        yield url

@@ -4,21 +4,13 @@ BPF_TEST_POSTGRES_URL is set), a fixed clock, and services over programs importi
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from bpf_dsl.service import Service
 from bpf_dsl.storage import open_storage
-from tests.backends import BACKENDS, database_url
 
 from .helpers import Clock, OpenSvc, program
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with database_url(str(request.param), tmp_path) as url:
-        yield url
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from bpf_dsl.definition import Program
 from bpf_dsl.plugins import Registry
 from bpf_dsl.service import Caller, Service
 from bpf_dsl.storage import InstanceRow, RecordRow, Storage, open_storage
-from tests.backends import BACKENDS, database_url
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "spec" / "examples"
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -62,17 +61,6 @@ def example_program() -> Program:
         assert len(paths) == 2, f"expected the two spec examples in {EXAMPLES}"
         _programs["<examples>"] = bpf_dsl.load(paths, registry())
     return _programs["<examples>"]
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    with database_url(backend, tmp_path) as url:
-        yield url
 
 
 @pytest.fixture
