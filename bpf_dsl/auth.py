@@ -115,6 +115,13 @@ class Tokens:
                 tx.touch_token(token_id, now)
         return Verdict(Caller(row.user, frozenset(row.roles)), "ok", token_id, row.expires_at)
 
+    def still_valid(self, token_id: str) -> bool:
+        """Whether the token is neither revoked nor expired now (one read by key; no hash check)."""
+        with self.storage.read() as tx:
+            row = tx.get_token(token_id)
+        now = self.clock()
+        return row is not None and row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
+
     def revoke(self, token_id: str) -> bool:
         """Revoke by id (a whole token is accepted too); False if unknown or revoked already."""
         found = token_id_of(token_id)

@@ -248,13 +248,36 @@ class Service(Reads):
                 defn = self.program.processes.get(inst.process)
                 if defn is not None and not caller.may_use(defn.roles):
                     raise _Abort(ValidationFailure("the record runs a process this caller may not use"))
+            working = tx.instances_working_on(record_id)
+            if working:
+                _, primary, process = working[0]
+                defn = self.program.processes.get(process)
+                raise _Abort(ValidationFailure(
+                    f"the record is the record of a stage of {defn.label if defn else process} on the record "
+                    f"{primary}: delete that record (with its process) first, or keep this one"))
             if not tx.delete_record(record_id, row.version):
                 raise _Conflict()
             data.forget(record_id)
+            self._unlink(tx, data, row)
             return row
 
         result: RecordRow | ValidationFailure = self._run(command)
         return result
+
+    def _unlink(self, tx: Tx, data: TxData, deleted: RecordRow) -> None:
+        """Empty the lookups that pointed at a deleted record (D365's "remove link"), raising their versions."""
+        for entity in self.program.entities.values():
+            for spec in entity.field_list():
+                if spec.type.kind != "lookup" or spec.type.entity != deleted.entity:
+                    continue
+                for rid in tx.related(entity.name, spec.name, deleted.id):
+                    row = data.row(rid, lock=True)
+                    if row is None:
+                        continue
+                    values = {k: v for k, v in row.values.items() if k != spec.name}
+                    if not tx.update_record(rid, values, row.version, data.now):
+                        raise _Conflict()
+                    data.remember(replace(row, values=values, version=row.version + 1, updated_at=data.now))
 
     # -- instances: starting and switching ---------------------------------------------------------------
     def _start_instance(self, tx: Tx, data: TxData, work: _Work, caller: Caller, defn: ProcessDefinition,

@@ -79,6 +79,9 @@ class Analytics:
     p90_seconds: dict[str, float]
 
 
+MAX_PAGE = 500  # records in one page of `records`
+
+
 class Reads:
     """Query methods of :class:`~bpf_dsl.service.Service`."""
 
@@ -109,26 +112,29 @@ class Reads:
         spec = self.program.entities.get(entity)
         if spec is None:
             raise ValueError(f"unknown entity {entity!r}")
+        if isinstance(where, dict) and "id" in where:
+            raise ValueError("`id` is not a field to match: read a record by its id with record(id:)")
         values, errors = parse_input(spec, where or {})
         if errors:
             raise ValueError("; ".join(e.message for e in errors))
         matching = encode(spec, values)
         for name, value in values.items():
-            if value is None:
-                matching[name] = None
-        first = max(0, min(first, 500))
+            if value is None or value == () or value == []:
+                matching[name] = None  # empty: matches the records where the field is empty
+        if not 0 <= first <= MAX_PAGE:
+            raise ValueError(f"`first` must be between 0 and {MAX_PAGE}, not {first}")
         with self.storage.read() as tx:
             return tx.list_records(entity, matching, process, stage, first, after, search or None)
 
     def instances_of(self, caller: Caller, record_id: str) -> list[InstanceRow]:
         """The record's instances the caller may see, newest activity first."""
         with self.storage.read() as tx:
-            return [r for r in tx.instances_of(record_id) if self.visible(caller, r)]
+            return [r for r in tx.instances_involving_many([record_id])[record_id] if self.visible(caller, r)]
 
     def instances_of_many(self, caller: Caller, record_ids: list[str]) -> dict[str, list[InstanceRow]]:
         """Instances of many records in one query (for DataLoaders)."""
         with self.storage.read() as tx:
-            found = tx.instances_of_many(record_ids)
+            found = tx.instances_involving_many(record_ids)
         return {rid: [r for r in rows if self.visible(caller, r)] for rid, rows in found.items()}
 
     def get_instance(self, caller: Caller, instance_id: str) -> InstanceRow | None:
@@ -143,7 +149,7 @@ class Reads:
             return self._active_instance(tx, caller, record)
 
     def _active_instance(self, tx: Tx, caller: Caller, record: RecordRow) -> InstanceRow | None:
-        rows = [r for r in tx.instances_of(record.id) if self.visible(caller, r)]
+        rows = [r for r in tx.instances_involving_many([record.id])[record.id] if self.visible(caller, r)]
         for r in rows:
             if r.id == record.active_instance_id:
                 return r

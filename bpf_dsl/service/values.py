@@ -116,6 +116,7 @@ def _convert(spec: FieldSpec, value: Any) -> Any:
             raise ValueError(f"{spec.label} must be text")
         if value == "":
             return None
+        _storable(spec, value)
         if len(value) > MAX_TEXT:
             raise ValueError(f"{spec.label} is longer than {MAX_TEXT} characters")
         checks = {"email": (_EMAIL, "an email address such as ann@example.com"),
@@ -169,8 +170,30 @@ def _convert(spec: FieldSpec, value: Any) -> Any:
     if kind == "lookup":
         if not isinstance(value, str) or not value:
             raise ValueError(f"{spec.label} must be the id of a {spec.type.entity} record")
+        _storable(spec, value)
         return value
     return value
+
+
+def unstorable(text: str) -> str | None:
+    """What in ``text`` no database can store (NUL, an unpaired surrogate), or None.
+
+    PostgreSQL refuses both and SQLite would keep them: refused as input, they are a
+    clear error on both, never a database error inside a query.
+    """
+    if "\x00" in text:
+        return "the NUL character (\\u0000)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "an unpaired surrogate (not valid Unicode)"
+    return None
+
+
+def _storable(spec: FieldSpec, text: str) -> None:
+    problem = unstorable(text)
+    if problem:
+        raise ValueError(f"{spec.label} holds {problem}, which can't be stored")
 
 
 def _bad() -> Any:
@@ -214,6 +237,7 @@ def _check_computed(spec: FieldSpec, value: Any) -> None:
     if kind in TEXT_KINDS:
         if not isinstance(value, str):
             raise ValueError(f"{spec.label} must be text")
+        _storable(spec, value)
         _bounds(spec, len(value), "characters long")
     elif kind in NUMBER_KINDS:
         if isinstance(value, bool) or not isinstance(value, int | float | Decimal):

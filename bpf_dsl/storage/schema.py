@@ -106,6 +106,10 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         """INSERT INTO stage_counts (process, status, active_stage, shard, n)
            SELECT process, status, active_stage, 0, count(*) FROM instances GROUP BY process, status, active_stage""",
     ]),
+    (4, "stage visits by record", [
+        # Deleting a record asks which instances of other records have a stage on it.
+        "CREATE INDEX visits_by_record ON stage_visits (record_id)",
+    ]),
 ]
 
 

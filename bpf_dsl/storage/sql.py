@@ -42,6 +42,9 @@ def _default(v: Any) -> Any:
     raise TypeError(f"can't store {type(v).__name__}")
 
 
+TOKENS_CHANNEL = "bpf_tokens"  # PostgreSQL NOTIFY channel: the id of each revoked token
+
+
 def dumps(v: Any) -> str:
     """JSON text for storage."""
     return json.dumps(v, default=_default, separators=(",", ":"), sort_keys=True)
@@ -131,6 +134,13 @@ class SqlTx:
         self.q("DELETE FROM instances WHERE record_id = ?", (record_id,))
         return True
 
+    def instances_working_on(self, record_id: str) -> list[tuple[str, str, str]]:
+        """(instance, its primary record, process) of other records' instances with a stage visit on this record."""
+        rows = self.q("SELECT DISTINCT i.id, i.record_id, i.process FROM stage_visits v "
+                      "JOIN instances i ON i.id = v.instance_id WHERE v.record_id = ? AND i.record_id <> ? "
+                      "ORDER BY i.id", (record_id, record_id)).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
     def set_active_instance(self, record_id: str, instance_id: str | None) -> None:
         self.q("UPDATE records SET active_instance_id = ? WHERE id = ?", (instance_id, record_id))
 
@@ -138,6 +148,25 @@ class SqlTx:
         if self.pg:
             return f"(data ->> '{_safe(field_name)}')"
         return f"json_extract(data, '$.{_safe(field_name)}')"
+
+    def _equals(self, name: str, value: Any) -> tuple[str, tuple[Any, ...]]:
+        """A clause matching records whose field ``name`` holds ``value`` (stored JSON), the same on both dialects.
+
+        Empty values are not stored (an absent key and null mean the same), so null matches an absent
+        key; a list (choices) matches the same list, not one containing it (JSONB's ``@>`` would).
+        """
+        key = _safe(name)
+        if self.pg:
+            if value is None:
+                return f"(r.data -> '{key}') IS NULL", ()
+            if isinstance(value, list | dict):
+                return f"(r.data -> '{key}') = ?::jsonb", (dumps(value),)
+            return "r.data @> ?::jsonb", (dumps({name: value}),)
+        if value is None:
+            return f"json_extract(r.data, '$.{key}') IS NULL", ()
+        if isinstance(value, list | dict):  # json_extract gives arrays back as minified JSON text
+            return f"json_extract(r.data, '$.{key}') = json(?)", (dumps(value),)
+        return f"json_extract(r.data, '$.{key}') = ?", (_sqlite_value(value),)
 
     def related(self, entity: str, field_name: str, target_id: str) -> list[str]:
         rows = self.q(f"SELECT id FROM records WHERE entity = ? AND {self._field_expr(field_name)} = ? "
@@ -170,14 +199,9 @@ class SqlTx:
                                "AND kv.value LIKE ? ESCAPE '\\')")
             params.append(pattern)
         for name, value in where.items():
-            if self.pg:
-                clauses.append("r.data @> ?::jsonb")
-                params.append(dumps({name: value}))
-            elif value is None:
-                clauses.append(f"json_extract(r.data, '$.{_safe(name)}') IS NULL")
-            else:
-                clauses.append(f"json_extract(r.data, '$.{_safe(name)}') = ?")
-                params.append(_sqlite_value(value))
+            clause, param = self._equals(name, value)
+            clauses.append(clause)
+            params.extend(param)
         join = ""
         if stage is not None or process is not None:
             join = "JOIN instances i ON i.id = r.active_instance_id" if process is None else \
@@ -220,6 +244,26 @@ class SqlTx:
             for r in rows:
                 inst = _instance(r)
                 out.setdefault(inst.record_id, []).append(inst)
+        return out
+
+    def instances_involving_many(self, record_ids: Sequence[str]) -> dict[str, list[InstanceRow]]:
+        """Per record: its own instances and those of other records with a stage on it, newest activity first.
+
+        The opportunity a lead's process created and moved on to takes part in that
+        instance (D365 shows its bar on the opportunity): reads list it with the
+        opportunity's own instances.
+        """
+        out = self.instances_of_many(record_ids)
+        for chunk in iter_chunks(list(dict.fromkeys(record_ids)), 500):
+            marks = ", ".join("?" for _ in chunk)
+            cols = ", ".join(f"i.{c.strip()}" for c in _INSTANCE_COLS.split(","))
+            rows = self.q(f"SELECT DISTINCT {cols}, v.record_id FROM stage_visits v JOIN instances i "
+                          f"ON i.id = v.instance_id WHERE v.record_id IN ({marks}) AND i.record_id <> v.record_id",
+                          chunk).fetchall()
+            for r in rows:
+                out.setdefault(r[-1], []).append(_instance(r[:-1]))
+        for rows_of in out.values():
+            rows_of.sort(key=lambda i: (-i.updated_at.timestamp(), i.id))
         return out
 
     def insert_instance(self, row: InstanceRow) -> None:
@@ -399,7 +443,11 @@ class SqlTx:
     def revoke_token(self, token_id: str, at: dt.datetime) -> bool:
         """Revoke a token; False if there is no such token or it was revoked already."""
         cur = self.q("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (ts(at), token_id))
-        return bool(cur.rowcount == 1)
+        done = bool(cur.rowcount == 1)
+        if done and self.pg:
+            # Delivered on commit to every server process listening: they drop the token from their caches.
+            self.q("SELECT pg_notify(?, ?)", (TOKENS_CHANNEL, token_id))
+        return done
 
     def list_tokens(self) -> list[TokenRow]:
         """Every token, oldest first."""

@@ -1,9 +1,13 @@
 """Who is calling: the bearer token of a request or socket, checked against the database.
 
 A verified token is remembered for a few seconds per server process, so a busy
-client costs one token lookup per :data:`CACHE_SECONDS`, not one per request; the
-price is that a revoked token may still work for that long on a process that saw
-it just before.
+client costs one full verification (hash, expiry, last-used) per
+:data:`CACHE_SECONDS`, not one per request. A revoked token is refused at once
+all the same: on SQLite each request re-reads the token's row (inline, a read by
+key); on PostgreSQL ``bpf token revoke`` sends a NOTIFY that every server
+process hears (:class:`~bpf_server.events.PgRelay`) and drops the token from its
+cache. Only while a process's LISTEN connection is down does a revoked token
+work there for up to :data:`CACHE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ class Refused(Exception):
 class Authenticator:
     """Checks bearer tokens, with a short cache of the valid ones."""
 
-    def __init__(self, tokens: Tokens) -> None:
+    def __init__(self, tokens: Tokens, *, recheck_revocation: bool) -> None:
         self.tokens = tokens
+        self.recheck_revocation = recheck_revocation  # re-read the row on a cache hit (SQLite: no NOTIFY)
         self._cache: dict[str, tuple[float, Verdict]] = {}
 
     async def caller(self, header: str | None) -> Caller:
@@ -51,7 +56,9 @@ class Authenticator:
         now = time.monotonic()
         hit = self._cache.get(key)
         if hit is not None and now - hit[0] < CACHE_SECONDS and not _expired(hit[1]):
-            return hit[1]
+            token_id = hit[1].token_id
+            if not self.recheck_revocation or token_id is None or self.tokens.still_valid(token_id):
+                return hit[1]
         verdict = await in_thread(self.tokens.verify, token)
         if verdict.caller is not None:
             if len(self._cache) >= CACHE_ENTRIES:
@@ -60,6 +67,13 @@ class Authenticator:
         else:
             self._cache.pop(key, None)
         return verdict
+
+
+    def forget(self, token_id: str) -> None:
+        """Drop a revoked token from the cache (called when another process revoked it)."""
+        for key, (_, verdict) in list(self._cache.items()):
+            if verdict.token_id == token_id:
+                self._cache.pop(key, None)
 
 
 def _expired(verdict: Verdict) -> bool:

@@ -23,12 +23,13 @@ import logging
 import queue
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from bpf_dsl.service import ProcessEvent
+from bpf_dsl.storage.sql import TOKENS_CHANNEL
 
 from .limits import SUBSCRIBER_QUEUE
 
@@ -119,9 +120,10 @@ def decode(payload: str) -> tuple[str, str, ProcessEvent]:
 class PgRelay:
     """NOTIFY this process's events; LISTEN for the others' and give them to the hub."""
 
-    def __init__(self, url: str, hub: EventHub) -> None:
+    def __init__(self, url: str, hub: EventHub, on_revoked: Callable[[str], None] | None = None) -> None:
         self.url = url
         self.hub = hub
+        self.on_revoked = on_revoked  # told the id of each token revoked anywhere (NOTIFY on TOKENS_CHANNEL)
         self.origin = uuid.uuid4().hex
         self.namespace = ""
         self._out: queue.SimpleQueue[ProcessEvent | None] = queue.SimpleQueue()
@@ -187,11 +189,16 @@ class PgRelay:
             try:
                 conn = self._connect()
                 conn.execute(f"LISTEN {CHANNEL}")
+                conn.execute(f"LISTEN {TOKENS_CHANNEL}")
                 self._listening.set()
                 delay = 0.5
                 while not self._stop.is_set():
                     for note in conn.notifies(timeout=0.5):
-                        self._deliver(note.payload)
+                        if note.channel == TOKENS_CHANNEL:
+                            if self.on_revoked is not None:
+                                self.on_revoked(note.payload)
+                        else:
+                            self._deliver(note.payload)
             except Exception as exc:
                 if self._stop.is_set():
                     break

@@ -14,8 +14,10 @@ import logging
 import uuid
 from collections.abc import Iterator
 
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule, GraphQLError, StringValueNode
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+
+from bpf_dsl.service.values import unstorable
 
 log = logging.getLogger("bpf.server")
 
@@ -30,10 +32,20 @@ SUBSCRIBER_QUEUE = 1000  # events buffered for one slow subscriber before it mis
 VALIDATION_CACHE = 512
 PARSER_CACHE = 512
 
+class StorableStrings(ASTValidationRule):
+    """String literals in the query text must be storable text (see :func:`unstorable`)."""
+
+    def enter_string_value(self, node: StringValueNode, *_args: object) -> None:
+        problem = unstorable(node.value)
+        if problem:
+            self.report_error(GraphQLError(f"a string value holds {problem}, which no value may contain", node))
+
+
 # Built once: the same classes for every request keep strawberry's validation cache effective.
 VALIDATION_RULES: tuple[type[ASTValidationRule], ...] = (
     *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
     *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    StorableStrings,
 )
 
 

@@ -26,8 +26,9 @@ class AppState:
         self.service = service
         self.settings = settings
         self.hub = EventHub()
-        self.auth = Authenticator(Tokens(service.storage))
-        self.relay = PgRelay(service.storage.url, self.hub) if service.storage.dialect == "postgres" else None
+        embedded = service.storage.dialect == "sqlite"
+        self.auth = Authenticator(Tokens(service.storage), recheck_revocation=embedded)
+        self.relay = None if embedded else PgRelay(service.storage.url, self.hub, on_revoked=self.auth.forget)
         self._unsubscribe: Callable[[], None] | None = None
         self._diagrams: dict[tuple[str, str], str | None] = {}
         self._lock = threading.Lock()
@@ -36,7 +37,7 @@ class AppState:
         self.write_gate: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if service.storage.dialect == "sqlite" else contextlib.nullcontext())
         # Reads by key on the embedded database cost less than a hand-off to a thread (see context.py).
-        self.inline_reads = service.storage.dialect == "sqlite"
+        self.inline_reads = embedded
 
     def start(self) -> None:
         """Hear the service's events; with PostgreSQL, relay them to and from the other server processes."""

@@ -26,6 +26,8 @@ from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
+from bpf_dsl.service.values import unstorable
+
 from .authn import Refused
 from .context import Context
 from .limits import DRAIN_BYTES, MAX_BODY_BYTES, MAX_SUBSCRIPTIONS_PER_SOCKET
@@ -91,6 +93,9 @@ class GraphQLView(GraphQL[Context, None]):
             raise HTTPException(400, "the request body is not valid JSON (or is nested too deeply)") from None
         if not isinstance(value, dict | list):
             raise HTTPException(400, 'the request body must be a JSON object: {"query": "...", "variables": {...}}')
+        problem = _unstorable_text(value)
+        if problem:
+            raise HTTPException(400, f"the request body holds {problem}, which no value may contain")
         return value
 
     async def get_context(self, request: Any, response: Any) -> Context:
@@ -109,6 +114,23 @@ class GraphQLView(GraphQL[Context, None]):
         except Refused:
             raise ConnectionRejectionError() from None
         return {"user": context.caller.user}
+
+
+def _unstorable_text(value: Any) -> str | None:
+    """What in the JSON ``value`` (its keys and strings, at any depth) no database can store, or None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            problem = unstorable(item)
+            if problem:
+                return problem
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 class _Capped:

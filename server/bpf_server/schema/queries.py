@@ -79,7 +79,8 @@ class Query:
         found = await ProcessInstance.many(ctx, [row])
         return found[0] if found else None
 
-    @described.field("The record's instances the caller may see, newest activity first.")
+    @described.field("The record's instances the caller may see (its own, and those of other records with a "
+                     "stage on it), newest activity first.")
     async def process_instances(self, info: Info, record_id: strawberry.ID) -> list[ProcessInstance]:
         ctx = info.context
         rows = await ctx.loaders.instances.load(str(record_id))

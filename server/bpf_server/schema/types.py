@@ -215,7 +215,8 @@ class Record:
     def updated_at(self) -> dt.datetime:
         return self.row.updated_at
 
-    @described.field("The instances the caller may see, newest activity first.")
+    @described.field("The instances the caller may see (its own, and those of other records with a stage on it), "
+                     "newest activity first.")
     async def instances(self, info: Info) -> list[ProcessInstance]:
         return await record_instances(info.context, self.row)
 
