@@ -390,11 +390,18 @@ class Service(Reads):
                                                row.version))
             if not outcome.changed:
                 return row
-            new_state = self._apply(tx, data, work, defn, outcome, caller, state)
-            new_row = _row(new_state, defn, data.now, created_at=row.created_at)
-            if not tx.update_instance(new_row, row.version):
-                raise _Conflict()
-            self._log(tx, data, work, defn, outcome, new_row)
+            try:
+                new_state = self._apply(tx, data, work, defn, outcome, caller, state)
+                new_row = _row(new_state, defn, data.now, created_at=row.created_at)
+                if not tx.update_instance(new_row, row.version):
+                    raise _Conflict()
+                self._log(tx, data, work, defn, outcome, new_row)
+            except _Abort as abort:
+                # A hook, an action or a veto refused: the instance stays at the version the caller can retry on.
+                failure = abort.failure
+                if isinstance(failure, TransitionFailure) and failure.current_version is None:
+                    raise _Abort(replace(failure, current_version=row.version)) from None
+                raise
             return new_row
 
         result: InstanceRow | TransitionFailure = self._run(command)

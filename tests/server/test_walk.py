@@ -192,7 +192,10 @@ def test_sales_walk(live: Live) -> None:
 
     # CANCELLED: the veto plugin refuses to abandon a case.
     case = create(admin, "case", {"title": "Printer on fire"})
-    refused(move(admin, "abandonProcess", case["activeInstance"]["id"]), "CANCELLED")
+    vetoed = refused(move(admin, "abandonProcess", case["activeInstance"]["id"]), "CANCELLED")
+    now = admin.gql("query($i: ID!) { processInstance(id: $i) { version status } }",
+                    i=case["activeInstance"]["id"])["processInstance"]
+    assert now["status"] == "ACTIVE" and vetoed["currentVersion"] == now["version"]  # unchanged, and said so
 
     # deleteRecord: stale version refused; then deleted with its instances.
     q = "mutation($id: ID!, $v: Int) { r: deleteRecord(id: $id, expectedVersion: $v) { __typename ...R ...V } }"
