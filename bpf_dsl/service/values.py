@@ -247,5 +247,19 @@ def _check_computed(spec: FieldSpec, value: Any) -> None:
         _bounds(spec, value, "")
     elif kind == "choice" and value not in spec.type.option_names:
         raise ValueError(f"{spec.label} must be one of: {', '.join(spec.type.option_names)}")
-    elif kind == "choices" and any(v not in spec.type.option_names for v in value):
+    elif kind == "choices" and (not isinstance(value, tuple | list | set | frozenset)
+                                or any(v not in spec.type.option_names for v in value)):
         raise ValueError(f"{spec.label} must be a list of: {', '.join(spec.type.option_names)}")
+    elif kind == "bool" and not isinstance(value, bool):
+        raise ValueError(f"{spec.label} must be true or false, not {_shown(value)}")
+    elif kind == "date" and (not isinstance(value, dt.date) or isinstance(value, dt.datetime)):
+        raise ValueError(f"{spec.label} must be a date, not {_shown(value)}")
+    elif kind == "datetime" and not isinstance(value, dt.datetime):
+        raise ValueError(f"{spec.label} must be a date and time, not {_shown(value)}")
+    elif kind == "lookup" and (not isinstance(value, str) or not value):
+        raise ValueError(f"{spec.label} must be the id of a {spec.type.entity} record, not {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    """A computed value as an author would recognise it in a message."""
+    return f"{type(value).__name__} {value!r}"

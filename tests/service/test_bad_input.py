@@ -8,6 +8,7 @@ would break a rule or a validation makes the move fail, also writing nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from bpf_dsl.service import Caller, Service, TransitionFailure, ValidationFailure
+from bpf_dsl.service.values import check_values
 from bpf_dsl.storage import open_storage
 from tests.backends import BACKENDS, database_url
 
@@ -270,3 +272,19 @@ def test_a_rule_set_that_breaks_a_validation_is_refused(open_svc: OpenSvc) -> No
     refused_write(svc, svc.update_record(CLERK, person.id, {"state": "shout"}), "nick")
     refused_write(svc, svc.create_record(CLERK, "person", {"name": "Pat", "state": "shout"}), "nick")
     assert snapshot(svc) == before
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("born", 5, "must be a date"),
+    ("born", "2020-01-01", "must be a date"),
+    ("active", "yes", "must be true or false"),
+    ("age", "12", "must be a number"),
+    ("name", 7, "must be text"),
+    ("name", "a\x00b", "NUL"),
+])
+def test_values_computed_on_the_server_must_fit_their_field(field: str, value: Any, says: str) -> None:
+    """The safety net under rules, hooks and actions: a value of the wrong type is never stored."""
+    entity = program(PEOPLE).entities["person"]
+    errors = check_values(entity, {field: value})
+    assert [e.field for e in errors] == [field] and says in errors[0].message, errors
+    assert check_values(entity, {"born": dt.date(2020, 1, 1), "active": True, "age": 3}) == []
