@@ -1,6 +1,8 @@
 """The ``bpf`` command line (API.md). Errors are one line on stderr, no traceback unless ``--debug``.
 
-Exit codes: 0 success, 1 the input has errors (or ``fmt --check`` found work), 2 a bad invocation.
+Exit codes: 0 success, 1 the input has errors (or ``fmt --check`` found work, or the
+environment refused: a database, a file, the output), 2 a bad invocation, 141 the
+reader of the output went away (``bpf export | head``), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -8,21 +10,81 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import logging
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TextIO, cast
 
 from .errors import BpfError, SourceError, UsageError
 
+BROKEN_PIPE = 141  # what a shell reports for a command killed by SIGPIPE: the usual end of `... | head`
+
+
+class WriteError(BpfError):
+    """A file can't be written (a full disk, a read-only folder)."""
+
+
+class OutputError(WriteError):
+    """The standard output can't be written."""
+
 
 class _Parser(argparse.ArgumentParser):
-    """argparse whose usage errors are one line and exit 2."""
+    """argparse whose usage errors are one line and exit 2; every (sub)command takes ``--debug``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # SUPPRESS: a subcommand that wasn't given --debug must not reset the one given before it.
+        self.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                          help="show tracebacks on errors")
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class _Output:
+    """``sys.stdout``, whose write failures become one :class:`OutputError` line.
+
+    A closed pipe stays a BrokenPipeError (the reader left: no message is due).
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        """Write ``text``."""
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise OutputError(f"can't write the output: {err.strerror or err}") from err
+
+    def flush(self) -> None:
+        """Flush, with the same errors as :meth:`write`."""
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise OutputError(f"can't write the output: {err.strerror or err}") from err
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _drop_output() -> None:
+    """Point the output at /dev/null, so the interpreter's last flush can't fail again on exit."""
+    try:
+        fd = sys.__stdout__.fileno() if sys.__stdout__ is not None else -1
+    except (OSError, ValueError):
+        return  # not a real file (a test's capture): nothing will flush it on exit
+    if fd >= 0:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
 
 
 def _existing(paths: Sequence[str]) -> list[str]:
@@ -32,11 +94,21 @@ def _existing(paths: Sequence[str]) -> list[str]:
     return list(paths)
 
 
+def _warn_empty_folders(command: str, paths: Sequence[str]) -> None:
+    """A folder given with no .bpf file in it is most likely the wrong folder: say so (not an error)."""
+    from .loader import expand_paths
+
+    for path in paths:
+        if os.path.isdir(path) and not expand_paths([path]):
+            print(f"bpf {command}: warning: no .bpf files in {path}", file=sys.stderr)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """``bpf check PATH...``."""
     from . import check_paths
 
-    report = check_paths(_existing(args.paths), use_cache=not args.no_cache)
+    _warn_empty_folders("check", _existing(args.paths))
+    report = check_paths(args.paths, use_cache=not args.no_cache)
     if args.format == "json":
         print(json.dumps({"ok": report.ok, "diagnostics": [d.as_json() for d in report.diagnostics]}, indent=2))
     else:
@@ -53,14 +125,19 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _write_atomically(path: Path, text: str) -> None:
     # A crash mid-write must never leave half a file: write beside it, then rename over it.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise WriteError(f"can't write {path}: {err.strerror or err}") from err
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             out.write(text)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise WriteError(f"can't write {path}: {err.strerror or err}") from err
         raise
 
 
@@ -71,7 +148,8 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 
     failed = False
     would_change: list[str] = []
-    for name in expand_paths(_existing(args.paths)):
+    _warn_empty_folders("fmt", _existing(args.paths))
+    for name in expand_paths(args.paths):
         path = Path(name)
         try:
             text = path.read_text(encoding="utf-8")
@@ -127,7 +205,6 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = _Parser(prog="bpf", description="Business process flows as text: check, format, draw, serve.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("check", help="parse and check .bpf files")
@@ -162,20 +239,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``bpf``; returns the exit code."""
+    from .storage.base import StorageError
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
+    debug = False
     parser = build_parser()
+    stdout = sys.stdout
+    sys.stdout = cast(TextIO, _Output(stdout))
     try:
         args = parser.parse_args(argv)
+        debug = bool(getattr(args, "debug", False))
+        if not debug:
+            # The connection pool logs each failed attempt; the command reports the failure once itself.
+            logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
             return 2
         func: Callable[[argparse.Namespace], int] = args.func
-        return func(args)
+        code = func(args)
+        sys.stdout.flush()  # a full disk is reported here, not by the interpreter after main returns
+        return code
     except UsageError as err:
         print(f"bpf: error: {err}", file=sys.stderr)
         return 2
-    except BpfError as err:
+    except BrokenPipeError:
+        _drop_output()  # the reader has gone (`bpf export | head`): no message, as other tools do
+        return BROKEN_PIPE
+    except (BpfError, StorageError) as err:
+        if isinstance(err, OutputError):
+            _drop_output()
         if debug:
             raise
         print(f"bpf: error: {err}", file=sys.stderr)
@@ -189,6 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bpf: internal error: {type(err).__name__}: {err} (run with --debug for the traceback)",
               file=sys.stderr)
         return 1
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

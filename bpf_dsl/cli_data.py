@@ -8,62 +8,97 @@ or on ``--model PATH`` files when given.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .definition import Program
 from .errors import UsageError
 
+if TYPE_CHECKING:
+    from .plugins import Registry
+    from .storage import Storage
+
 BATCH = 500
 
 
-def _service(args: argparse.Namespace) -> Any:
+def _open(args: argparse.Namespace, check: Callable[[Program], None], *,
+          create: bool) -> tuple[Storage, Program, Registry]:
+    """The database and the program to run on it: ``--model`` files, else the one stored there.
+
+    ``check`` refuses bad input for that program; with ``--model`` it runs before the
+    database is opened, so that bad input creates no database. Nothing is written here
+    (beyond bringing the schema up to date): the model is stored only by a command
+    that changes data (a :class:`Service` records it).
+    """
     from . import load
     from .plugins import default_registry
-    from .service import Service
     from .service.versions import latest_program
     from .storage import open_storage
 
-    storage = open_storage(args.db)
     registry = default_registry()
-    program: Program | None
+    program: Program | None = None
     if getattr(args, "model", None):
         program = load(args.model, registry)
-    else:
-        with storage.read() as tx:
-            program = latest_program(tx, registry)
+        check(program)
+    storage = open_storage(args.db, create=create)
+    try:
         if program is None:
-            storage.close()
-            raise UsageError("this database has no stored model: run `bpf serve PATH` on it once, or pass --model PATH")
-    return Service(program, storage, registry)
+            with storage.read() as tx:
+                program = latest_program(tx, registry)
+            if program is None:
+                raise UsageError("this database has no stored model: run `bpf serve PATH` on it once, "
+                                 "or pass --model PATH")
+            check(program)
+    except BaseException:
+        storage.close()
+        raise
+    return storage, program, registry
+
+
+def _entity_check(args: argparse.Namespace) -> Callable[[Program], None]:
+    def check(program: Program) -> None:
+        if args.entity not in program.entities:
+            raise UsageError(f"no entity {args.entity!r} in the model (entities: "
+                             f"{', '.join(sorted(program.entities)) or 'none'})")
+
+    return check
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     """``bpf migrate [--db URL]``."""
-    from .storage import database_url, open_storage
+    from .storage import database_url, display_url, open_storage, run_migrations
 
     storage = open_storage(args.db, migrate=False)
     try:
-        applied = storage.migrate()
+        applied = run_migrations(storage)
     finally:
         storage.close()
-    url = database_url(args.db)
+    url = display_url(database_url(args.db))
     print(f"migrated {url}: applied {', '.join(map(str, applied))}" if applied else f"{url} is up to date")
     return 0
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
     """``bpf instances upgrade [--process NAME] [--dry-run] [--db URL]``."""
-    from .service.bulk import upgrade_instances
+    from .service import Service
+    from .service.bulk import plan_upgrades, upgrade_instances
 
-    svc = _service(args)
+    def check(program: Program) -> None:
+        if args.process and args.process not in program.processes:
+            raise UsageError(f"no process {args.process!r} in the {'given' if args.model else 'stored'} model")
+
+    storage, program, registry = _open(args, check, create=False)  # no database, no instances: don't make one
     try:
-        if args.process and args.process not in svc.program.processes:
-            raise UsageError(f"no process {args.process!r} in the stored model")
-        results = upgrade_instances(svc, args.process, args.dry_run)
+        if args.dry_run:
+            results = plan_upgrades(program, storage, args.process)  # reads only: a dry run writes nothing
+        else:
+            # The Service stores the program's definitions (a --model one included): the moved instances
+            # run on them from now on.
+            results = upgrade_instances(Service(program, storage, registry), args.process)
     finally:
-        svc.storage.close()
+        storage.close()
     verb = "would move" if args.dry_run else "moved"
     stuck = [r for r in results if not r.moved]
     for r in results:
@@ -74,6 +109,10 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     moved = len(results) - len(stuck)
     print(f"{moved} instance(s) {verb}, {len(stuck)} can't move", file=sys.stderr)
     return 1 if stuck else 0
+
+
+def _instances_usage(args: argparse.Namespace) -> int:
+    raise UsageError("bpf instances needs a command: upgrade")
 
 
 class _Progress:
@@ -107,22 +146,43 @@ def _batches(rows: Iterator[tuple[int, Any]], size: int) -> Iterator[list[tuple[
         yield batch
 
 
+def _import_file(path: str) -> None:
+    """Refuse, before the database is opened, a file that is not there, a folder, or not UTF-8 text."""
+    from .service.bulk import ImportFileError, check_utf8
+
+    if os.path.isdir(path):
+        raise UsageError(f"{path} is a folder: give the CSV or JSON-lines file to import")
+    if not os.path.isfile(path):
+        raise UsageError(f"no such file: {path}")
+    try:
+        with open(path, "rb") as handle:
+            check_utf8(handle, path)  # a whole-file check: a bad byte found halfway would leave half an import
+    except OSError as err:
+        raise ImportFileError(f"can't read {path}: {err.strerror or err}") from err
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """``bpf import FILE --entity E [--db URL]``."""
-    import os
-
-    from .service import SYSTEM
-    from .service.bulk import import_batch, read_rows
+    from .service import SYSTEM, Service
+    from .service.bulk import check_header, import_batch, read_header, read_rows
 
     fmt = args.format or ("jsonl" if args.file.endswith((".jsonl", ".ndjson", ".json")) else "csv")
-    if not os.path.isfile(args.file):
-        raise UsageError(f"no such file: {args.file}")
-    svc = _service(args)
+    _import_file(args.file)
+    entity_check = _entity_check(args)
+
+    def check(program: Program) -> None:
+        entity_check(program)
+        if fmt == "csv":  # a bad header: one error, before anything is stored (the model included)
+            with open(args.file, encoding="utf-8-sig", newline="") as handle:
+                header = read_header(handle)
+            if header is not None:
+                check_header(header, program.entities[args.entity], args.file)
+
+    # Without --model the database must exist already (it holds the model): don't leave a new, empty one.
+    storage, program, registry = _open(args, check, create=bool(args.model))
     try:
-        entity = svc.program.entities.get(args.entity)
-        if entity is None:
-            raise UsageError(f"no entity {args.entity!r} in the model (entities: "
-                             f"{', '.join(sorted(svc.program.entities))})")
+        svc = Service(program, storage, registry)
+        entity = program.entities[args.entity]
         progress = _Progress(os.path.getsize(args.file))
         imported = 0
         failures = []
@@ -134,7 +194,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 yield line
 
         with open(args.file, encoding="utf-8-sig", newline="") as handle:
-            for batch in _batches(read_rows(lines(handle), fmt, entity), args.batch_size):
+            for batch in _batches(read_rows(lines(handle), fmt, entity, args.file), args.batch_size):
                 problems = import_batch(svc, SYSTEM, args.entity, batch, not args.no_process)
                 if problems:
                     failures.extend(problems)
@@ -147,26 +207,33 @@ def cmd_import(args: argparse.Namespace) -> int:
                 progress.show(read[0], imported)
         progress.close()
     finally:
-        svc.storage.close()
+        storage.close()
     print(f"imported {imported} {args.entity} record(s)" + (f", {len(failures)} bad row(s)" if failures else ""))
     return 1 if failures else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """``bpf export --entity E [--format csv|jsonl]``."""
-    from .service import SYSTEM
     from .service.bulk import export_rows
 
-    svc = _service(args)
+    storage, program, _ = _open(args, _entity_check(args), create=False)  # a read: no Service, nothing stored
     try:
-        if args.entity not in svc.program.entities:
-            raise UsageError(f"no entity {args.entity!r} in the model")
         out = sys.stdout
-        for line in export_rows(svc, SYSTEM, args.entity, args.format):
+        for line in export_rows(program, storage, args.entity, args.format):
             out.write(line)
     finally:
-        svc.storage.close()
+        storage.close()
     return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def add_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
@@ -176,6 +243,7 @@ def add_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_migrate)
 
     inst = sub.add_parser("instances", help="process instances: upgrade to the newest definitions")
+    inst.set_defaults(func=_instances_usage)
     isub = inst.add_subparsers(dest="instances_command", metavar="COMMAND", parser_class=parser_class)
     p = isub.add_parser("upgrade", help="move running instances to the newest version of their process")
     p.add_argument("--process", metavar="NAME")
@@ -189,7 +257,7 @@ def add_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     p.add_argument("--entity", required=True, metavar="E")
     p.add_argument("--db", metavar="URL")
     p.add_argument("--format", choices=["csv", "jsonl"])
-    p.add_argument("--batch-size", type=int, default=BATCH, metavar="N")
+    p.add_argument("--batch-size", type=_positive, default=BATCH, metavar="N", help=f"rows per transaction ({BATCH})")
     p.add_argument("--no-process", action="store_true", help="don't start the default process on new records")
     p.add_argument("--model", action="append", metavar="PATH")
     p.set_defaults(func=cmd_import)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -63,22 +65,48 @@ def cmd_init(args: argparse.Namespace) -> int:
         names = ", ".join(sorted(registry.templates)) or "none (install a plugin pack, e.g. pip install bpf-sales)"
         raise UsageError(f"no template named {args.template!r}; templates: {names}")
     target = Path(args.dir)
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"{args.dir} exists and is not a folder")
-    if target.is_dir() and any(target.iterdir()):
-        raise UsageError(f"{args.dir} is not empty; give a new or empty folder")
+    try:
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"{args.dir} exists and is not a folder")
+        if target.is_dir() and any(target.iterdir()):
+            raise UsageError(f"{args.dir} is not empty; give a new or empty folder")
+    except OSError as err:  # a folder we may not look into
+        raise UsageError(f"can't use {args.dir}: {err.strerror or err}") from err
     files = _safe_files(template)
-    target.mkdir(parents=True, exist_ok=True)
-    for name, text in sorted(files.items()):
-        path = target / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "x", encoding="utf-8", newline="") as out:  # never overwrite
-            out.write(text)
+    _write_project(target, files)
     print(f"created {args.dir} from the {template.name} template ({len(files)} file{'s' * (len(files) != 1)}):")
     for name in sorted(files):
         print(f"  {os.path.join(args.dir, name)}")
     print(f"next: bpf check {args.dir} && bpf serve {args.dir} --demo")
     return 0
+
+
+def _write_project(target: Path, files: dict[str, str]) -> None:
+    """Write ``files`` under ``target`` (new or empty); on failure remove what was made, and say why in one line."""
+    from .cli import WriteError
+
+    first_new: Path | None = None
+    try:
+        first_new = next((p for p in [*reversed(target.parents), target] if not p.exists()), None)
+        target.mkdir(parents=True, exist_ok=True)
+        for name, text in sorted(files.items()):
+            path = target / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "x", encoding="utf-8", newline="") as out:  # never overwrite
+                out.write(text)
+    except OSError as err:
+        # Half a project would look like a whole one: remove the folders made, or empty the given one again.
+        if first_new is not None:
+            shutil.rmtree(first_new, ignore_errors=True)
+        else:  # only what this wrote: the folder was empty before
+            for top in sorted({PurePosixPath(name).parts[0] for name in files}):
+                made = target / top
+                if made.is_dir() and not made.is_symlink():
+                    shutil.rmtree(made, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        made.unlink()
+        raise WriteError(f"can't create {target}: {err.strerror or err}") from err
 
 
 def add_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:

@@ -1,7 +1,12 @@
 """Bulk import and export of records, and moving instances to their process's newest version.
 
 Import works in batches; each batch is one transaction, so a bad row leaves its
-whole batch unwritten and is reported with its line number.
+whole batch unwritten and is reported with its line number. A problem of the
+file as a whole (not UTF-8, a bad CSV header) is found before any batch is written.
+
+Export writes every field of every record, empty ones included (``null`` in JSON
+lines, an empty cell in CSV), so that importing an export gives the same records:
+a field left out would get its declared default instead.
 """
 
 from __future__ import annotations
@@ -9,17 +14,24 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import IO, Any
 
+from ..definition import Program
+from ..errors import BpfError
 from ..model import EntitySpec
-from ..storage import InstanceRow, Tx
+from ..storage import Storage, Tx
 from .core import Service, _Abort, _Work
 from .data import TxData
 from .results import Caller, ValidationFailure
 from .values import FieldError, parse_input
+
+
+class ImportFileError(BpfError):
+    """The file to import can't be used at all (nothing of it is imported)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +47,22 @@ class RowError:
         return f"line {self.line}: {'; '.join(parts)}"
 
 
-def read_rows(text: Iterable[str], fmt: str, entity: EntitySpec) -> Iterator[tuple[int, Any]]:
-    """(line number, JSON-shaped values) for each data row of a CSV or JSON-lines file."""
+def check_utf8(handle: IO[bytes], name: str) -> None:
+    """Raise :class:`ImportFileError` naming the first line of ``handle`` that is not UTF-8."""
+    for number, line in enumerate(handle, start=1):
+        try:
+            line.decode("utf-8")  # a line break never falls inside a UTF-8 sequence: lines decode alone
+        except UnicodeDecodeError as err:
+            raise ImportFileError(f"{name}: line {number} is not UTF-8 text (byte 0x{line[err.start]:02x} at "
+                                  f"column {err.start + 1}); save the file as UTF-8") from None
+
+
+def read_rows(text: Iterable[str], fmt: str, entity: EntitySpec, name: str = "the file") -> Iterator[tuple[int, Any]]:
+    """(line number, JSON-shaped values or a :class:`RowError`) for each data row of a CSV or JSON-lines file.
+
+    A CSV header that names a column twice, or a column that is not a field (nor ``id``),
+    raises :class:`ImportFileError` before the first row: every row would be wrong.
+    """
     if fmt == "jsonl":
         for number, line in enumerate(text, start=1):
             if not line.strip():
@@ -46,10 +72,39 @@ def read_rows(text: Iterable[str], fmt: str, entity: EntitySpec) -> Iterator[tup
             except json.JSONDecodeError as exc:
                 yield number, RowError(number, (FieldError(None, f"not JSON: {exc.msg}"),))
         return
-    reader = csv.DictReader(text)
-    for row in reader:
-        number = reader.line_num
-        yield number, {k: _cell(entity, k, v) for k, v in row.items() if k is not None}
+    reader = csv.reader(text)
+    header = next(reader, None)
+    if header is None:
+        return
+    check_header(header, entity, name)
+    for cells in reader:
+        number = reader.line_num  # the row's last line: a quoted cell may span several
+        if not cells:
+            continue  # a blank line
+        if len(cells) != len(header):
+            count = f"{len(cells)} cell{'s' * (len(cells) != 1)}"
+            more = "more" if len(cells) > len(header) else "fewer"
+            yield number, RowError(number, (FieldError(None, f"{count}, {more} than the header's "
+                                                             f"{len(header)} columns"),))
+            continue
+        yield number, {k: _cell(entity, k, v) for k, v in zip(header, cells, strict=True)}
+
+
+def read_header(text: Iterable[str]) -> list[str] | None:
+    """The header of a CSV text (None when it is empty)."""
+    return next(csv.reader(text), None)
+
+
+def check_header(header: list[str], entity: EntitySpec, name: str) -> None:
+    """Raise :class:`ImportFileError` if a CSV header names a column twice or one that is not a field."""
+    twice = [column for column, count in Counter(header).items() if count > 1]
+    if twice:
+        raise ImportFileError(f"{name}: line 1: the header names the column {twice[0]!r} twice")
+    unknown = [c for c in header if c != "id" and c not in entity.fields]
+    if unknown:
+        listed = ", ".join(repr(c) for c in unknown)
+        raise ImportFileError(f"{name}: line 1: the header has column(s) that are not fields of {entity.name}: "
+                              f"{listed} (fields: id, {', '.join(entity.fields)})")
 
 
 def _cell(entity: EntitySpec, name: str, raw: str | None) -> Any:
@@ -120,21 +175,22 @@ def _duplicate_id(exc: Exception) -> bool:
     return type(exc).__name__ in ("IntegrityError", "UniqueViolation")
 
 
-def export_rows(service: Service, caller: Caller, entity: str, fmt: str, page_size: int = 500) -> Iterator[str]:
-    """Every record of ``entity`` as CSV (with a header) or JSON lines, page by page."""
-    spec = service.program.entities[entity]
+def export_rows(program: Program, storage: Storage, entity: str, fmt: str, page_size: int = 500) -> Iterator[str]:
+    """Every record of ``entity`` as CSV (with a header) or JSON lines, page by page; reads only."""
+    spec = program.entities[entity]
     names = ["id", *spec.fields]
     after: str | None = None
     if fmt == "csv":
         yield _csv_line(names)
     while True:
-        page = service.list_records(caller, entity, None, None, page_size, after)
+        with storage.read() as tx:
+            page = tx.list_records(entity, {}, None, None, page_size, after)
         for rec in page.items:
-            values = {"id": rec.id, **rec.values}
+            values = {"id": rec.id, **{n: rec.values.get(n) for n in spec.fields}}  # empty fields too: null
             if fmt == "jsonl":
                 yield json.dumps(values, sort_keys=True) + "\n"
             else:
-                yield _csv_line([_csv_value(values.get(n)) for n in names])
+                yield _csv_line([_csv_value(values[n]) for n in names])
         if page.next_cursor is None:
             return
         after = page.next_cursor
@@ -169,13 +225,17 @@ class Upgrade:
     reason: str = ""
 
 
-def upgrade_instances(service: Service, process: str | None, dry_run: bool) -> list[Upgrade]:
-    """Move instances to the newest version of their process, by stage name; report those that can't move."""
+def plan_upgrades(program: Program, storage: Storage, process: str | None) -> list[Upgrade]:
+    """What moving instances to the newest version of their process would do; reads only (a dry run).
+
+    An instance can move when its active stage and every stage of its traversed path
+    exist by name in the newest version; ``moved`` is True for those.
+    """
     out: list[Upgrade] = []
-    with service.storage.read() as tx:
+    with storage.read() as tx:
         rows = tx.running_instances(process)
     for row in rows:
-        defn = service.program.processes.get(row.process)
+        defn = program.processes.get(row.process)
         if defn is None:
             out.append(Upgrade(row.id, row.record_id, row.process, row.definition_version, None, False,
                                "the process is no longer declared"))
@@ -187,15 +247,22 @@ def upgrade_instances(service: Service, process: str | None, dry_run: bool) -> l
             out.append(Upgrade(row.id, row.record_id, row.process, row.definition_version, defn.version, False,
                                f"the new version has no stage {', '.join(dict.fromkeys(missing))}"))
             continue
-        if not dry_run:
-            _move_version(service, row, defn.version)
         out.append(Upgrade(row.id, row.record_id, row.process, row.definition_version, defn.version, True))
     return out
 
 
-def _move_version(service: Service, row: InstanceRow, version: str) -> None:
+def upgrade_instances(service: Service, process: str | None) -> list[Upgrade]:
+    """Move instances to the newest version of their process, by stage name; report those that can't move."""
+    planned = plan_upgrades(service.program, service.storage, process)
+    for upgrade in planned:
+        if upgrade.moved and upgrade.to_version is not None:
+            _move_version(service, upgrade.instance_id, upgrade.to_version)
+    return planned
+
+
+def _move_version(service: Service, instance_id: str, version: str) -> None:
     def command(tx: Tx, data: TxData, work: _Work) -> None:
-        current = tx.get_instance(row.id, lock=True)
+        current = tx.get_instance(instance_id, lock=True)
         if current is None or current.definition_version == version:
             return
         moved = replace(current, definition_version=version, version=current.version + 1, updated_at=data.now)

@@ -9,16 +9,50 @@ don't race.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
+from . import display_url
+from .base import StorageError
 from .schema import MIGRATIONS, statements
 from .sql import SqlTx, ts
 
 _MIGRATION_LOCK = 0x62706601  # "bpf\x01": any constant shared by every bpf server
+CONNECT_TIMEOUT = 5  # seconds, for the first connection, unless the URL or PGCONNECT_TIMEOUT says otherwise
+
+
+def check_connection(url: str) -> None:
+    """Connect once, directly, or raise a one-line StorageError.
+
+    The pool alone would retry in the background for its whole 30-second timeout,
+    logging every attempt, and then fail with a bare PoolTimeout: an unreachable
+    server, a wrong database name or a bad parameter should be said at once.
+    """
+    where = display_url(url)
+    try:
+        given = conninfo_to_dict(url)
+    except psycopg.Error as err:
+        raise StorageError(f"bad database URL {where}: {_first_line(err)}") from err
+    conninfo = url
+    if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
+        conninfo = make_conninfo(url, connect_timeout=CONNECT_TIMEOUT)
+    try:
+        psycopg.connect(conninfo, autocommit=True).close()
+    except psycopg.Error as err:
+        raise StorageError(f"can't connect to {where}: {_first_line(err)}") from err
+
+
+def _first_line(err: Exception) -> str:
+    text = " ".join(str(err).strip().splitlines()[:1]) or type(err).__name__
+    # libpq's own prefixes say nothing the sentence around them doesn't.
+    for prefix in ("connection failed: ", "connection is bad: "):
+        text = text.removeprefix(prefix)
+    return text.replace("FATAL:  ", "")
 
 
 class PostgresStorage:
@@ -28,6 +62,7 @@ class PostgresStorage:
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
         self.url = url
+        check_connection(url)
         # Autocommit connections: writes open their transaction explicitly (conn.transaction()), reads
         # send their statements alone, saving BEGIN and COMMIT round trips (psycopg's recommended pattern).
         self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=True,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import os
+import socket
 import sys
 from typing import Any
 
-from bpf_dsl.errors import UsageError
+from bpf_dsl.errors import BpfError, UsageError
 
 
 def add_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
@@ -45,16 +47,17 @@ def _token_usage(args: argparse.Namespace) -> int:
     raise UsageError("bpf token needs a command: create, revoke or list")
 
 
-def _tokens(db: str | None) -> Any:
+def _tokens(db: str | None, *, create: bool = False) -> Any:
     from bpf_dsl.auth import Tokens
     from bpf_dsl.storage import open_storage
 
-    return Tokens(open_storage(db))
+    # Only `token create` may make a new database: listing or revoking in the wrong folder leaves no file behind.
+    return Tokens(open_storage(db, create=create))
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     """``bpf token create --user NAME --role ROLE [--role ROLE...] [--expires-days N] [--db URL]``."""
-    tokens = _tokens(args.db)
+    tokens = _tokens(args.db, create=True)
     try:
         made = tokens.create(args.user, args.role, args.expires_days)
     finally:
@@ -70,14 +73,24 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     """``bpf token revoke TOKEN_ID``."""
+    from bpf_dsl.auth import token_id_of
+
+    token_id = token_id_of(args.token_id) or args.token_id  # a whole token names its id too
     tokens = _tokens(args.db)
     try:
-        done = tokens.revoke(args.token_id)
+        done = tokens.revoke(token_id)
+        if not done:  # unknown, or revoked before: which one decides the message and the exit code
+            with tokens.storage.read() as tx:
+                found = tx.get_token(token_id)
     finally:
         tokens.storage.close()
-    if not done:
+    if done:
+        print(f"revoked {token_id}")
+        return 0
+    if found is None:
         raise UsageError(f"no token {args.token_id} to revoke (see `bpf token list`)")
-    print(f"revoked {args.token_id}")
+    # Revoking is idempotent: the token can't be used, which is what was asked (exit 0), but say it was so before.
+    print(f"{token_id} was already revoked on {_when(found.revoked_at)}")
     return 0
 
 
@@ -101,13 +114,54 @@ def _when(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%SZ") if value is not None else "-"
 
 
+class ListenError(BpfError):
+    """The server can't listen where it was asked to (a busy port, an unknown host)."""
+
+
+def check_listen(host: str, port: int) -> None:
+    """Bind ``host:port`` once and let go, as the server will bind it, or raise :class:`ListenError`.
+
+    Done before the database is opened: a busy port then leaves nothing behind, and
+    is said in one line rather than in uvicorn's log after start-up. Binds every
+    address the host resolves to, with the options asyncio's server uses.
+    """
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as err:
+        raise ListenError(f"can't listen on {where}: unknown host ({err.strerror})") from err
+    opened: list[socket.socket] = []
+    unavailable: list[OSError] = []
+    try:
+        for family, kind, proto, _, address in addresses:
+            sock = socket.socket(family, kind, proto)
+            opened.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free to the server
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as err:
+                if err.errno != errno.EADDRNOTAVAIL:
+                    raise
+                unavailable.append(err)  # asyncio skips such an address too (an IP family that is off)
+        if len(unavailable) == len(addresses):
+            raise unavailable[0]
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise ListenError(f"can't listen on {where}: {reason[:1].lower()}{reason[1:]}") from err
+    finally:
+        for sock in opened:
+            sock.close()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """``bpf serve [PATH...] [--db URL] [--host H] [--port P] [--workers N] [--demo] [--no-graphiql]``."""
     import uvicorn
 
     from bpf_dsl.plugins import default_registry
     from bpf_dsl.service import Service
-    from bpf_dsl.storage import database_url, open_storage
+    from bpf_dsl.storage import database_url, display_url, open_storage
 
     from .app import configure_logging, create_app
     from .boot import load_program, load_samples
@@ -124,9 +178,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url = database_url(args.db)
     configure_logging()
     registry = default_registry()
+    # Check the model, then the address, before opening the database: a model with errors or a busy
+    # port must not leave a new database file behind. Only a server without paths needs the database
+    # to decide its model (the one stored there).
+    from_database = not args.paths and not args.demo
+    boot = None if from_database else load_program(list(args.paths), args.demo, registry, None)
+    check_listen(args.host, args.port)
     storage = open_storage(url)  # migrates first
     try:
-        boot = load_program(list(args.paths), args.demo, registry, storage)
+        if boot is None:
+            boot = load_program([], False, registry, storage)
     except BaseException:
         storage.close()
         raise
@@ -149,8 +210,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"bpf serve: demo sign-in token (admin, 7 days): {made.token}", file=sys.stderr)
     common: dict[str, Any] = {"host": args.host, "port": args.port, "ws_max_size": MAX_WS_MESSAGE_BYTES,
                               "log_level": "info", "access_log": False, "timeout_graceful_shutdown": 5}
-    print(f"bpf serve: {len(boot.program.processes)} process(es), {len(boot.program.entities)} entit(ies) on {url}; "
-          f"http://{args.host}:{args.port}/", file=sys.stderr)
+    print(f"bpf serve: {len(boot.program.processes)} process(es), {len(boot.program.entities)} entit(ies) on "
+          f"{display_url(url)}; http://{args.host}:{args.port}/", file=sys.stderr)
     if args.workers == 1:
         uvicorn.run(create_app(service, settings), **common)
         storage.close()

@@ -34,8 +34,10 @@ def test_tokens(tmp_path: Path) -> None:
     again = bpf("token", "create", "--user", "ann", "--role", "admin", "--db", db, cwd=tmp_path)
     assert again.returncode == 0 and "roles of ann changed" in again.stderr
     assert bpf("token", "revoke", token_id, "--db", db, cwd=tmp_path).returncode == 0
-    twice = bpf("token", "revoke", token_id, "--db", db, cwd=tmp_path)
-    assert twice.returncode == 2 and len(twice.stderr.strip().splitlines()) == 1
+    twice = bpf("token", "revoke", token_id, "--db", db, cwd=tmp_path)  # idempotent: says so, exit 0
+    assert twice.returncode == 0 and f"{token_id} was already revoked" in twice.stdout
+    unknown = bpf("token", "revoke", "0123456789abcdef", "--db", db, cwd=tmp_path)
+    assert unknown.returncode == 2 and len(unknown.stderr.strip().splitlines()) == 1
     no_role = bpf("token", "create", "--user", "x", "--db", db, cwd=tmp_path)
     assert no_role.returncode == 2 and len(no_role.stderr.strip().splitlines()) == 1
     default = bpf("token", "create", "--user", "here", "--role", "admin", cwd=tmp_path)  # sqlite:///bpf.db here
