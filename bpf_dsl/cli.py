@@ -144,7 +144,7 @@ def _write_atomically(path: Path, text: str) -> None:
 def cmd_fmt(args: argparse.Namespace) -> int:
     """``bpf fmt PATH... [--check]``."""
     from .formatter import format_text
-    from .loader import expand_paths
+    from .loader import expand_paths, not_utf8
 
     failed = False
     would_change: list[str] = []
@@ -152,14 +152,19 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     for name in expand_paths(args.paths):
         path = Path(name)
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
+            text = data.decode("utf-8")
             formatted = format_text(text, name)
         except SourceError as err:
             print("\n".join(d.render(text) for d in err.diagnostics), file=sys.stderr)
             failed = True
             continue
-        except (OSError, UnicodeDecodeError) as err:
-            print(f"bpf fmt: can't read {name}: {err}", file=sys.stderr)
+        except UnicodeDecodeError as err:
+            print(not_utf8(name, data, err).render(None), file=sys.stderr)
+            failed = True
+            continue
+        except OSError as err:
+            print(f"bpf fmt: can't read {name}: {err.strerror or err}", file=sys.stderr)
             failed = True
             continue
         if formatted == text:

@@ -20,6 +20,15 @@ from .plugins import Registry
 MAX_IMPORT_DEPTH = 64
 
 
+def not_utf8(display: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic:
+    """BPF007 at the line and column (in characters) of the first byte that isn't UTF-8."""
+    line_start = data.rfind(b"\n", 0, exc.start) + 1
+    line = data.count(b"\n", 0, exc.start) + 1
+    column = len(data[line_start:exc.start].decode("utf-8", errors="replace")) + 1
+    return Diagnostic("BPF007", f"`{display}` is not UTF-8 (byte {exc.start})",
+                      Span(display, line, column, line, column + 1), "save the file as UTF-8")
+
+
 @dataclass
 class LoadResult:
     """Modules in dependency order, the text of every file read, and what went wrong."""
@@ -64,10 +73,7 @@ class _Loader:
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            self.result.diagnostics.append(Diagnostic(
-                "BPF007", f"`{display}` is not UTF-8 (byte {exc.start})", Span(display, line, 1, line, 2),
-                "save the file as UTF-8"))
+            self.result.diagnostics.append(not_utf8(display, data, exc))
             return None
 
     def load(self, display: str, real: str, at: Span | None, depth: int = 0) -> None:
