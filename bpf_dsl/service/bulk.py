@@ -184,7 +184,7 @@ def export_rows(program: Program, storage: Storage, entity: str, fmt: str, page_
         yield _csv_line(names)
     while True:
         with storage.read() as tx:
-            page = tx.list_records(entity, {}, None, None, page_size, after)
+            page = tx.list_records(entity, {}, None, None, page_size, after, newest_first=False)
         for rec in page.items:
             values = {"id": rec.id, **{n: rec.values.get(n) for n in spec.fields}}  # empty fields too: null
             if fmt == "jsonl":

@@ -110,6 +110,10 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         # Deleting a record asks which instances of other records have a stage on it.
         "CREATE INDEX visits_by_record ON stage_visits (record_id)",
     ]),
+    (5, "records newest first", [
+        # `records` lists an entity's records newest first, page by page.
+        "CREATE INDEX records_by_entity_created ON records (entity, created_at, id)",
+    ]),
 ]
 
 

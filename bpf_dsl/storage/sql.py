@@ -6,6 +6,7 @@ Values are kept as JSON (``data`` column). Timestamps are fixed-width UTC text
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import zlib
@@ -185,7 +186,12 @@ class SqlTx:
         return None if row is None else str(row[0])
 
     def list_records(self, entity: str, where: dict[str, Any], process: str | None, stage: str | None,
-                     first: int, after: str | None, search: str | None = None) -> Page:
+                     first: int, after: str | None, search: str | None = None, newest_first: bool = True) -> Page:
+        """A page of matching records: newest first (what a list shows), or by id (exports: a stable order).
+
+        The cursor is opaque: the last record's creation time and id (newest first), or its id.
+        Raises ValueError for a cursor this server didn't give.
+        """
         clauses = ["r.entity = ?"]
         params: list[Any] = [entity]
         if search:
@@ -215,13 +221,22 @@ class SqlTx:
         total = int(self.q(f"SELECT count(*) {base}", params).fetchone()[0])
         page_params = list(params)
         page_where = ""
-        if after:
+        if after and newest_first:
+            created, last_id = _read_cursor(after)
+            page_where = " AND (r.created_at < ? OR (r.created_at = ? AND r.id < ?))"
+            page_params += [created, created, last_id]
+        elif after:
             page_where = " AND r.id > ?"
             page_params.append(after)
+        order = "r.created_at DESC, r.id DESC" if newest_first else "r.id"
         cols = ", ".join(f"r.{c.strip()}" for c in _RECORD_COLS.split(","))
-        rows = self.q(f"SELECT {cols} {base}{page_where} ORDER BY r.id LIMIT ?", [*page_params, first + 1]).fetchall()
+        rows = self.q(f"SELECT {cols} {base}{page_where} ORDER BY {order} LIMIT ?",
+                      [*page_params, first + 1]).fetchall()
         items = [_record(r) for r in rows[:first]]
-        nxt = items[-1].id if len(rows) > first and items else None
+        nxt = None
+        if len(rows) > first and items:
+            last = items[-1]
+            nxt = _cursor(ts(last.created_at), last.id) if newest_first else last.id
         return Page(items, nxt, total)
 
     # -- instances ------------------------------------------------------------------------
@@ -471,6 +486,22 @@ def _safe(name: str) -> str:
     if not name.replace("_", "a").isalnum() or not name.isascii():
         raise ValueError(f"not a field name: {name!r}")
     return name
+
+
+def _cursor(created_at: str, record_id: str) -> str:
+    """An opaque page cursor: where the last page ended, newest first."""
+    return base64.urlsafe_b64encode(f"{created_at}|{record_id}".encode()).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        created, sep, record_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition("|")
+        parse_ts(created)
+    except ValueError:
+        raise ValueError(f"the cursor {cursor[:40]!r} is not one this server gave: pass a page's nextCursor") from None
+    if not sep:
+        raise ValueError(f"the cursor {cursor[:40]!r} is not one this server gave: pass a page's nextCursor")
+    return created, record_id
 
 
 def _sqlite_value(value: Any) -> Any:

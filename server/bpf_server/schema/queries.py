@@ -49,7 +49,7 @@ class Query:
         return Record.from_domain(row) if row is not None else None
 
     @described.field("Records of an entity whose fields equal `where`'s values (optionally in a "
-                                  "stage, or holding `search` in a text value), by id, in pages.")
+                                  "stage, or holding `search` in a text value), newest first, in pages.")
     async def records(self, info: Info, entity: str, where: JSON | None = UNSET, stage: str | None = UNSET,
                       first: int | None = 50, after: str | None = UNSET,
                       search: str | None = UNSET) -> RecordPage:
