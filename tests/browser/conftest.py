@@ -148,6 +148,22 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str, l
 
 
 @pytest.fixture(scope="session")
+def sales(serve: Callable[[str, list[str]], Server]) -> Server:
+    """The sales pack (`import sales`, as `bpf serve --demo` has it), served without sample records;
+    ann is a salesperson and a sales manager."""
+    return serve("import sales\n", ["salesperson", "sales_manager"])
+
+
+def token_for(target: Server, user: str, roles: list[str]) -> Server:
+    """The same server seen by another user with other roles (`bpf token create` on its database)."""
+    role_args = [arg for role in roles for arg in ("--role", role)]
+    made = subprocess.run([*_bpf(), "token", "create", "--user", user, *role_args, "--db", target.db],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert made.returncode == 0, made.stderr
+    return Server(target.url, made.stdout.strip().splitlines()[-1].strip(), target.db)
+
+
+@pytest.fixture(scope="session")
 def browser(server: Server) -> Iterator[Browser]:
     assert sync_playwright is not None
     with sync_playwright() as pw:

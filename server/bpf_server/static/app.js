@@ -183,6 +183,8 @@ async function boot() {
     return;
   }
   renderHeader();
+  // A reload or a deep link is a navigation too: focus goes to the page's heading.
+  focusOnRender = true;
   route();
 }
 

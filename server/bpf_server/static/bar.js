@@ -4,10 +4,10 @@
 // refused (VERSION_CONFLICT) instead of overwritten.
 
 import { gql, meta, recordTitle } from './api.js';
-import { fieldControl, fieldDisplay } from './forms.js';
+import { createDrafts, displayValue, fieldControl, fieldDisplay, isConflict } from './forms.js';
 import { lookupPicker } from './lookup.js';
 import { STATUS_WORDS } from './records.js';
-import { announce, duration, h, keepFocus, mount, secondsSince, slug, srOnly, timeEl } from './util.js';
+import { announce, clock, duration, h, keepFocus, mount, secondsSince, slug, srOnly, timeEl } from './util.js';
 
 export const BAR_FIELDS = `
   instance { id name status version activeStageStartedOn createdAt completedOn canMoveNext
@@ -43,6 +43,19 @@ const UPDATE = `mutation Save($id: ID!, $values: JSON!, $expectedVersion: Int) {
     ... on Record { id version values }
     ... on ValidationError { message currentVersion fieldErrors { field message } } } }`;
 
+/** A plugin's refusal says "ns.name: what to do"; the page shows what to do, and who said it apart. */
+export function vetoParts(message) {
+  const match = /^([A-Za-z_]\w*\.[A-Za-z_]\w*): (.+)$/s.exec(String(message));
+  if (!match) return { source: null, text: String(message) };
+  let text = match[2].trim();
+  text = text.charAt(0).toUpperCase() + text.slice(1);
+  if (!/[.!?]$/.test(text)) text += '.';
+  return { source: match[1], text };
+}
+
+/** "A", "A and B", "A, B and C". */
+const words = (list) => (list.length < 2 ? list.join('') : `${list.slice(0, -1).join(', ')} and ${list[list.length - 1]}`);
+
 const STATE_WORDS = { COMPLETED: 'completed', ACTIVE: 'active stage', UPCOMING: 'upcoming' };
 
 const entityLabel = (name) => meta.entity(name)?.label || name;
@@ -59,21 +72,21 @@ const categoryWords = (name) => {
 export function createBar({ onChanged }) {
   const el = h('section', { class: 'bpf', 'aria-labelledby': 'bar-title' });
   let bar = null;          // the ProcessBar being shown
-  let record = null;       // the page's record (for Switch Process)
+  let record = null;       // the page's record (for Switch Process, and to tell it from the instance's)
   let selected = null;     // the stage name whose flyout shows; null: the active one
   let controls = [];       // the active stage's step controls
-  let flyoutError = null;  // {text, extra} shown beside the flyout's buttons
+  let controlsRecord = null; // the id of the record those controls edit
+  let flyoutError = null;  // {text, extra, tone} shown beside the flyout's buttons
   let toolError = null;    // shown beside Switch Process / Abandon / Reactivate
   let switchOpen = false;
   let busy = false;
   let saving = Promise.resolve(true);
   let pendingSaves = 0;
-  let saveNote = '';       // "Saving…" / "Saved" beside the flyout's buttons
-  const timer = setInterval(() => {
-    if (!bar) return;
-    const spent = duration(secondsSince(bar.instance.activeStageStartedOn));
-    el.querySelectorAll('[data-clock]').forEach((clock) => { clock.textContent = spent; });
-  }, 15000);
+  let failedSaves = 0;
+  let saveNote = '';       // "Saving…" / "Saved" / "Not saved" beside the flyout's buttons
+  let waiting = null;      // a newer bar held back: someone else's while the user is in a step field, any while a pointer is down
+  let pointerHeld = false;
+  const drafts = createDrafts(); // step edits not yet saved, kept across redraws and conflicts
 
   const mutate = async (kind, variables) => {
     const [field, params, args] = MOVES[kind];
@@ -83,37 +96,70 @@ export function createBar({ onChanged }) {
 
   // ----------------------------------------------------------------- saving steps
 
+  /**
+   * Save one step's field on the record the active stage works on. Returns {ok, refresh}: refresh
+   * 'own' after a save (rules may change the bar), 'other' when fresh data should be read to show
+   * what someone else changed (the unsaved edits are laid over it). Either is the user's doing, so
+   * the page's data is read again as their own change (drawn even while they are in a field).
+   */
   const saveStep = async (control) => {
     const { value, problem } = control.read();
-    if (problem) { control.setError(problem); return false; }
-    if (!control.dirty()) return true;
+    if (problem) { control.setError(problem); return { ok: false }; }
+    if (!control.dirty()) return { ok: true };
     const target = bar.instance.activeRecord;
     let result;
     try {
       result = (await gql(UPDATE, { id: target.id, values: { [control.name]: value }, expectedVersion: target.version })).updateRecord;
     } catch (error) {
       control.setError(error.message);
-      return false;
+      return { ok: false };
+    }
+    if (isConflict(result)) {
+      // Someone else changed the record: keep the edit, read it again, send the edit again when
+      // the fields they changed are not this one; otherwise ask.
+      drafts.capture(target.id, [control]);
+      return resolveConflict(target, [control.name]);
     }
     if (result.__typename === 'ValidationError') {
-      if (result.currentVersion !== null && result.currentVersion !== undefined && !result.fieldErrors.length) {
-        flyoutError = conflictError(`Someone else changed this ${entityLabel(target.entity)} while you were editing it.`);
-        draw();
-      } else {
-        const own = result.fieldErrors.filter((fe) => !fe.field || fe.field === control.name);
-        control.setError((own.length ? own : result.fieldErrors).map((fe) => fe.message).join(' ') || result.message);
-      }
-      return false;
+      const own = result.fieldErrors.filter((fe) => !fe.field || fe.field === control.name);
+      control.setError((own.length ? own : result.fieldErrors).map((fe) => fe.message).join(' ') || result.message);
+      return { ok: false };
     }
     control.setError(null);
     control.accept();
+    drafts.drop(target.id, control.name);
     if (flyoutError && flyoutError.missing) {
       const left = flyoutError.missing.filter((name) => name !== control.name);
       flyoutError = left.length ? describe({ code: 'STAGE_GATE', missingSteps: left }, activeBarStage()) : null;
     }
     target.version = result.version;
     target.values = result.values;
-    return true;
+    return { ok: true, refresh: 'own' };
+  };
+
+  /** After a version conflict on `target`: resend the drafts of `only` on the fresh version, or report a clash. */
+  const resolveConflict = async (target, only = null) => {
+    let outcome;
+    try {
+      outcome = await drafts.resend(target.id, { only });
+    } catch (error) {
+      flyoutError = { text: error.message };
+      return { ok: false, refresh: 'other' };
+    }
+    if (outcome.record) {
+      target.version = outcome.record.version;
+      target.values = outcome.record.values;
+    }
+    if (outcome.clashes.length) return { ok: false, refresh: 'other' }; // the flyout shows the clash
+    if (outcome.message) {
+      const text = outcome.fieldErrors.map((fe) => fe.message).join(' ') || outcome.message;
+      flyoutError = { text: text.charAt(0).toUpperCase() + text.slice(1) };
+      return { ok: false, refresh: 'other' };
+    }
+    if (outcome.saved.length) {
+      announce(`Someone else changed this ${entityLabel(target.entity) || 'record'} meanwhile; your change was saved on top of theirs.`);
+    }
+    return { ok: true, refresh: 'own' };
   };
 
   const setSaveNote = (text) => {
@@ -122,35 +168,68 @@ export function createBar({ onChanged }) {
     if (note) note.textContent = text;
   };
 
-  const queueSave = (control) => {
+  /** Run a save `task` (→ {ok, refresh}) after the ones before it; "Saved" only when none failed. */
+  const queue = (task) => {
     pendingSaves += 1;
     setSaveNote('Saving…');
-    saving = saving.then(() => saveStep(control)).then(async (ok) => {
-      if (ok) await onChanged({ own: true });
-      return ok;
-    }).finally(() => {
-      pendingSaves -= 1;
-      if (!pendingSaves) setSaveNote(el.querySelector('[aria-invalid="true"]') ? 'Not saved' : 'Saved');
-    });
+    saving = saving.then(task)
+      .catch((error) => { flyoutError = { text: error.message }; return { ok: false, refresh: null }; })
+      .then(async ({ ok, refresh }) => {
+        if (!ok) failedSaves += 1;
+        if (refresh) await onChanged({ own: true }); // the user's doing: redraw even under their focus
+        else if (!ok && flyoutError) draw();
+        return ok;
+      })
+      .finally(() => {
+        pendingSaves -= 1;
+        if (!pendingSaves) {
+          setSaveNote(failedSaves ? 'Not saved' : 'Saved');
+          failedSaves = 0;
+        }
+      });
     return saving;
   };
+
+  const queueSave = (control) => queue(() => saveStep(control));
 
   /** Save every step edited but not yet saved (before a move), in order; false if one failed. */
   const flush = async () => {
     await saving;
     let ok = true;
-    for (const control of controls) {
-      if (control.read().problem) { control.setError(control.read().problem); ok = false; continue; }
-      if (control.dirty()) ok = (await saveStep(control)) && ok;
+    let reread = false;
+    for (const control of [...controls]) {
+      const { problem } = control.read();
+      if (problem) { control.setError(problem); ok = false; continue; }
+      if (!control.dirty()) continue;
+      const outcome = await saveStep(control);
+      ok = outcome.ok && ok;
+      reread = reread || outcome.refresh === 'other';
     }
+    if (!ok && reread) await onChanged({ own: true });
     return ok;
+  };
+
+  /** "Save mine" after a clash: the user has seen their value; send ours on the fresh version. */
+  const keepMine = (target) => queue(async () => {
+    drafts.keepMine(target.id);
+    flyoutError = null;
+    return resolveConflict(target);
+  });
+
+  /** "Use theirs" after a clash: forget the unsaved edits of the record and show what is there. */
+  const takeTheirs = (target) => {
+    if (controlsRecord === target.id) controls.forEach((c) => { c.draft(c.base()); c.setError(null); });
+    drafts.drop(target.id);
+    flyoutError = null;
+    setSaveNote('');
+    onChanged({ own: true }).then(() => el.querySelector('#flyout-title')?.focus());
   };
 
   // ----------------------------------------------------------------- moving
 
   const conflictError = (text) => ({
     text: `${text} Reload to see the latest before you try again.`,
-    extra: h('button', { type: 'button', class: 'btn btn-small', onclick: () => { flyoutError = null; toolError = null; onChanged({ own: false }); } }, 'Reload'),
+    extra: h('button', { type: 'button', class: 'btn btn-small', onclick: () => { flyoutError = null; toolError = null; onChanged({ own: true }); } }, 'Reload'),
   });
 
   const describe = (error, stage) => {
@@ -167,6 +246,11 @@ export function createBar({ onChanged }) {
         return { text: `Not allowed: your roles don't let you change this process. ${error.message}` };
       case 'NOT_ACTIVE':
         return { text: `This process is ${STATUS_WORDS[bar.instance.status]?.toLowerCase() || 'not active'}: reactivate it first.` };
+      case 'CANCELLED': {
+        // A plugin said no: its words for the user, and which hook it was as a quiet detail.
+        const { source, text } = vetoParts(error.message);
+        return { text, extra: source ? h('p', { class: 'error-source', title: error.message }, 'Refused by ', h('code', {}, source)) : null };
+      }
       default:
         return { text: error.message };
     }
@@ -260,15 +344,18 @@ export function createBar({ onChanged }) {
     return visits.reduce((sum, v) => sum + (v.seconds ?? secondsSince(v.enteredAt, v.exitedAt) ?? 0), 0);
   };
 
+  /** The stage an abandoned instance stopped at. */
+  const isStoppedAt = (s) => bar.instance.status === 'ABORTED' && s.stage.name === bar.instance.activeStage.name;
+
   const chevrons = () => {
     const shown = shownStage();
     const total = bar.stages.length;
-    const stopped = bar.instance.status === 'ABORTED';
     const list = h('ol', { class: 'chevrons', 'aria-label': `Stages of ${bar.instance.process.label}` });
     bar.stages.forEach((s, i) => {
       const isActive = s.stage.name === bar.instance.activeStage.name;
+      const stopped = isStoppedAt(s);
       const state = s.state;
-      const stateWords = stopped && isActive ? 'abandoned here' : STATE_WORDS[state];
+      const stateWords = stopped ? 'abandoned here' : STATE_WORDS[state];
       const category = s.stage.category ? categoryWords(s.stage.category) : null;
       const metaText = [category, entityLabel(s.stage.entity)].filter(Boolean).join(' · ');
       const button = h('button', {
@@ -281,12 +368,12 @@ export function createBar({ onChanged }) {
         onclick: () => { selected = s.stage.name; flyoutError = null; draw(); el.querySelector('#flyout-title')?.focus(); },
         onkeydown: (event) => roam(event, list),
       },
-      h('span', { class: 'chev-icon', 'aria-hidden': 'true' }, state === 'COMPLETED' ? '✓' : String(i + 1)),
+      h('span', { class: 'chev-icon', 'aria-hidden': 'true' }, stopped ? '■' : state === 'COMPLETED' ? '✓' : String(i + 1)),
       h('span', { class: 'chev-text' },
         h('span', { class: 'chev-name' }, s.stage.label),
         h('span', { class: 'chev-meta' }, metaText),
         h('span', { class: 'chev-state' }, stateWords)));
-      list.append(h('li', { class: `chev is-${state.toLowerCase()}${s === shown ? ' is-shown' : ''}${stopped && isActive ? ' is-stopped' : ''}` }, button));
+      list.append(h('li', { class: `chev is-${state.toLowerCase()}${s === shown ? ' is-shown' : ''}${stopped ? ' is-stopped' : ''}` }, button));
     });
     return list;
   };
@@ -310,23 +397,58 @@ export function createBar({ onChanged }) {
     return field ? { ...field, label: barStep.step.label } : { name: barStep.step.field || barStep.step.name, label: barStep.step.label, type: 'text', options: [] };
   };
 
+  /** The alert for edits that clash with someone else's change of the same fields. */
+  const clashError = (target, clashes) => {
+    const names = clashes.map((d) => d.fieldDef.label);
+    const many = clashes.length > 1;
+    return {
+      text: `Someone else also changed ${words(names)} on this ${entityLabel(target.entity)} while you were editing. `
+        + `Your ${many ? 'values are' : 'value is'} kept in the ${many ? 'fields' : 'field'} and not saved yet.`,
+      extra: h('div', { class: 'alert-actions' },
+        h('button', { type: 'button', id: 'bar-keep-mine', class: 'btn btn-small btn-primary', onclick: () => keepMine(target) }, 'Save mine'),
+        h('button', { type: 'button', id: 'bar-take-theirs', class: 'btn btn-small', onclick: () => takeTheirs(target) }, 'Use theirs')),
+    };
+  };
+
+  /** Edits not yet saved that the flyout doesn't show (their stage moved away): say so, save or drop. */
+  const strayNote = (shownRecordId) => {
+    const stray = drafts.all().filter((d) => !(d.recordId === shownRecordId && controls.some((c) => c.name === d.field)));
+    if (!stray.length) return null;
+    const save = async () => {
+      for (const id of new Set(stray.map((d) => d.recordId))) {
+        drafts.keepMine(id);
+        const target = [bar.instance.activeRecord, bar.instance.record, record].find((r) => r && r.id === id) || { id, entity: '' };
+        await queue(() => resolveConflict(target));
+      }
+    };
+    const drop = () => { stray.forEach((d) => drafts.drop(d.recordId, d.field)); draw(); };
+    return h('div', { class: 'stray', role: 'group', 'aria-label': 'Edits not saved' },
+      h('p', {}, `Not saved yet: ${words(stray.map((d) => `${d.fieldDef.label} “${displayValue(d.fieldDef, d.value)}”`))}.`),
+      h('button', { type: 'button', class: 'btn btn-small', onclick: save }, 'Save'),
+      h('button', { type: 'button', class: 'btn btn-small', onclick: drop }, 'Discard'));
+  };
+
   const flyout = () => {
     const s = shownStage();
     const inst = bar.instance;
     const live = inst.status === 'ACTIVE';
     const isActive = s.stage.name === inst.activeStage.name && live;
+    const stopped = isStoppedAt(s);
     const onRecord = isActive ? inst.activeRecord : null;
     const gate = new Set(isActive && flyoutError && flyoutError.missing ? flyoutError.missing : []);
-    const spent = isActive ? secondsSince(inst.activeStageStartedOn) : timeInStage(s.stage.name);
     controls = [];
+    controlsRecord = onRecord ? onRecord.id : null;
 
     const facts = [
       s.stage.category ? h('span', {}, h('span', { class: 'muted' }, 'Category '), categoryWords(s.stage.category)) : null,
-      h('span', {}, h('span', { class: 'muted' }, 'On '), onRecord && onRecord.id !== inst.record.id
+      h('span', {}, h('span', { class: 'muted' }, 'On '), onRecord && record && onRecord.id !== record.id
         ? h('a', { href: `/records/${encodeURIComponent(onRecord.id)}` }, `${entityLabel(s.stage.entity)} “${recordTitle(onRecord)}”`)
         : entityLabel(s.stage.entity)),
-      spent !== null ? h('span', {}, h('span', { class: 'muted' }, isActive ? 'Time in stage ' : 'Time spent '),
-        h('span', isActive ? { 'data-clock': '' } : {}, duration(spent))) : null,
+      isActive
+        ? h('span', {}, h('span', { class: 'muted' }, 'Time in stage '), clock(inst.activeStageStartedOn))
+        : timeInStage(s.stage.name) !== null
+          ? h('span', {}, h('span', { class: 'muted' }, 'Time spent '), duration(timeInStage(s.stage.name)))
+          : null,
       isActive && inst.missingSteps.length
         ? h('span', { class: 'to-do' }, `${inst.missingSteps.length} required ${inst.missingSteps.length === 1 ? 'step' : 'steps'} left`)
         : null,
@@ -339,21 +461,23 @@ export function createBar({ onChanged }) {
     } else if (isActive) {
       body = h('form', { class: 'steps', novalidate: true, 'aria-label': `Steps of ${s.stage.label}`, onsubmit: (e) => e.preventDefault() },
         ...steps.map((bs) => {
-          if (bs.step.kind === 'action') return actionStep(bs, true);
+          if (bs.step.kind === 'action') return actionStep(bs, true, gate.has(bs.step.name));
           const control = fieldControl(stepField(s.stage, bs), {
             value: bs.value, idPrefix: `step-${slug(s.stage.name)}`, required: bs.required, locked: bs.locked,
-            recommendation: bs.recommendation, onCommit: queueSave,
+            recommendation: bs.recommendation, done: bs.done, onCommit: queueSave,
           });
           if (bs.done) control.el.classList.add('is-done');
           if (gate.has(bs.step.name)) control.setError('Required to move to the next stage.');
           controls.push(control);
           return control.el;
         }));
+      // What the user typed and hasn't saved stays, over the fresh values.
+      drafts.overlay(onRecord.id, controls);
     } else {
       body = h('dl', { class: 'steps steps-readonly' }, ...steps.map((bs) => (bs.step.kind === 'action'
         ? actionStep(bs, false)
         : fieldDisplay(stepField(s.stage, bs), bs.value,
-          bs.done ? h('span', { class: 'done-mark' }, ' ✓', srOnly(' done')) : null))));
+          bs.done ? h('span', { class: 'done-mark' }, h('span', { 'aria-hidden': 'true' }, ' ✓'), srOnly(' done')) : null))));
     }
 
     const stageIndex = bar.stages.indexOf(s);
@@ -374,37 +498,57 @@ export function createBar({ onChanged }) {
       buttons.push(h('button', { type: 'button', id: 'bar-set-active', class: 'btn btn-primary',
         onclick: () => act('setActive', { stage: s.stage.name }, { after: (r) => `${r.activeStage.label} is the active stage again.` }) }, 'Set Active'));
     }
-    const note = !isActive ? h('p', { class: 'flyout-note' }, s.state === 'UPCOMING'
-      ? `Comes later, once ${inst.activeStage.label} is done. Shown read-only.`
-      : live ? 'A completed stage, shown read-only. “Set Active” makes it the active stage again.' : 'Shown read-only.') : null;
+    let noteText = null;
+    if (stopped) noteText = 'The process was abandoned at this stage. “Reactivate” brings it back here. Shown read-only.';
+    else if (!isActive && s.state === 'UPCOMING') noteText = `Comes later, once ${inst.activeStage.label} is done. Shown read-only.`;
+    else if (!isActive) noteText = live ? 'A completed stage, shown read-only. “Set Active” makes it the active stage again.' : 'Shown read-only.';
+    const note = noteText ? h('p', { class: 'flyout-note' }, noteText) : null;
 
-    const error = h('div', { id: 'flyout-error', class: `inline-error${flyoutError && flyoutError.tone ? ` is-${flyoutError.tone}` : ''}`, role: 'alert' },
-      flyoutError ? [h('p', {}, flyoutError.text), flyoutError.extra || null] : null);
-    return h('div', { id: 'flyout', class: `flyout is-${s.state.toLowerCase()}`, role: 'region', 'aria-labelledby': 'flyout-title' },
+    // A clash with someone else's change is said until the user picks theirs or keeps theirs.
+    const clashes = isActive ? drafts.clashes(onRecord.id).filter((d) => controls.some((c) => c.name === d.field)) : [];
+    const said = [clashes.length ? clashError(onRecord, clashes) : null, flyoutError].filter(Boolean);
+    const tone = said.length === 1 && said[0].tone ? ` is-${said[0].tone}` : '';
+    const error = h('div', { id: 'flyout-error', class: `inline-error${tone}`, role: 'alert' },
+      said.map((e) => [h('p', { class: 'alert-text' }, e.text), e.extra || null]));
+    const stateClass = stopped ? 'abandoned' : s.state.toLowerCase();
+    const tag = isActive ? 'Active stage' : stopped ? 'Abandoned' : s.state === 'COMPLETED' ? 'Completed' : 'Upcoming';
+    return h('div', { id: 'flyout', class: `flyout is-${stateClass}`, role: 'region', 'aria-labelledby': 'flyout-title' },
       h('div', { class: 'flyout-head' },
         h('h3', { id: 'flyout-title', tabindex: '-1' }, s.stage.label,
-          h('span', { class: `state-tag state-${s.state.toLowerCase()}` }, isActive ? 'Active stage' : s.state === 'COMPLETED' ? 'Completed' : 'Upcoming')),
+          h('span', { class: `state-tag state-${stateClass}` }, tag)),
         h('p', { class: 'flyout-facts' }, ...facts.filter(Boolean))),
       note, body,
+      isActive ? strayNote(onRecord.id) : null,
       h('div', { class: 'flyout-foot' }, error,
         isActive ? h('span', { id: 'bar-saving', class: 'saving', role: 'status' }, saveNote) : null,
         buttons.length ? h('div', { class: 'flyout-actions' }, ...buttons) : null));
   };
 
-  /** An action step: a button on the active stage, a line of a read-only list elsewhere. */
-  const actionStep = (bs, runnable) => (runnable
-    ? h('div', { class: `action-step${bs.done ? ' is-done' : ''}` },
-      h('button', { type: 'button', class: 'btn btn-small', id: `action-${slug(bs.step.name)}`,
-        onclick: () => act('action', { step: bs.step.name }, { after: () => `${bs.step.label}: done.` }) },
-      h('span', { 'aria-hidden': 'true' }, '▶ '), bs.step.label),
-      bs.done ? h('span', { class: 'done-mark' }, '✓ done') : null)
-    : h('div', { class: 'readonly-field' }, h('dt', {}, bs.step.label),
-      h('dd', {}, bs.done ? h('span', { class: 'done-mark' }, '✓ done') : h('span', { class: 'muted' }, 'Not run'))));
+  /** An action step: a button on the active stage (with its required mark and gate note), a line elsewhere. */
+  const actionStep = (bs, runnable, gated = false) => {
+    if (!runnable) {
+      return h('div', { class: 'readonly-field' }, h('dt', {}, bs.step.label),
+        h('dd', {}, bs.done ? h('span', { class: 'done-mark' }, h('span', { 'aria-hidden': 'true' }, '✓ '), 'done') : h('span', { class: 'muted' }, 'Not run')));
+    }
+    const id = `action-${slug(bs.step.name)}`;
+    const described = [bs.required ? `${id}-required` : null, bs.done ? `${id}-done` : null, `${id}-error`].filter(Boolean).join(' ');
+    return h('div', { class: `field action-step${bs.done ? ' is-done' : ''}${gated ? ' has-error' : ''}`, dataset: { field: bs.step.name } },
+      h('div', { class: 'action-row' },
+        h('button', { type: 'button', class: 'btn btn-small', id, 'aria-describedby': described,
+          onclick: () => act('action', { step: bs.step.name }, { after: () => `${bs.step.label}: done.` }) },
+        h('span', { 'aria-hidden': 'true' }, '▶ '), bs.step.label),
+        bs.required ? h('span', { class: 'req', 'aria-hidden': 'true' }, '*') : null,
+        bs.required ? h('span', { id: `${id}-required`, class: 'sr-only' }, 'Required step.') : null,
+        bs.done ? h('span', { class: 'done-mark', id: `${id}-done` }, h('span', { 'aria-hidden': 'true' }, '✓ '), 'done') : null),
+      h('p', { id: `${id}-error`, class: 'field-error' }, gated ? 'Required to move to the next stage.' : ''));
+  };
 
   const tools = () => {
     const inst = bar ? bar.instance : null;
-    const entity = inst ? inst.process.entity : record.entity;
+    // Switch Process is about the page's record: its own processes (a record can show another's instance).
+    const entity = record.entity;
     const choices = meta.processesOf(entity);
+    const ownInstance = inst && inst.record.id === record.id;
     const buttons = [];
     if (choices.length) {
       buttons.push(h('button', { type: 'button', id: 'bar-switch', class: 'btn btn-quiet', 'aria-expanded': String(switchOpen),
@@ -419,37 +563,43 @@ export function createBar({ onChanged }) {
     }
     let panel = null;
     if (switchOpen) {
+      const close = () => { switchOpen = false; draw(); el.querySelector('#bar-switch')?.focus(); };
       const instances = record.instances || [];
       const select = h('select', { id: 'switch-select' }, ...choices.map((p) => {
         const existing = instances.find((i) => i.process.name === p.name);
         const where = existing ? `${STATUS_WORDS[existing.status] || existing.status}, ${existing.activeStage.label}` : 'not started';
-        return h('option', { value: p.name, selected: inst && p.name === inst.process.name }, `${p.label} (${where})`);
+        return h('option', { value: p.name, selected: ownInstance && p.name === inst.process.name }, `${p.label} (${where})`);
       }));
-      panel = h('div', { id: 'switch-panel', class: 'switch-panel' },
-        h('label', { for: 'switch-select' }, 'Process'), select,
-        h('button', { type: 'button', class: 'btn btn-primary btn-small', onclick: () => {
-          if (inst && select.value === inst.process.name) { switchOpen = false; draw(); return; }
-          act('switch', { recordId: inst ? inst.record.id : record.id, process: select.value },
-            { where: 'tools', after: () => `Switched to ${meta.process(select.value)?.label || select.value}.` });
-        } }, 'Switch'),
-        h('button', { type: 'button', class: 'btn btn-small', onclick: () => { switchOpen = false; draw(); el.querySelector('#bar-switch')?.focus(); } }, 'Cancel'),
-        h('p', { class: 'hint' }, choices.length > 1
-          ? 'The other processes keep their stage and history.'
-          : `No other process of yours runs on ${entityLabel(entity)} records.`));
+      panel = h('div', { id: 'switch-panel', class: 'switch-panel', role: 'group', 'aria-label': 'Switch Process',
+        onkeydown: (event) => { if (event.key === 'Escape') { event.preventDefault(); event.stopPropagation(); close(); } } },
+      h('label', { for: 'switch-select' }, 'Process'), select,
+      h('button', { type: 'button', class: 'btn btn-primary btn-small', onclick: () => {
+        if (ownInstance && select.value === inst.process.name) { close(); return; }
+        act('switch', { recordId: record.id, process: select.value },
+          { where: 'tools', after: () => `Switched to ${meta.process(select.value)?.label || select.value}.` });
+      } }, 'Switch'),
+      h('button', { type: 'button', class: 'btn btn-small', onclick: close }, 'Cancel'),
+      h('p', { class: 'hint' }, choices.length > 1 || !ownInstance
+        ? 'The other processes keep their stage and history.'
+        : `No other process of yours runs on ${entityLabel(entity)} records.`));
     }
     const error = h('div', { id: 'tools-error', class: 'inline-error', role: 'alert' },
-      toolError ? [h('p', {}, toolError.text), toolError.extra || null] : null);
+      toolError ? [h('p', { class: 'alert-text' }, toolError.text), toolError.extra || null] : null);
     return { buttons: h('div', { class: 'bar-tools' }, ...buttons), panel, error };
   };
 
   const draw = () => {
+    if (controlsRecord) drafts.capture(controlsRecord, controls);
     keepFocus(el, () => {
       if (!bar) {
         const t = tools();
+        controls = [];
+        controlsRecord = null;
         mount(el, h('div', { class: 'bar-head' },
-          h('div', {}, h('h2', { id: 'bar-title' }, 'No process'),
+          h('div', {}, h('h2', { id: 'bar-title', tabindex: '-1' }, 'No process'),
             h('p', { class: 'bar-sub' }, meta.processesOf(record.entity).length
-              ? 'No process runs on this record. Use “Switch Process” to start one.'
+              // The page can't tell "none runs" from "none you may see": this is true either way.
+              ? 'No process you can use runs on this record. Use “Switch Process” to start one.'
               : `No process of yours runs on ${entityLabel(record.entity)} records.`)),
           t.buttons), t.panel, t.error);
         return;
@@ -457,15 +607,19 @@ export function createBar({ onChanged }) {
       const inst = bar.instance;
       const t = tools();
       const statusText = inst.status === 'ACTIVE'
-        ? [h('span', { class: 'status status-active' }, 'Active'), ' · ', inst.activeStage.label, ' for ',
-          h('span', { 'data-clock': '' }, duration(secondsSince(inst.activeStageStartedOn)))]
+        ? [h('span', { class: 'status status-active' }, 'Active'), ' · ', inst.activeStage.label, ' for ', clock(inst.activeStageStartedOn)]
         : [h('span', { class: `status status-${inst.status.toLowerCase()}` }, STATUS_WORDS[inst.status]),
           inst.completedOn ? [' on ', timeEl(inst.completedOn)] : null, ` · stopped at ${inst.activeStage.label}`];
+      // The instance may be another record's (this record is the one a stage of it works on).
+      const origin = record && inst.record.id !== record.id
+        ? h('p', { class: 'bar-origin' }, 'Started on ', `${entityLabel(inst.record.entity)} `,
+          h('a', { href: `/records/${encodeURIComponent(inst.record.id)}` }, `“${recordTitle(inst.record)}”`))
+        : null;
       mount(el,
         h('div', { class: 'bar-head' },
           h('div', { class: 'bar-heading' },
-            h('h2', { id: 'bar-title' }, h('a', { href: `/processes/${encodeURIComponent(inst.process.name)}`, class: 'quiet-link' }, inst.process.label)),
-            h('p', { class: 'bar-sub' }, ...statusText)),
+            h('h2', { id: 'bar-title', tabindex: '-1' }, h('a', { href: `/processes/${encodeURIComponent(inst.process.name)}`, class: 'quiet-link' }, inst.process.label)),
+            h('p', { class: 'bar-sub' }, ...statusText), origin),
           t.buttons),
         t.panel, t.error,
         h('div', { class: 'chevron-scroll' }, chevrons()),
@@ -476,18 +630,66 @@ export function createBar({ onChanged }) {
         scroller.scrollLeft = Math.max(0, shown.offsetLeft - scroller.clientWidth / 2 + shown.clientWidth / 2);
       }
     });
+    // The button pressed went away (Finish, Abandon, Reactivate): focus goes to the flyout's heading.
     if (document.activeElement === document.body && el.dataset.hadFocus === 'true') {
-      el.querySelector('#flyout-title, #bar-title')?.focus();
+      (el.querySelector('#flyout-title') || el.querySelector('#bar-title'))?.focus();
     }
   };
 
-  el.addEventListener('focusin', () => { el.dataset.hadFocus = 'true'; });
-  el.addEventListener('focusout', (event) => { if (!el.contains(event.relatedTarget)) el.dataset.hadFocus = event.relatedTarget ? 'false' : 'true'; });
+  /** Focus is in one of the active stage's step fields (typing, or about to). */
+  const inStepField = () => controls.some((c) => c.el.contains(document.activeElement));
 
-  return {
+  /** Someone else's change would take away the step fields under the user's hands. */
+  const movesAway = (next) => !next || next.instance.id !== bar.instance.id || next.instance.status !== bar.instance.status
+    || next.instance.activeStage.name !== bar.instance.activeStage.name;
+
+  const hold = (next) => {
+    const box = el.querySelector('#flyout-error');
+    if (!box) return;
+    const where = next && next.instance.status === 'ACTIVE' && next.instance.id === bar.instance.id
+      ? `moved this process to ${next.instance.activeStage.label}` : 'changed this process';
+    box.classList.add('is-info');
+    mount(box, h('p', { class: 'alert-text' }, `Someone else ${where}. The bar shows it when you leave this field; what you type here is kept and saved as usual.`));
+  };
+
+  /** Draw the bar held back, once nothing holds it: no pressed pointer, and (for someone else's) no step field in use. */
+  const applyWaiting = () => {
+    if (!waiting || pointerHeld) return;
+    if (!waiting.own && (inStepField() || pendingSaves)) return; // a save on its way reads the latest anyway
+    const { next, pageRecord } = waiting;
+    api.render(next, pageRecord);
+  };
+
+  el.addEventListener('focusin', () => { el.dataset.hadFocus = 'true'; });
+  el.addEventListener('focusout', (event) => {
+    if (!el.contains(event.relatedTarget)) el.dataset.hadFocus = event.relatedTarget ? 'false' : 'true';
+    if (waiting) setTimeout(applyWaiting, 0);
+  });
+  // A redraw between a button's press and release would swallow the click: wait for the release.
+  el.addEventListener('pointerdown', () => {
+    pointerHeld = true;
+    const release = () => setTimeout(() => { pointerHeld = false; applyWaiting(); }, 0);
+    window.addEventListener('pointerup', release, { once: true });
+    window.addEventListener('pointercancel', release, { once: true });
+  });
+
+  const api = {
     el,
-    /** Show a fresh ProcessBar (null: no process) of `pageRecord`. */
-    render(nextBar, pageRecord) {
+    /**
+     * Show a fresh ProcessBar (null: no process) of `pageRecord`. Someone else's change (`own`
+     * false) waits while the user is in one of the step fields, until they leave it: the fields are
+     * not redrawn under their hands, so neither what they typed, nor the focus, nor an open picker is
+     * lost. When it moves the stage away, the flyout says so meanwhile. Any redraw waits while a
+     * pointer is pressed on the bar.
+     */
+    render(nextBar, pageRecord, { own = true } = {}) {
+      const busyField = !own && inStepField();
+      if (bar && (pointerHeld || busyField)) {
+        waiting = { next: nextBar, pageRecord, own: own || Boolean(waiting && waiting.own) };
+        if (busyField && movesAway(nextBar)) hold(nextBar);
+        return;
+      }
+      waiting = null;
       if (bar && nextBar && bar.instance.id !== nextBar.instance.id) selected = null;
       bar = nextBar;
       record = pageRecord;
@@ -497,6 +699,7 @@ export function createBar({ onChanged }) {
     get instance() { return bar ? bar.instance : null; },
     /** Errors from elsewhere that concern the bar (e.g. a refused refresh). */
     showError(text) { flyoutError = { text }; draw(); },
-    destroy() { clearInterval(timer); },
+    destroy() {},
   };
+  return api;
 }

@@ -1,5 +1,6 @@
 // Inputs generated from field types, their values in API.md's JSON shapes, and inline errors.
 
+import { gql } from './api.js';
 import { lookupPicker, titleOf } from './lookup.js';
 import { h, formatDate, formatDateTime, formatNumber, slug } from './util.js';
 
@@ -42,20 +43,25 @@ function bulb() {
     h('svg:rect', { x: '6', y: '13', width: '4', height: '1.6', rx: '.6', fill: '#8a6400' }));
 }
 
-const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+/** Two values in API.md's JSON shapes are the same (null and undefined alike). */
+export const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /**
  * One field as a labelled control. `field`: {name, label, type, options, lookupEntity}.
- * Options: value, idPrefix, required, locked, recommendation, onCommit(control) — called when
- * the user commits a change (change event, a pick, a toggle).
- * Returns a control: {el, name, field, read() -> {value, problem}, dirty(), setError(msg), focus()}.
+ * Options: value, idPrefix, required, locked, recommendation, done (a ✓ after the label, "Done" for
+ * screen readers in the description), onCommit(control) — called when the user commits a change
+ * (change event, a pick, a toggle).
+ * Returns a control: {el, name, field, read() -> {value, problem}, dirty(), base(), draft(v), accept(),
+ * set(v), setError(msg), error(), focus()}.
  */
 export function fieldControl(field, opts = {}) {
-  const { value = null, idPrefix = 'f', required = false, locked = false, recommendation = null,
+  const { value = null, idPrefix = 'f', required = false, locked = false, recommendation = null, done = false,
     onCommit = () => {} } = opts;
   const id = `${idPrefix}-${slug(field.name)}`;
   const errorId = `${id}-error`;
   const hintId = `${id}-hint`;
+  const doneId = `${id}-done`;
+  const describedBy = [errorId, hintId, done ? doneId : null].filter(Boolean).join(' ');
   const type = field.type;
   let initial = value ?? null;
   let input;        // the element that carries aria-invalid
@@ -64,14 +70,16 @@ export function fieldControl(field, opts = {}) {
   const hints = [];
   const commit = () => onCommit(control);
 
+  // The marks after the label are for the eye; screen readers get aria-required and the description.
   const labelText = [field.label, required ? h('span', { class: 'req', 'aria-hidden': 'true' }, ' *') : null,
+    done ? h('span', { class: 'done-mark', 'aria-hidden': 'true' }, ' ✓') : null,
     locked ? h('span', { class: 'lock' }, ' (locked)') : null];
   const requiredAttrs = required ? { 'aria-required': 'true' } : {};
 
   let body;
   if (type === 'bool') {
     input = h('input', { id, type: 'checkbox', role: 'switch', class: 'switch', checked: value === true,
-      disabled: locked, 'aria-describedby': `${errorId} ${hintId}`, ...requiredAttrs, onchange: commit });
+      disabled: locked, 'aria-describedby': describedBy, ...requiredAttrs, onchange: commit });
     // An untouched empty yes/no stays empty (null) rather than becoming an explicit "no".
     read = () => ({ value: input.checked ? true : (initial === null ? null : false) });
     setValue = (v) => { input.checked = v === true; };
@@ -81,7 +89,7 @@ export function fieldControl(field, opts = {}) {
       type: 'checkbox', id: `${id}-${slug(o.name)}`, value: o.name,
       checked: Array.isArray(value) && value.includes(o.name), disabled: locked, onchange: commit,
     }));
-    input = h('fieldset', { id, class: 'choices', 'aria-describedby': `${errorId} ${hintId}`, ...requiredAttrs },
+    input = h('fieldset', { id, class: 'choices', 'aria-describedby': describedBy, ...requiredAttrs },
       h('legend', {}, ...labelText),
       ...boxes.map((box, i) => h('label', { class: 'choice', for: box.id }, box, ` ${field.options[i].label}`)));
     read = () => {
@@ -92,14 +100,14 @@ export function fieldControl(field, opts = {}) {
     body = input;
   } else if (type === 'lookup') {
     const picker = lookupPicker({ id, entity: field.lookupEntity, value, disabled: locked,
-      describedBy: `${errorId} ${hintId}`, onPick: commit });
+      describedBy, onPick: commit });
     input = picker.input;
     if (required) input.setAttribute('aria-required', 'true');
     read = () => ({ value: picker.value });
     setValue = (v) => { picker.value = v; };
     body = [h('label', { for: id }, ...labelText), picker.el];
   } else if (type === 'choice') {
-    input = h('select', { id, disabled: locked, 'aria-describedby': `${errorId} ${hintId}`, ...requiredAttrs,
+    input = h('select', { id, disabled: locked, 'aria-describedby': describedBy, ...requiredAttrs,
       onchange: commit },
     h('option', { value: '' }, '—'),
     ...(field.options || []).map((o) => h('option', { value: o.name, selected: o.name === value }, o.label)));
@@ -107,7 +115,7 @@ export function fieldControl(field, opts = {}) {
     setValue = (v) => { input.value = v ?? ''; };
     body = [h('label', { for: id }, ...labelText), input];
   } else {
-    const attrs = { id, readonly: locked, 'aria-describedby': `${errorId} ${hintId}`, ...requiredAttrs, onchange: commit };
+    const attrs = { id, readonly: locked, 'aria-describedby': describedBy, ...requiredAttrs, onchange: commit };
     if (NUMBER_TYPES.has(type)) {
       Object.assign(attrs, { type: 'number', step: type === 'integer' ? '1' : 'any',
         inputmode: type === 'integer' ? 'numeric' : 'decimal' });
@@ -153,19 +161,25 @@ export function fieldControl(field, opts = {}) {
 
   const error = h('p', { id: errorId, class: 'field-error' });
   const hint = h('p', { id: hintId, class: 'hint' }, hints.join(' '));
+  const doneNote = done ? h('span', { id: doneId, class: 'sr-only' }, 'Done.') : null;
   const recommend = recommendation
     ? h('p', { class: 'recommendation' }, bulb(),
       h('span', {}, h('strong', {}, 'Recommendation: '), recommendation))
     : null;
   const el = h('div', { class: `field field-${type}${locked ? ' is-locked' : ''}`, dataset: { field: field.name } },
-    body, hint, recommend, error);
+    body, hint, recommend, error, doneNote);
 
   const control = {
     el, name: field.name, field, id,
     read: () => read(),
     dirty: () => { const r = read(); return !r.problem && !same(r.value, initial); },
+    /** The value the control was drawn with (what the server had). */
+    base: () => initial,
+    /** Show `v` without taking it as the base: an edit not yet saved, laid over fresh data. */
+    draft: (v) => setValue(v),
     accept: () => { initial = read().value; },
     set: (v) => { initial = v ?? null; setValue(v); },
+    error: () => error.textContent,
     setError(message) {
       error.textContent = message || '';
       el.classList.toggle('has-error', Boolean(message));
@@ -244,4 +258,108 @@ export function showErrors(controls, fieldErrors, summary, message = null) {
   }
   if (first) first.focus();
   return (fieldErrors || []).length;
+}
+
+const UPDATE = `mutation Save($id: ID!, $values: JSON!, $expectedVersion: Int) {
+  updateRecord(id: $id, values: $values, expectedVersion: $expectedVersion) {
+    __typename
+    ... on Record { id entity version values }
+    ... on ValidationError { message currentVersion fieldErrors { field message } } } }`;
+
+/** An updateRecord refusal that is a version conflict (a stale expectedVersion), not a rule's error. */
+export const isConflict = (result) => result.__typename === 'ValidationError'
+  && result.currentVersion !== null && result.currentVersion !== undefined && !result.fieldErrors.length;
+
+/** The note on a field someone else changed while it was being edited here. */
+export function clashText(field, theirs) {
+  return `Someone else changed this to “${displayValue(field, theirs)}” while you were editing. Yours is kept here, not saved yet.`;
+}
+
+/**
+ * Edits not yet saved, by record and field. They outlive a redraw (fresh data, someone else's change,
+ * a version conflict): captured from the controls before, laid over the fresh values after. A field
+ * that someone else changed meanwhile is a clash: the edit stays, marked, until the user keeps it or
+ * takes theirs. Each draft: {recordId, field, value, base (what the edit started from), theirs, error}.
+ */
+export function createDrafts() {
+  const map = new Map();
+  const key = (recordId, field) => `${recordId}\n${field}`;
+  const drafts = {
+    /** Remember the unsaved edits of `controls` (drawn for `recordId`); forget the ones now saved. */
+    capture(recordId, controls) {
+      for (const c of controls) {
+        const k = key(recordId, c.name);
+        const prev = map.get(k);
+        if (c.dirty()) {
+          map.set(k, { recordId, field: c.name, fieldDef: c.field, value: c.read().value, base: c.base(),
+            theirs: prev ? prev.theirs : undefined, error: c.error() });
+        } else if (!c.read().problem) {
+          map.delete(k);
+        }
+      }
+    },
+    /** Lay the drafts of `recordId` over freshly drawn controls. */
+    overlay(recordId, controls) {
+      for (const c of controls) {
+        const k = key(recordId, c.name);
+        const d = map.get(k);
+        if (!d) continue;
+        const fresh = c.base();
+        if (same(fresh, d.value)) { map.delete(k); continue; }
+        if (!same(fresh, d.base)) { d.theirs = fresh; d.base = fresh; }
+        c.draft(d.value);
+        if (d.theirs !== undefined) c.setError(clashText(c.field, d.theirs));
+        else if (d.error) c.setError(d.error);
+      }
+    },
+    of: (recordId) => [...map.values()].filter((d) => d.recordId === recordId),
+    all: () => [...map.values()],
+    has: (recordId, field) => map.has(key(recordId, field)),
+    drop(recordId, field = null) {
+      for (const d of drafts.of(recordId)) if (field === null || d.field === field) map.delete(key(recordId, d.field));
+    },
+    clashes: (recordId) => drafts.of(recordId).filter((d) => d.theirs !== undefined),
+    /** The user has seen their value and keeps theirs: sending now replaces it. */
+    keepMine(recordId) { for (const d of drafts.of(recordId)) d.theirs = undefined; },
+    /**
+     * After a version conflict: read the record again and send the drafts (of `only` fields, if given)
+     * whose fields nobody else changed meanwhile, with the fresh version. Fields changed elsewhere are
+     * clashes and stay drafts. Returns {saved: [field], clashes: [draft], record, message, fieldErrors}.
+     */
+    async resend(recordId, { only = null, tries = 3 } = {}) {
+      const outcome = { saved: [], clashes: [], record: null, message: null, fieldErrors: [] };
+      for (let attempt = 0; attempt < tries; attempt += 1) {
+        const fresh = (await gql(`query Fresh($id: ID!) { record(id: $id) { id entity version values } }`, { id: recordId })).record;
+        if (!fresh) { outcome.message = 'This record was deleted meanwhile.'; return outcome; }
+        outcome.record = fresh;
+        const send = {};
+        for (const d of drafts.of(recordId)) {
+          const now = fresh.values[d.field] ?? null;
+          if (same(now, d.value)) { map.delete(key(recordId, d.field)); continue; }
+          if (!same(now, d.base)) { d.theirs = now; d.base = now; }
+          if (d.theirs === undefined && (!only || only.includes(d.field))) send[d.field] = d.value;
+        }
+        outcome.clashes = drafts.clashes(recordId).filter((d) => !only || only.includes(d.field));
+        if (!Object.keys(send).length) return outcome;
+        const result = (await gql(UPDATE, { id: recordId, values: send, expectedVersion: fresh.version })).updateRecord;
+        if (result.__typename === 'Record') {
+          for (const field of Object.keys(send)) map.delete(key(recordId, field));
+          outcome.saved = Object.keys(send);
+          outcome.record = result;
+          return outcome;
+        }
+        if (isConflict(result)) continue; // changed again meanwhile: read again
+        outcome.message = result.message;
+        outcome.fieldErrors = result.fieldErrors;
+        for (const fe of result.fieldErrors) {
+          const d = fe.field ? map.get(key(recordId, fe.field)) : null;
+          if (d) d.error = fe.message;
+        }
+        return outcome;
+      }
+      outcome.message = 'This record keeps changing under you; try again in a moment.';
+      return outcome;
+    },
+  };
+  return drafts;
 }

@@ -70,7 +70,7 @@ export function renderProcess(main, name, { settle }) {
     h('div', { class: 'page-head' },
       h('div', {}, h('p', { class: 'eyebrow' }, 'Process'), h('h1', {}, process.label),
         h('p', { class: 'muted small' }, `On ${entity?.label || process.entity} · ${process.stages.length} stages`
-          + `${entities.length > 1 ? ` across ${entities.join(', ')}` : ''} · version ${process.version}`
+          + `${entities.length > 1 ? ` across ${entities.join(', ')}` : ''}`
           + `${process.roles.length ? ` · for ${process.roles.join(', ')}` : ''}`)),
       h('a', { class: 'btn', href: `/?entity=${encodeURIComponent(process.entity)}&process=${encodeURIComponent(process.name)}` },
         `Records in this process`)),
@@ -80,7 +80,9 @@ export function renderProcess(main, name, { settle }) {
         h('p', { class: 'muted small' }, 'Records standing in each stage now, the share that went on to the next stage, and the time spent in the stage (median and 90th percentile, P90).'),
         funnelBox),
       h('section', { class: 'card', 'aria-labelledby': 'diagram-title' },
-        h('h2', { id: 'diagram-title' }, 'Diagram'), diagramBox)));
+        h('h2', { id: 'diagram-title' }, 'Diagram'), diagramBox,
+        // Which definition this is matters to whoever maintains the .bpf files, not to its users.
+        h('p', { class: 'fine-print' }, 'Definition version ', h('code', {}, process.version)))));
   settle(process.label);
 
   gql(QUERY, { name }).then((data) => {

@@ -3,9 +3,9 @@
 
 import { gql, meta, recordTitle, subscribe } from './api.js';
 import { BAR_FIELDS, createBar } from './bar.js';
-import { collect, fieldControl, showErrors } from './forms.js';
+import { collect, createDrafts, displayValue, fieldControl, isConflict, showErrors } from './forms.js';
 import { rememberTitle } from './lookup.js';
-import { announce, duration, h, keepFocus, mount, secondsSince, timeEl } from './util.js';
+import { announce, clock, duration, h, keepFocus, mount, secondsSince, timeEl } from './util.js';
 
 function pageQuery() {
   const form = meta.has('Record.form')
@@ -69,13 +69,13 @@ export function renderRecord(main, id, { settle }) {
       h('li', {}, h('a', { href: `/?entity=${encodeURIComponent(record.entity)}` }, entity?.label || record.entity)),
       h('li', {}, h('span', { 'aria-current': 'page' }, title))));
     keepFocus(head, () => mount(head,
-      h('div', {}, h('p', { class: 'eyebrow' }, entity?.label || record.entity), h('h1', { tabindex: '-1' }, title),
+      h('div', {}, h('p', { class: 'eyebrow' }, entity?.label || record.entity), h('h1', { id: 'page-title', tabindex: '-1' }, title),
         h('p', { class: 'muted small' }, 'Created ', timeEl(record.createdAt), ' · updated ', timeEl(record.updatedAt))),
       live));
     const processBar = data.processBar;
     if (processBar) knownVersions.set(processBar.instance.id, processBar.instance.version);
-    bar.render(processBar, record);
-    details.render(record, { own });
+    bar.render(processBar, record, { own });
+    details.render(record);
     drawHistory(processBar);
     watch(processBar ? processBar.instance.record.id : record.id);
     if (first) settle(title);
@@ -88,20 +88,25 @@ export function renderRecord(main, id, { settle }) {
     }
     const inst = processBar.instance;
     const visits = [...inst.history].reverse();
-    const total = inst.history.reduce((sum, v) => sum + (v.seconds ?? secondsSince(v.enteredAt, v.exitedAt) ?? 0), 0);
+    // The open visit of an active instance counts on from the same start, with the same timer, as
+    // the bar's "for N min".
+    const counting = (v) => !v.exitedAt && inst.status === 'ACTIVE';
+    const spent = (v) => v.seconds ?? secondsSince(v.enteredAt, v.exitedAt) ?? 0;
+    const closed = inst.history.filter((v) => !counting(v)).reduce((sum, v) => sum + spent(v), 0);
+    const open = inst.history.some(counting);
     mount(historyBox,
       h('h2', { id: 'history-title' }, 'History'),
-      h('p', { class: 'muted small' }, `${inst.process.label} · started `, timeEl(inst.createdAt), ` · ${duration(total)} in all`),
+      h('p', { class: 'muted small' }, `${inst.process.label} · started `, timeEl(inst.createdAt), ' · ',
+        open ? clock(inst.activeStageStartedOn, closed) : duration(closed), ' in all'),
       h('ol', { class: 'timeline', 'aria-label': 'Stage visits, newest first' }, ...visits.map((v) => {
-        const open = !v.exitedAt;
-        const seconds = v.seconds ?? secondsSince(v.enteredAt, v.exitedAt);
-        return h('li', { class: `visit${open ? ' is-open' : ''}` },
+        const isOpen = !v.exitedAt;
+        return h('li', { class: `visit${isOpen ? ' is-open' : ''}` },
           h('div', { class: 'visit-head' },
             h('strong', {}, v.stage ? v.stage.label : 'A removed stage'),
-            h('span', { class: 'visit-time' }, duration(seconds), open ? ' so far' : '')),
+            h('span', { class: 'visit-time' }, counting(v) ? clock(inst.activeStageStartedOn) : duration(spent(v)), isOpen ? ' so far' : '')),
           h('p', { class: 'muted small' },
             v.stage ? `${meta.entity(v.stage.entity)?.label || v.stage.entity} · ` : '',
-            'entered ', timeEl(v.enteredAt), open ? '' : [' · left ', timeEl(v.exitedAt)], ` · by ${v.by}`));
+            'entered ', timeEl(v.enteredAt), isOpen ? '' : [' · left ', timeEl(v.exitedAt)], ` · by ${v.by}`));
       })));
   }
 
@@ -145,6 +150,7 @@ function createDetails(onSaved) {
   let record = null;
   let controls = [];
   let baseVersion = null;
+  const drafts = createDrafts(); // edits not saved yet: they survive a refresh and a version conflict
   const summary = h('div', { class: 'error-box', role: 'alert', hidden: true });
   const saved = h('p', { class: 'saved', role: 'status' });
 
@@ -153,15 +159,36 @@ function createDetails(onSaved) {
     const entity = meta.entity(rec.entity);
     return (entity ? entity.fields : []).map((f) => ({ ...f, value: rec.values[f.name] ?? null, hidden: false, locked: false, recommendation: null }));
   };
+  const noun = () => meta.entity(record.entity)?.label || 'record';
+
+  /** Fields someone else changed while they were being edited here: say so, with the two ways out. */
+  const sayClashes = () => {
+    const clashes = drafts.clashes(record.id).filter((d) => controls.some((c) => c.name === d.field));
+    if (!clashes.length) return;
+    const names = clashes.map((d) => `${d.fieldDef.label} (now “${displayValue(d.fieldDef, d.theirs)}”)`);
+    summary.replaceChildren(
+      h('p', {}, `Someone else changed ${names.join(', ')} on this ${noun()} while you were editing. `
+        + 'Your edits are still in the form, not saved yet.'),
+      h('div', { class: 'alert-actions' },
+        h('button', { type: 'submit', class: 'btn btn-small btn-primary', form: 'details-form' }, 'Save mine'),
+        h('button', { type: 'button', class: 'btn btn-small', onclick: () => {
+          drafts.drop(record.id);
+          showErrors(controls, [], summary);
+          keepFocus(el, draw);
+          el.querySelector('#details-title')?.focus();
+        } }, 'Use theirs')));
+    summary.hidden = false;
+  };
 
   const draw = () => {
     const entity = meta.entity(record.entity);
     controls = states(record).filter((f) => !f.hidden).map((f) => fieldControl(f, {
       value: f.value, idPrefix: 'rec', required: f.required, locked: f.locked, recommendation: f.recommendation,
     }));
+    drafts.overlay(record.id, controls);
     controls.forEach((c) => c.el.addEventListener('input', () => { saved.textContent = ''; }));
     const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'details-save' }, 'Save');
-    const form = h('form', { novalidate: true, class: 'form-grid', 'aria-labelledby': 'details-title' },
+    const form = h('form', { id: 'details-form', novalidate: true, class: 'form-grid', 'aria-labelledby': 'details-title' },
       summary, h('div', { class: 'fields' }, ...controls.map((c) => c.el)),
       h('div', { class: 'actions' }, submit, saved));
     form.addEventListener('submit', async (event) => {
@@ -170,24 +197,41 @@ function createDetails(onSaved) {
       if (problems.length) { showErrors(controls, problems, summary, 'Check the fields marked below.'); return; }
       if (!Object.keys(values).length) { showErrors(controls, [], summary); saved.textContent = 'Nothing to save.'; return; }
       submit.disabled = true;
+      saved.textContent = '';
+      // What is in the form now is what the user wants, clashes they were told of included.
+      drafts.keepMine(record.id);
+      const current = record;
       try {
         const result = (await gql(`mutation Save($id: ID!, $values: JSON!, $expectedVersion: Int) {
           updateRecord(id: $id, values: $values, expectedVersion: $expectedVersion) {
             __typename ... on Record { id version }
             ... on ValidationError { message currentVersion fieldErrors { field message } } } }`,
-        { id: record.id, values, expectedVersion: baseVersion })).updateRecord;
-        if (result.__typename === 'ValidationError') {
-          if (result.currentVersion !== null && result.currentVersion !== undefined && !result.fieldErrors.length) {
-            showErrors(controls, [], summary, `Someone else changed this ${entity?.label || 'record'} since you opened it. Reload to see their changes; your edits here will be replaced.`);
-            summary.append(h('button', { type: 'button', class: 'btn btn-small', onclick: () => { baseVersion = null; record = null; onSaved(); } }, 'Reload'));
+        { id: current.id, values, expectedVersion: baseVersion })).updateRecord;
+        if (isConflict(result)) {
+          // Someone else saved first. Keep the edits, read the record again, and send them on its
+          // new version unless they changed the same fields (then say which, and let the user pick).
+          drafts.capture(current.id, controls);
+          const outcome = await drafts.resend(current.id);
+          if (outcome.clashes.length) {
+            showErrors(controls, [], summary);
+          } else if (outcome.message) {
+            showErrors(controls, outcome.fieldErrors, summary, outcome.message);
           } else {
-            showErrors(controls, result.fieldErrors, summary, result.message);
+            showErrors(controls, [], summary);
+            saved.textContent = 'Saved.';
+            announce(`Saved. Someone else had changed this ${noun()} meanwhile; your changes were saved on top of theirs.`);
           }
+          onSaved();
+          return;
+        }
+        if (result.__typename === 'ValidationError') {
+          showErrors(controls, result.fieldErrors, summary, result.message);
           return;
         }
         showErrors(controls, [], summary);
         baseVersion = result.version;
         controls.forEach((c) => c.accept());
+        drafts.drop(current.id);
         saved.textContent = 'Saved.';
         announce('Saved.');
         onSaved();
@@ -197,19 +241,15 @@ function createDetails(onSaved) {
         submit.disabled = false;
       }
     });
-    mount(el, h('h2', { id: 'details-title' }, `${entity?.label || 'Record'} details`), form);
+    mount(el, h('h2', { id: 'details-title', tabindex: '-1' }, `${entity?.label || 'Record'} details`), form);
+    sayClashes();
   };
 
   return {
     el,
-    /** Show fresh data; edits not yet saved are kept (only a change of ours moves their base version). */
-    render(next, { own }) {
-      const dirty = record && controls.some((c) => c.dirty());
-      if (dirty && record.id === next.id) {
-        if (own) baseVersion = next.version;
-        record = { ...next };
-        return;
-      }
+    /** Show fresh data; edits not yet saved are laid over it (and said when they clash). */
+    render(next) {
+      if (record && record.id === next.id) drafts.capture(record.id, controls);
       record = next;
       baseVersion = next.version;
       keepFocus(el, draw);

@@ -37,8 +37,18 @@ export function renderRecords(main, params, { navigate, settle }) {
     process: params.get('process') || '',
     stage: params.get('stage') || '',
     search: params.get('q') || '',
-    cursors: [null], // cursor of each page seen; the last is the current page's
+    cursors: [null], // cursor of each page seen; the last is the current page's (undefined: not known)
   };
+  // The page is kept in the address (after=CURSOR&page=N) so a reload or a shared link shows the
+  // same page; the cursors seen before it live in the history entry, for "Previous page".
+  const after = params.get('after');
+  if (after) {
+    const seen = history.state && Array.isArray(history.state.listCursors) ? history.state.listCursors : null;
+    const pageNo = Math.max(2, parseInt(params.get('page'), 10) || 2);
+    state.cursors = seen && seen.length > 1 && seen[seen.length - 1] === after
+      ? seen
+      : [...Array.from({ length: pageNo - 1 }, (_, i) => (i === 0 ? null : undefined)), after];
+  }
   let alive = true;
   let requestNo = 0;
 
@@ -85,7 +95,12 @@ export function renderRecords(main, params, { navigate, settle }) {
     if (state.process) q.set('process', state.process);
     if (state.stage) q.set('stage', state.stage);
     if (state.search) q.set('q', state.search);
-    history.replaceState(null, '', `/?${q}`);
+    const cursor = state.cursors[state.cursors.length - 1];
+    if (cursor) {
+      q.set('after', cursor);
+      q.set('page', String(state.cursors.length));
+    }
+    history.replaceState({ listCursors: state.cursors }, '', `/?${q}`);
   };
 
   const load = async () => {
@@ -120,10 +135,17 @@ export function renderRecords(main, params, { navigate, settle }) {
       : `No ${noun} records${state.search || state.stage || state.process ? ' match these filters' : ' yet'}.`;
     mount(results, items.length ? table(entity, items) : h('div', { class: 'empty' },
       h('p', {}, state.search || state.stage || state.process ? 'Nothing matches. Clear a filter to see more.' : `Create the first ${noun} with “New ${noun}”.`)));
+    // A page opened from a link doesn't know the cursors before it: then "Previous" is the first page.
+    const prevKnown = state.cursors.length <= 1 || state.cursors[state.cursors.length - 2] !== undefined;
     const prev = h('button', { type: 'button', class: 'btn', disabled: state.cursors.length <= 1,
-      onclick: () => { state.cursors.pop(); load().then(() => focusFirstRow()); } }, 'Previous page');
+      onclick: () => {
+        state.cursors.pop();
+        if (state.cursors[state.cursors.length - 1] === undefined) state.cursors = [null];
+        syncUrl();
+        load().then(() => focusFirstRow());
+      } }, prevKnown ? 'Previous page' : 'First page');
     const next = h('button', { type: 'button', class: 'btn', disabled: !page.nextCursor,
-      onclick: () => { state.cursors.push(page.nextCursor); load().then(() => focusFirstRow()); } }, 'Next page');
+      onclick: () => { state.cursors.push(page.nextCursor); syncUrl(); load().then(() => focusFirstRow()); } }, 'Next page');
     mount(pager, prev, h('span', { class: 'muted' }, `Page ${state.cursors.length}`), next);
   };
 
@@ -136,13 +158,14 @@ export function renderRecords(main, params, { navigate, settle }) {
       const inst = r.activeInstance;
       return h('tr', {},
         h('th', { scope: 'row', 'data-label': 'Name' }, h('a', { href: `/records/${encodeURIComponent(r.id)}` }, recordTitle(r))),
-        h('td', { 'data-label': 'Process' }, inst ? inst.process.label : h('span', { class: 'muted' }, 'None')),
+        h('td', { 'data-label': 'Process' }, inst ? inst.process.label : h('span', { class: 'muted' }, '—')),
         h('td', { 'data-label': 'Stage' }, inst ? h('span', { class: 'pill' }, inst.activeStage.label) : '—'),
         h('td', { 'data-label': 'Status' }, inst ? h('span', { class: `status status-${inst.status.toLowerCase()}` }, STATUS_WORDS[inst.status] || inst.status) : '—'),
         h('td', { 'data-label': 'Updated' }, timeEl(r.updatedAt)));
     }))));
 
-  const restart = () => { state.cursors = [null]; syncUrl(); load(); };
+  // A search typed just before leaving the list must not rewrite the next page's address.
+  const restart = () => { if (!alive) return; state.cursors = [null]; syncUrl(); load(); };
   entitySelect.addEventListener('change', () => { state.entity = entitySelect.value; state.process = ''; state.stage = ''; refreshFilters(); restart(); });
   processSelect.addEventListener('change', () => { state.process = processSelect.value; refreshFilters(); restart(); });
   stageSelect.addEventListener('change', () => { state.stage = stageSelect.value; restart(); });

@@ -72,6 +72,28 @@ export function secondsSince(iso, end = null) {
   return Number.isNaN(from) ? null : (to - from) / 1000;
 }
 
+/**
+ * A duration that counts on: `baseSeconds` plus the time since `sinceIso`, redrawn every second
+ * by one shared timer, so every clock on the page started from the same time shows the same.
+ */
+export function clock(sinceIso, baseSeconds = 0) {
+  const el = h('span', { class: 'clock', 'data-since': sinceIso, 'data-base': String(baseSeconds) },
+    duration(baseSeconds + (secondsSince(sinceIso) ?? 0)));
+  startTicking();
+  return el;
+}
+
+let ticking = null;
+function startTicking() {
+  if (ticking) return;
+  ticking = setInterval(() => {
+    for (const el of document.querySelectorAll('[data-since]')) {
+      const text = duration(Number(el.dataset.base || 0) + (secondsSince(el.dataset.since) ?? 0));
+      if (el.textContent !== text) el.textContent = text;
+    }
+  }, 1000);
+}
+
 const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
 
