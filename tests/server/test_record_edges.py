@@ -190,3 +190,12 @@ def test_a_revoked_token_is_refused_on_the_next_request(hiring: tuple[Live, Clie
             time.sleep(0.01)
     response = client.post("{ me { user } }")  # on SQLite each request re-reads the token's row
     assert response.status_code == 401 and "revoked" in response.text, response.text
+
+
+def test_stages_say_how_their_record_is_found(hiring: tuple[Live, Client]) -> None:
+    _, client = hiring
+    stages = client.gql("{ processes { name stages { name entity via viaEntity creates } } }")["processes"][0]["stages"]
+    assert stages == [
+        {"name": "screen", "entity": "candidate", "via": None, "viaEntity": None, "creates": False},
+        {"name": "make_offer", "entity": "offer", "via": "candidate", "viaEntity": "candidate", "creates": True},
+    ]

@@ -137,11 +137,19 @@ class Stage:
     category: str | None
     entity: str
     steps: list[Step]
+    via: str | None = strawberry.field(
+        default=None, description="`on E via F`: the lookup field F of E's records that points at the record of "
+                                  "`viaEntity` in the instance (a record to pick must point there); null for a "
+                                  "stage without `via`.")
+    via_entity: str | None = strawberry.field(default=None, description="The entity `via` points at.")
+    creates: bool = strawberry.field(
+        default=False, description="Whether moving in creates the record when none is given or bound (`create`).")
 
     @classmethod
     def from_domain(cls, stage: StageDef) -> Stage:
         return _cached(stage, lambda: cls(name=stage.name, label=stage.label, category=stage.category,
-                                          entity=stage.entity, steps=[Step.from_domain(s) for s in stage.steps]))
+                                          entity=stage.entity, steps=[Step.from_domain(s) for s in stage.steps],
+                                          via=stage.via, via_entity=stage.via_entity, creates=bool(stage.create)))
 
     @classmethod
     def placeholder(cls, name: str, entity: str) -> Stage:
