@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from . import nodes as n
@@ -303,10 +303,46 @@ def _lazy_version(p: n.Process, entities: list[EntitySpec]) -> Callable[[], str]
 def process_version(p: n.Process, entities: list[EntitySpec]) -> str:
     """A hash of what the process means: its AST (no positions, no comments) and its entities' fields."""
     h = hashlib.sha256()
-    h.update(repr(p).encode())
+    h.update(node_repr(p).encode())
     for e in sorted(entities, key=lambda x: x.name):
         h.update(repr((e.name, e.fields)).encode())
     return h.hexdigest()[:16]
+
+
+class _Raw(str):
+    """Text :func:`node_repr` emits as is (a plain ``str`` is a value, shown by ``repr``)."""
+
+    __slots__ = ()
+
+
+def node_repr(node: object) -> str:
+    """``repr(node)`` of an AST node, exactly, without recursion.
+
+    Versions are hashes of this text, so it must never change for a given tree; but a
+    chain of operators (``a and b and ...``) may be thousands of nodes deep, where the
+    dataclasses' own ``repr`` would exceed Python's recursion limit.
+    """
+    out: list[str] = []
+    stack: list[object] = [node]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, _Raw):
+            out.append(x)
+        elif is_dataclass(x) and not isinstance(x, type):
+            items: list[object] = [_Raw(type(x).__qualname__ + "(")]
+            for i, f in enumerate(f for f in fields(x) if f.repr):
+                items += (_Raw(f"{', ' if i else ''}{f.name}="), getattr(x, f.name))
+            items.append(_Raw(")"))
+            stack.extend(reversed(items))
+        elif type(x) is tuple:
+            parts: list[object] = [_Raw("(")]
+            for i, item in enumerate(x):
+                parts += (_Raw(", "), item) if i else (item,)
+            parts.append(_Raw(",)" if len(x) == 1 else ")"))
+            stack.extend(reversed(parts))
+        else:
+            out.append(repr(x))
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)

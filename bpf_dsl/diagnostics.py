@@ -6,6 +6,7 @@ line, a caret under the column and, where one helps, a hint.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from .codes import CODES
@@ -81,16 +82,59 @@ class Diagnostic:
         return cls(str(data["code"]), str(data["message"]), span, None if hint is None else str(hint))
 
 
-def _line_of(text: str, number: int) -> str | None:
-    """Line ``number`` (1-based) of ``text``, without reading past it."""
-    start = 0
-    for _ in range(number - 1):
-        start = text.find("\n", start)
-        if start < 0:
+class LineTable:
+    """Where each line of a text starts, found once: then any line is a slice.
+
+    Rendering scans a source once per file, not once per diagnostic, so a file with
+    tens of thousands of errors is shown in linear time.
+    """
+
+    __slots__ = ("starts", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        starts = [0]
+        find, append = text.find, starts.append
+        i = find("\n")
+        while i >= 0:
+            append(i + 1)
+            i = find("\n", i + 1)
+        self.starts = starts
+
+    def line(self, number: int) -> str | None:
+        """Line ``number`` (1-based), without its line break; None past the end."""
+        if number < 1 or number > len(self.starts):
             return None
-        start += 1
-    end = text.find("\n", start)
-    return text[start:] if end < 0 else text[start:end]
+        start = self.starts[number - 1]
+        end = self.starts[number] - 1 if number < len(self.starts) else len(self.text)
+        return self.text[start:end]
+
+
+# The tables of the texts rendered last. Callers render a file's diagnostics one by one
+# (sorted by file), passing the same text object each time, so two entries keyed by identity
+# suffice; few, because each keeps its text (up to the 8 MiB limit) alive.
+_TABLES: dict[int, LineTable] = {}
+_MAX_TABLES = 2
+_TABLES_LOCK = threading.Lock()
+
+
+def line_table(text: str) -> LineTable:
+    """The :class:`LineTable` of ``text``, reused while the same text object is rendered."""
+    with _TABLES_LOCK:
+        table = _TABLES.get(id(text))
+        if table is not None and table.text is text:
+            return table
+    table = LineTable(text)
+    with _TABLES_LOCK:
+        while len(_TABLES) >= _MAX_TABLES:
+            del _TABLES[next(iter(_TABLES))]
+        _TABLES[id(text)] = table
+    return table
+
+
+def _line_of(text: str, number: int) -> str | None:
+    """Line ``number`` (1-based) of ``text``."""
+    return line_table(text).line(number)
 
 
 def sort_key(d: Diagnostic) -> tuple[str, int, int, str]:

@@ -10,7 +10,10 @@ values and the clock. Semantics (LANGUAGE.md, docs/language.md):
 - a date and a datetime compare as the date's midnight UTC.
 
 Expressions nest at most 100 levels (the parser's limit), so compiling by
-recursion is safe.
+recursion is safe, except along a chain of one operator (``a and b and ...``,
+``a + b - ...``), which the parser allows at any length: such a chain compiles to
+one closure that loops over its terms, so neither compiling nor evaluating it
+recurses once per term.
 """
 
 from __future__ import annotations
@@ -214,6 +217,9 @@ class ExprCompiler:
         return lambda env: impl(*(a(env) for a in args))
 
     def _binary(self, e: n.Binary) -> Compiled:
+        first, spine = n.left_spine(e)
+        if len(spine) > 1:
+            return self._chain(first, spine)
         left, right, op = self.compile(e.left), self.compile(e.right), e.op
         if op == "and":
             return lambda env: truthy(left(env)) and truthy(right(env))
@@ -225,3 +231,22 @@ class ExprCompiler:
             fn = _TEXT_OPS[op]
             return lambda env: fn(left(env), right(env))
         return lambda env: arithmetic(op, left(env), right(env))
+
+    def _chain(self, first: n.Expr, spine: list[n.Binary]) -> Compiled:
+        """A chain of three or more terms at one precedence level, evaluated left to right in a loop."""
+        op = spine[0].op
+        terms = [self.compile(first), *(self.compile(b.right) for b in spine)]
+        if op == "and":
+            # Short-circuits like nested `and`s: stops at the first false term.
+            return lambda env: all(truthy(t(env)) for t in terms)
+        if op == "or":
+            return lambda env: any(truthy(t(env)) for t in terms)
+        head, rest = terms[0], list(zip((b.op for b in spine), terms[1:], strict=True))
+
+        def run(env: Env) -> Any:
+            value = head(env)
+            for step_op, term in rest:
+                value = arithmetic(step_op, value, term(env))
+            return value
+
+        return run

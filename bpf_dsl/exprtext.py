@@ -3,7 +3,8 @@
 The parser keeps the author's parentheses as :class:`~bpf_dsl.nodes.Paren`, so
 printing needs no precedence table: what was grouped stays grouped. Expressions
 nest at most ``MAX_EXPRESSION_DEPTH`` levels (the parser refuses deeper), so
-plain recursion is safe here.
+plain recursion is safe here, except along a chain of operators (``a and b and
+...``), which may be any length and is printed in a loop.
 """
 
 from __future__ import annotations
@@ -55,8 +56,11 @@ def expr_text(e: n.Expr) -> str:
             return f"not {expr_text(e.operand)}"
         return f"-{expr_text(e.operand)}"
     if isinstance(e, n.Binary):
-        op = _WORD_OPS.get(e.op, e.op)
-        return f"{expr_text(e.left)} {op} {expr_text(e.right)}"
+        first, spine = n.left_spine(e, same_group=False)
+        parts = [expr_text(first)]
+        for b in spine:
+            parts.append(f"{_WORD_OPS.get(b.op, b.op)} {expr_text(b.right)}")
+        return " ".join(parts)
     if isinstance(e, n.InList):
         items = ", ".join(expr_text(i) for i in e.items)
         word = "not in" if e.negated else "in"

@@ -103,16 +103,18 @@ def _pos(span: n.Span) -> Pos:
 def _reach(*things: object) -> Pos:
     """The furthest start or end of any span in ``things`` (nodes, tuples of nodes, spans)."""
     best: Pos = (0, 0)
-    for thing in things:
+    # Only leaf-ish nodes (fields, steps, actions, expressions) are passed here, never blocks,
+    # so this never wanders into a block's children. An explicit stack: a chain of operators
+    # (`a and b and ...`) may be thousands of nodes deep.
+    stack: list[object] = list(things)
+    while stack:
+        thing = stack.pop()
         if isinstance(thing, n.Span):
             best = max(best, (thing.line, thing.column), (thing.end_line, thing.end_column))
         elif isinstance(thing, tuple):
-            best = max(best, _reach(*thing))
+            stack.extend(thing)
         elif is_dataclass(thing) and not isinstance(thing, type):
-            # Only leaf-ish nodes (fields, steps, actions, expressions) are passed here, never
-            # blocks, so this never wanders into a block's children. Expressions nest at most
-            # 100 levels (the parser refuses deeper), so plain recursion is safe.
-            best = max(best, _reach(*(getattr(thing, f.name) for f in fields(thing))))
+            stack.extend(getattr(thing, f.name) for f in fields(thing))
     return best
 
 

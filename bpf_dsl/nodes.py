@@ -5,6 +5,11 @@ the source but takes no part in equality or ``repr``: two trees that mean the
 same compare equal whatever their layout, which is what the formatter's tests
 and the definition's version hash rely on.
 
+The dataclasses' own ``==``, ``hash`` and ``repr`` recurse through the tree, and a
+chain of one operator (``a and b and ...``, any length) is a left-leaning tree as
+deep as it is long: code that must take any input walks such chains with
+:func:`left_spine` (the version hash uses ``definition.node_repr``).
+
 One grammar rule, one node class: the names follow ``grammar/bpf.lark``.
 """
 
@@ -130,6 +135,30 @@ class Paren:
 
 
 Expr = Literal | Ref | Unary | Binary | InList | IsEmpty | Call | Paren
+
+# Operators that chain at one precedence level: `a and b and c` or `a + b - c` is one level
+# of nesting, however long, and parses as a left-leaning tree of Binary nodes.
+CHAIN_GROUPS: dict[str, str] = {"or": "or", "and": "and", "+": "sum", "-": "sum", "*": "product", "/": "product"}
+
+
+def left_spine(e: Binary, *, same_group: bool = True) -> tuple[Expr, list[Binary]]:
+    """A left-leaning chain of operators, flattened without recursion.
+
+    Returns the leftmost operand and the Binary nodes of the chain, innermost first:
+    ``a + b - c`` gives ``(a, [a + b, (a + b) - c])``, whose ``op``/``right`` are the
+    chain's steps in order. With ``same_group``, the chain stops at an operator of
+    another precedence level (``a * b + c`` is the chain ``a * b``, ``+ c``); without,
+    it follows every Binary on the left (for printing, where levels don't matter).
+    Long chains (thousands of terms) are legal, so every walk over them uses this.
+    """
+    group = CHAIN_GROUPS.get(e.op)
+    spine = [e]
+    x = e.left
+    while isinstance(x, Binary) and (not same_group or (group is not None and CHAIN_GROUPS.get(x.op) == group)):
+        spine.append(x)
+        x = x.left
+    spine.reverse()
+    return x, spine
 
 
 # ---------------------------------------------------------------------------
@@ -313,6 +342,10 @@ class Stage:
     end: Span = _span()
     # Source order of the stage's items, for the formatter: ("create"|"step"|"hook", index).
     layout: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
+    # Where the header's names stand, so that a diagnostic about one points at it (NO_SPAN: absent).
+    category_span: Span = _span()
+    entity_span: Span = _span()
+    via_span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +404,7 @@ class Process:
     end: Span = _span()
     # Source order of settings, flow items and hooks: ("setting"|"flow"|"hook", index).
     layout: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
+    entity_span: Span = _span()  # where `on ENTITY` names the entity
 
     def setting(self, kind: str) -> ProcessSetting | None:
         """The last setting of this kind, if any."""
@@ -423,6 +457,7 @@ class Rule:
     body: tuple[RuleItem, ...]
     span: Span = _span()
     end: Span = _span()
+    entity_span: Span = _span()  # where `on ENTITY` names the entity
 
 
 Declaration = Import | Role | Entity | Process | Rule

@@ -103,6 +103,10 @@ class _Builder(lark.Transformer[Token, Any]):
             depth = 1 + (a if a > b else b)
         else:
             depth = 1 + max((get(id(p), 1) for p in parts), default=0)
+        return self.set_depth(node, depth, limit)
+
+    def set_depth(self, node: Any, depth: int, limit: int = MAX_EXPRESSION_DEPTH) -> Any:
+        """Record that ``node`` nests ``depth`` levels deep, and stop past the limit."""
         if depth > limit:
             what = "expression" if limit == MAX_EXPRESSION_DEPTH else "block of `if` arms"
             self.fail("BPF005", f"this {what} nests more than {limit} levels deep", node.span,
@@ -234,7 +238,7 @@ class _Builder(lark.Transformer[Token, Any]):
                 layout.append(("flow", len(flow)))
                 flow.append(item)
         return n.Process(str(c[1]), self.label(c[2]), str(c[4]), tuple(settings), tuple(flow), tuple(hooks),
-                         self.sp(c[1]), self.sp(c[-1]), tuple(layout))
+                         self.sp(c[1]), self.sp(c[-1]), tuple(layout), entity_span=self.sp(c[4]))
 
     def p_order(self, c: list[Any]) -> n.ProcessSetting:
         lit: n.Literal = c[1]
@@ -251,7 +255,7 @@ class _Builder(lark.Transformer[Token, Any]):
         return n.Finish(self.sp(c[0]))
 
     def stage_decl(self, c: list[Any]) -> n.Stage:
-        category = c[3]
+        category: Token | None = c[3]
         entity, via = c[4] if c[4] is not None else (None, None)
         create: n.CreateBlock | None = None
         steps: list[n.DataStep | n.ActionStep] = []
@@ -270,16 +274,19 @@ class _Builder(lark.Transformer[Token, Any]):
             else:
                 layout.append(("step", len(steps)))
                 steps.append(item)
-        node = n.Stage(str(c[1]), self.label(c[2]), None if category is None else str(category),
-                       entity, via, create, tuple(steps), tuple(hooks), self.sp(c[1]), self.sp(c[-1]),
-                       tuple(layout))
-        return node
+        return n.Stage(str(c[1]), self.label(c[2]), None if category is None else str(category),
+                       None if entity is None else str(entity), None if via is None else str(via), create,
+                       tuple(steps), tuple(hooks), self.sp(c[1]), self.sp(c[-1]), tuple(layout),
+                       category_span=n.NO_SPAN if category is None else self.sp(category),
+                       entity_span=n.NO_SPAN if entity is None else self.sp(entity),
+                       via_span=n.NO_SPAN if via is None else self.sp(via))
 
     def stage_category(self, c: list[Token]) -> Token:
         return c[1]
 
-    def stage_entity(self, c: list[Any]) -> tuple[str, str | None]:
-        names = [str(t) for t in c if isinstance(t, Token) and t.type == "NAME"]
+    def stage_entity(self, c: list[Any]) -> tuple[Token, Token | None]:
+        # The tokens, not their text: the stage keeps where the entity and the lookup are named.
+        names = [t for t in c if isinstance(t, Token) and t.type == "NAME"]
         return names[0], (names[1] if len(names) > 1 else None)
 
     def create_block(self, c: list[Any]) -> n.CreateBlock:
@@ -327,7 +334,8 @@ class _Builder(lark.Transformer[Token, Any]):
 
     # -- rules -------------------------------------------------------------------
     def rule_decl(self, c: list[Any]) -> n.Rule:
-        return n.Rule(str(c[1]), self.label(c[2]), str(c[4]), tuple(c[6:-1]), self.sp(c[1]), self.sp(c[-1]))
+        return n.Rule(str(c[1]), self.label(c[2]), str(c[4]), tuple(c[6:-1]), self.sp(c[1]), self.sp(c[-1]),
+                      entity_span=self.sp(c[4]))
 
     def rule_if(self, c: list[Any]) -> n.RuleIf:
         arms = tuple(a for a in c if a is not None)
@@ -370,7 +378,16 @@ class _Builder(lark.Transformer[Token, Any]):
 
     # -- expressions ---------------------------------------------------------------
     def _binary(self, op: str, left: n.Expr, right: n.Expr) -> n.Binary:
-        return self.nest(n.Binary(op, left, right, left.span), left, right)  # type: ignore[no-any-return]
+        node = n.Binary(op, left, right, left.span)
+        group = n.CHAIN_GROUPS.get(op)
+        if group is not None and isinstance(left, n.Binary) and n.CHAIN_GROUPS.get(left.op) == group:
+            # `a and b and c`, `a + b - c`: one level however long the chain (every walk over
+            # expressions follows such chains with a loop, see nodes.left_spine). Only real
+            # nesting counts: parentheses, calls, `not`, `-`, and a change of operator.
+            get = self.depth.get
+            a, b = get(id(left), 1), 1 + get(id(right), 1)
+            return self.set_depth(node, a if a > b else b)  # type: ignore[no-any-return]
+        return self.nest(node, left, right)  # type: ignore[no-any-return]
 
     def e_or(self, c: list[Any]) -> n.Binary:
         return self._binary("or", c[0], c[2])

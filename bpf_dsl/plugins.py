@@ -70,7 +70,7 @@ class ActionSpec:
 class FunctionSpec:
     """A function callable in expressions: a built-in (namespace ``""``) or ``NS.NAME(...)``.
 
-    ``returns`` is a type name; ``"same"`` means the type of the first argument.
+    ``returns`` is a type name; ``"same"`` means the common type of its ``any`` arguments.
     ``impl`` receives the evaluation environment first when ``needs_env`` is set.
     """
 

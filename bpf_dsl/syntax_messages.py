@@ -3,6 +3,12 @@
 The catalogue pairs a sentence with broken snippets that end in the same parser
 state; an error in a user's file that lands in that state gets that sentence.
 What the catalogue doesn't know is said from the set of tokens lark expected.
+
+Different constructs can leave the parser expecting the same tokens after the
+same kind of token (`process p {` and `rule r {` both lack `on`), so a place is
+also told by the construct that is open there (:func:`_context`): the message
+names the rule, the extended entity, the call's arguments, not another
+construct that happens to share the parser's expectations.
 """
 
 from __future__ import annotations
@@ -40,7 +46,27 @@ CATALOGUE: dict[str, tuple[str, list[str]]] = {
     ),
     "expected `on ENTITY` after the process's name": (
         'write `process NAME "Label" on ENTITY { ... }`',
-        ['process p { }', 'process p "P" { }', 'process p x { }', 'rule r { }', 'rule r "R" { }'],
+        ['process p { }', 'process p "P" { }', 'process p x { }'],
+    ),
+    "expected `on ENTITY` after the rule's name": (
+        'write `rule NAME "Label" on ENTITY { ... }`',
+        ['rule r { }', 'rule r "R" { }', 'rule r x { }'],
+    ),
+    "expected `{` after the name of the entity to extend": (
+        "write `extend entity NAME { fields }`; `extend entity` takes no label, the entity's label is given "
+        "where it is declared",
+        ['extend entity a "A" { }', 'extend entity a x { }'],
+    ),
+    "expected `:` after the argument's name": (
+        'action arguments are named: `bpf.notify(role: "sales", message: "Hi")`',
+        ['process p on a { on start { call bpf.notify(role "x") } }',
+         'process p on a { stage s { action "A" call bpf.notify(role 1) } }',
+         'process p on a { on start { call bpf.notify(role) } }'],
+    ),
+    "expected options written `NAME \"Label\"`, separated by commas": (
+        'write `choice(open "Open", won "Won")`',
+        ['entity a { x: choice(,) }', 'entity a { x: choice(a b) }', 'entity a { x: choice(a, 1) }',
+         'entity a { x: choice(1) }', 'entity a { x: choice("A") }'],
     ),
     "expected a stage, `if`, `finish`, a hook (`on start`, `on finish`...) or a setting (`order`, `roles`, "
     "`description`)": (
@@ -146,6 +172,19 @@ CATALOGUE: dict[str, tuple[str, list[str]]] = {
     ),
 }
 
+# Sentences that fit only where their construct is open: they are chosen by the context, and
+# never as the one sentence the expected tokens alone would suggest.
+_BY_CONTEXT_ONLY = frozenset({
+    "expected `on ENTITY` after the rule's name",
+    "expected `{` after the name of the entity to extend",
+    "expected `:` after the argument's name",
+    "expected options written `NAME \"Label\"`, separated by commas",
+})
+
+_ELSE_ALONE = ("`else` must follow the `}` of an `if` arm",
+               "`else` continues an `if` chain: `if CONDITION { ... } else { ... }`; a stage, a step or a rule "
+               "action has no `else`")
+
 _WORDS = {
     "NAME": "a name",
     "STRING": "a string in double quotes",
@@ -215,6 +254,9 @@ def explain(err: UnexpectedInput, text: str, path: str, parser: lark.Lark) -> Di
     typo = _typo(err, text)
     if typo is not None:
         return Diagnostic("BPF001", typo[0], span, typo[1])
+    if isinstance(err, UnexpectedToken) and err.token == "else" and _key(err, text)[1] == "}":
+        # After a `}`, `else` is expected only when that `}` closed an `if` arm: here it didn't.
+        return Diagnostic("BPF001", f"unexpected `else`: {_ELSE_ALONE[0]}", span, _ELSE_ALONE[1])
     label = _match(err, parser, text)
     if at_end:
         sentence = label or f"expected {_expected_words(set(getattr(err, 'expected', ()) or ()), parser)}"
@@ -268,26 +310,97 @@ def _strip_comment(line: str) -> str:
     return line
 
 
+def _error_pos(err: UnexpectedInput, text: str) -> int:
+    if isinstance(err, UnexpectedToken) and err.token.type != "$END" and err.token.start_pos is not None:
+        return int(err.token.start_pos)
+    return len(text)
+
+
 def _key(err: UnexpectedInput, text: str) -> tuple[frozenset[str], str]:
     expected = frozenset(getattr(err, "expected", ()) or ())
-    pos = len(text)
-    if isinstance(err, UnexpectedToken) and err.token.type != "$END" and err.token.start_pos is not None:
-        pos = err.token.start_pos
-    return expected, _previous_token(text, pos)
+    return expected, _previous_token(text, _error_pos(err, text))
 
 
-_index: dict[int, tuple[dict[tuple[frozenset[str], str], str], dict[frozenset[str], set[str]]]] = {}
+_LEX = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[A-Za-z_][A-Za-z0-9_]*|[0-9]+(?:\.[0-9]+)?|\S')
+_DECLARATIONS = frozenset({"import", "role", "entity", "extend", "process", "rule"})
+# Inside a block of the first kind, a word opens the header of the second (its `{` comes later).
+_OPENERS = {
+    "process": {"stage": "stage", "if": "branch", "else": "branch", "on": "hook"},
+    "branch": {"stage": "stage", "if": "branch", "else": "branch"},
+    "stage": {"create": "create", "on": "hook"},
+    "rule": {"if": "rule-if", "else": "rule-if"},
+    "rule-if": {"if": "rule-if", "else": "rule-if"},
+}
+_BRACKETS = {")": ("call-args", "type-args", "paren"), "]": ("list",)}
 
 
-def _catalogue_index(parser: lark.Lark) -> tuple[dict[tuple[frozenset[str], str], str], dict[frozenset[str], set[str]]]:
+def _context(text: str, pos: int) -> str:
+    """The construct open at ``pos``: a block (``rule``, ``stage``...), a header before its ``{``
+    (``rule header``), or brackets (``call-args``, ``type-args``, ``paren``, ``list``).
+
+    A rough scan of the text before the error, enough to tell constructs apart where the
+    parser's expectations are the same; it never fails, whatever the text.
+    """
+    stack: list[str] = []
+    pending: str | None = None  # the construct whose `{` comes next
+    recent: list[str] = []  # the last tokens, to recognise `call NS.NAME(`
+    for m in _LEX.finditer(text, 0, pos):
+        tok = m.group()
+        if tok[0] == "#":
+            continue
+        top = stack[-1] if stack else None
+        if tok == "{":
+            stack.append(pending or "block")
+            pending = None
+        elif tok == "}":
+            if stack:
+                stack.pop()
+            pending = None
+        elif tok == "(":
+            if len(recent) == 4 and recent[0] == "call" and recent[2] == ".":  # call NS . NAME (
+                stack.append("call-args")
+            elif top in ("entity", "extend"):
+                stack.append("type-args")
+            else:
+                stack.append("paren")
+        elif tok == "[":
+            stack.append("list")
+        elif tok in _BRACKETS:
+            if top in _BRACKETS[tok]:
+                stack.pop()
+        elif top is None and tok in _DECLARATIONS:
+            # `extend entity`: the `entity` after `extend` doesn't start another declaration.
+            if not (tok == "entity" and pending == "extend" and recent and recent[-1] == "extend"):
+                pending = tok
+        elif pending is None and top in _OPENERS and tok in _OPENERS[top]:
+            pending = _OPENERS[top][tok]
+        recent = [*recent[-3:], tok]
+    if stack and stack[-1] in ("call-args", "type-args", "paren", "list"):
+        return stack[-1]
+    if pending is not None:
+        return f"{pending} header"
+    return stack[-1] if stack else "top"
+
+
+_Index = tuple[
+    dict[tuple[frozenset[str], str, str], str],  # (expected, previous token, context) -> sentence
+    dict[tuple[frozenset[str], str], str],  # (expected, previous token) -> sentence
+    dict[frozenset[str], set[str]],  # expected -> sentences
+]
+_index: dict[int, _Index] = {}
+
+
+def _catalogue_index(parser: lark.Lark) -> _Index:
     # Built once per parser: each snippet's error context -> its sentence. lark's own
     # match_examples compares whole parser stacks, so a label or an earlier declaration
     # in the user's file would defeat it; the expected tokens plus the token before
-    # the error identify the place in the grammar whatever came earlier.
+    # the error identify the place in the grammar whatever came earlier, and the open
+    # construct tells apart places where those are the same.
     cached = _index.get(id(parser))
     if cached is not None:
         return cached
-    exact: dict[tuple[frozenset[str], str], str] = {}
+    exact: dict[tuple[frozenset[str], str, str], str] = {}
+    loose: dict[tuple[frozenset[str], str], str] = {}
     by_expected: dict[frozenset[str], set[str]] = {}
     # A plain parser over the same grammar: the user's parser is mid-parse (its builder and
     # lexer callbacks hold the user's text), and the parse states don't depend on callbacks.
@@ -299,22 +412,31 @@ def _catalogue_index(parser: lark.Lark) -> tuple[dict[tuple[frozenset[str], str]
             try:
                 plain.parse(snippet)
             except UnexpectedInput as err:
-                key = _key(err, snippet)
-                exact.setdefault(key, label)
-                by_expected.setdefault(key[0], set()).add(label)
+                expected, previous = _key(err, snippet)
+                context = _context(snippet, _error_pos(err, snippet))
+                exact.setdefault((expected, previous, context), label)
+                if label not in _BY_CONTEXT_ONLY:
+                    loose.setdefault((expected, previous), label)
+                    by_expected.setdefault(expected, set()).add(label)
             except Exception:
                 continue
-    _index[id(parser)] = (exact, by_expected)
-    return exact, by_expected
+    _index[id(parser)] = (exact, loose, by_expected)
+    return _index[id(parser)]
 
 
 def _match(err: UnexpectedInput, parser: lark.Lark, text: str) -> str | None:
-    exact, by_expected = _catalogue_index(parser)
-    key = _key(err, text)
-    label = exact.get(key)
+    exact, loose, by_expected = _catalogue_index(parser)
+    expected, previous = _key(err, text)
+    context = _context(text, _error_pos(err, text))
+    label = exact.get((expected, previous, context))
     if label is not None:
         return label
-    labels = by_expected.get(key[0], set())
+    # Not a place the catalogue shows in this construct: the expected tokens and the token
+    # before still name the place; the expected tokens alone, only when they fit one sentence.
+    label = loose.get((expected, previous))
+    if label is not None:
+        return label
+    labels = by_expected.get(expected, set())
     return next(iter(labels)) if len(labels) == 1 else None
 
 

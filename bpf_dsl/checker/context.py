@@ -52,6 +52,13 @@ class Context:
     warn = error
 
 
+def builtin_column_target(ctx: Context, name: str, span: Span) -> None:
+    """Report a built-in column used where a rule or hook changes a field: the server alone writes them."""
+    ctx.error("BPF026", f"`{name}` is a built-in column: it can be read, but only the server changes it", span,
+              "id, created_at, updated_at and version can be read in expressions, never set, hidden, locked "
+              "or required")
+
+
 def did_you_mean(name: str, choices: Iterable[str], *, also: str | None = None) -> str | None:
     """A hint naming the closest known name, if one is close."""
     pool = list(choices)

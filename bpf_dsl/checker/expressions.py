@@ -1,10 +1,19 @@
 """The types pass for expressions: resolves every name and checks every operator.
 
 Names are resolved against a :class:`Scope` (LANGUAGE.md, "Names resolve..."):
-a plain name is a field of the scope's entity, or, where a choice is expected,
-one of its options; ``a.b`` follows the lookup ``a`` or reads entity ``a``'s
-record bound in the instance. Each resolved name is recorded in
-``Context.resolutions`` for the compiler.
+a plain name is a field of the scope's entity (or one of the built-in columns
+every record has), or, where a choice is expected, one of its options; ``a.b``
+follows the lookup ``a`` or reads entity ``a``'s record bound in the instance.
+Each resolved name is recorded in ``Context.resolutions`` for the compiler.
+
+"Where a choice is expected" is carried by the ``expected`` type of
+:meth:`Typer.infer`: assignments pass the target's type, comparisons and ``in``
+lists the other side's, and ``coalesce`` passes it on to its arguments. A string
+literal naming an option is that option there, as the docs allow
+(``status = "open"`` for an option named like a field).
+
+Long chains of one operator (``a and b and ...``) are walked along their left
+spine, never by recursion: they may have thousands of terms.
 """
 
 from __future__ import annotations
@@ -13,7 +22,17 @@ from dataclasses import dataclass
 
 from .. import nodes as n
 from ..exprtext import expr_text
-from ..model import NUMBER_KINDS, OPTION_KINDS, TEMPORAL_KINDS, TEXT_KINDS, EntitySpec, FieldSpec, FieldType
+from ..model import (
+    BUILTIN_COLUMNS,
+    NUMBER_KINDS,
+    OPTION_KINDS,
+    TEMPORAL_KINDS,
+    TEXT_KINDS,
+    EntitySpec,
+    FieldSpec,
+    FieldType,
+    label_of,
+)
 from ..plugins import Param
 from .context import Context, FieldPath, OptionValue, did_you_mean, listing
 
@@ -52,10 +71,25 @@ BOOL = VType("bool")
 TEXT = VType("text")
 NULL = VType("null")
 
+# The built-in columns every record has (LANGUAGE.md, "Entities and fields"): readable
+# everywhere a field is, set only by the server.
+COLUMN_KINDS = {"id": "text", "created_at": "datetime", "updated_at": "datetime", "version": "integer"}
+assert set(COLUMN_KINDS) == set(BUILTIN_COLUMNS)
+COLUMNS: dict[str, FieldSpec] = {name: FieldSpec(name, label_of(name, None), FieldType(kind))
+                                 for name, kind in COLUMN_KINDS.items()}
+# Widest first: the common type of two numbers.
+_NUMBER_ORDER = ("money", "decimal", "integer")
+
 
 def vtype(t: FieldType) -> VType:
     """The value type of a field type."""
     return VType(t.kind, t.option_names, t.entity)
+
+
+def column_or_field(entity: EntitySpec, name: str) -> FieldSpec | None:
+    """A declared field of ``entity``, or a built-in column, by name (for reading)."""
+    spec = entity.fields.get(name)
+    return spec if spec is not None else COLUMNS.get(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,17 +123,39 @@ class Typer:
                                    ref.span, "only lookup fields can be followed with `.`")
                     return None
                 current = self.ctx.entities[spec.type.entity]
-            spec = current.fields.get(part)
+            spec = column_or_field(current, part)
             if spec is None:
                 self.ctx.error("BPF022", f"`{current.name}` has no field `{part}`", ref.span,
-                               did_you_mean(part, current.fields, also=None if i else
+                               did_you_mean(part, [*current.fields, *COLUMNS], also=None if i else
                                             f"fields of {current.name}: {listing(current.fields)}"))
                 return None
         return spec
 
+    def is_field(self, name: str, scope: Scope) -> bool:
+        """Whether a plain name reads a value of the scope's record (a field or a built-in column)."""
+        return name in scope.entity.fields or name in COLUMNS
+
+    def waits(self, e: n.Expr, scope: Scope) -> bool:
+        """Whether ``e`` can only be typed once the type it should have is known.
+
+        A bare name that is no field can only be an option, so it needs the choice
+        it belongs to: the other side of a comparison, the target of an assignment.
+        ``coalesce`` of such names waits too.
+        """
+        while isinstance(e, n.Paren):
+            e = e.inner
+        if isinstance(e, n.Ref):
+            return len(e.parts) == 1 and not self.is_field(e.parts[0], scope)
+        if isinstance(e, n.Call):
+            spec = self.ctx.registry.functions.get(e.dotted)
+            if spec is not None and spec.returns == "same":
+                generic = [a for a, p in zip(e.args, spec.params, strict=False) if p.type == "any"]
+                return bool(generic) and all(self.waits(a, scope) for a in generic)
+        return False
+
     def ref(self, ref: n.Ref, scope: Scope, expected: VType | None) -> VType:
         first = ref.parts[0]
-        if first in scope.entity.fields:
+        if self.is_field(first, scope):
             spec = self.follow(scope.entity, ref.parts, ref)
             if spec is None:
                 return ANY
@@ -148,6 +204,17 @@ class Typer:
         return (f"did you mean `{owners[0]}.{name}`? names here resolve against `{scope.entity.name}`; "
                 f"write ENTITY.FIELD for another bound record")
 
+    def collision_hint(self, choice: VType, value: n.Expr) -> str | None:
+        """The hint for an option written as a bare name that a field of the same name shadows."""
+        while isinstance(value, n.Paren):
+            value = value.inner
+        if choice.kind not in OPTION_KINDS or not isinstance(value, n.Ref) or len(value.parts) != 1:
+            return None
+        name = value.parts[0]
+        if name not in choice.options or not isinstance(self.ctx.resolutions.get(id(value)), FieldPath):
+            return None
+        return f"`{name}` is a field here; write the option as \"{name}\""
+
     # -- expressions -----------------------------------------------------------------
     def condition(self, e: n.Expr, scope: Scope) -> None:
         """Check an expression used as a condition: it must be yes/no."""
@@ -159,6 +226,10 @@ class Typer:
     def infer(self, e: n.Expr, scope: Scope, expected: VType | None = None) -> VType:
         """The type of ``e`` in ``scope``; ``expected`` resolves bare option names."""
         if isinstance(e, n.Literal):
+            if (e.kind == "text" and expected is not None and expected.kind in OPTION_KINDS
+                    and e.value in expected.options):
+                # "open" where a choice is expected is its option: how an option named like a field is written.
+                return VType("option", (str(e.value),))
             return _literal_type(e)
         if isinstance(e, n.Ref):
             return self.ref(e, scope, expected)
@@ -175,34 +246,34 @@ class Typer:
             self.infer(e.operand, scope)
             return BOOL
         if isinstance(e, n.InList):
-            t = self.operand(e.operand, scope, e.items[0] if e.items else None)
+            t = self.in_operand(e, scope)
             for item in e.items:
                 it = self.infer(item, scope, t)
-                self.comparable(t, it, item, "=")
+                self.comparable(t, it, item, "=", e.operand, item)
             return BOOL
         if isinstance(e, n.Call):
-            return self.call(e, scope)
+            return self.call(e, scope, expected)
         return self.binary(e, scope)
 
-    def operand(self, left: n.Expr, scope: Scope, right: n.Expr | None) -> VType:
-        """Type the left side; a bare option name on the left waits for the right side's type."""
-        if isinstance(left, n.Ref) and len(left.parts) == 1 and left.parts[0] not in scope.entity.fields \
-                and right is not None:
-            other = self.infer(right, scope)
-            return self.infer(left, scope, other)
-        return self.infer(left, scope)
+    def in_operand(self, e: n.InList, scope: Scope) -> VType:
+        """Type the operand of ``in``; an option name there takes its choice from the list's items."""
+        if self.waits(e.operand, scope):
+            known = next((i for i in e.items if not self.waits(i, scope)), None)
+            if known is not None:
+                return self.infer(e.operand, scope, self.infer(known, scope))
+        return self.infer(e.operand, scope)
 
     def binary(self, e: n.Binary, scope: Scope) -> VType:
         op = e.op
         if op in ("and", "or"):
-            for side in (e.left, e.right):
+            first, spine = n.left_spine(e)
+            for side in [first, *(b.right for b in spine)]:
                 t = self.infer(side, scope, BOOL)
                 self._need(t, ("bool",), side, f"`{op}` joins yes/no values")
             return BOOL
         if op in ("=", "!=", "<", "<=", ">", ">="):
-            swapped = isinstance(e.left, n.Ref) and len(e.left.parts) == 1 \
-                and e.left.parts[0] not in scope.entity.fields
-            if swapped:
+            # An option name on either side takes its choice from the other side.
+            if self.waits(e.left, scope) and not self.waits(e.right, scope):
                 rt = self.infer(e.right, scope)
                 lt = self.infer(e.left, scope, rt)
             else:
@@ -211,15 +282,17 @@ class Typer:
             if lt.kind == "null" or rt.kind == "null":
                 self.ctx.warn("BPF095", f"`{expr_text(e)}` is always false: any comparison with null is", e.span,
                               "test for an empty value with `is empty` or `is not empty`")
-            self.comparable(lt, rt, e, op)
+            self.comparable(lt, rt, e, op, e.left, e.right)
             return BOOL
         if op in ("contains", "starts_with", "ends_with"):
             lt = self.infer(e.left, scope)
             if op == "contains" and lt.kind == "choices":
                 rt = self.infer(e.right, scope, lt)
-                if rt.kind not in ("option", "text", "any", "null"):
+                if rt.kind == "text":
+                    self._text_for_choice(lt, e.right, "a set of choices contains options")
+                elif rt.kind not in ("option", "any", "null"):
                     self.ctx.error("BPF034", f"a set of choices contains options, not {rt.describe()}", e.right.span,
-                                   f"options: {listing(lt.options)}")
+                                   self.collision_hint(lt, e.right) or f"options: {listing(lt.options)}")
                 return BOOL
             rt = self.infer(e.right, scope)
             word = op.replace("_", " ")
@@ -229,8 +302,15 @@ class Typer:
         return self.arithmetic(e, scope)
 
     def arithmetic(self, e: n.Binary, scope: Scope) -> VType:
-        lt = self.infer(e.left, scope)
-        rt = self.infer(e.right, scope)
+        """``a + b - c ...``: folded left to right along the chain, as it is evaluated."""
+        first, spine = n.left_spine(e)
+        lt = self.infer(first, scope)
+        for step in spine:
+            rt = self.infer(step.right, scope)
+            lt = self._arith_step(step, lt, rt)
+        return lt
+
+    def _arith_step(self, e: n.Binary, lt: VType, rt: VType) -> VType:
         if ANY in (lt, rt) or NULL in (lt, rt):
             return rt if lt in (ANY, NULL) else lt
         lf, rf = lt.family, rt.family
@@ -249,26 +329,26 @@ class Typer:
                        "`+ - * /` work on numbers, `+` joins texts, and a date plus a number adds days")
         return ANY
 
-    def comparable(self, lt: VType, rt: VType, at: n.Expr, op: str) -> None:
-        """Report a comparison between values that can never be compared."""
+    def comparable(self, lt: VType, rt: VType, at: n.Expr, op: str, left: n.Expr, right: n.Expr) -> None:
+        """Report a comparison between values that can never be compared (``left``/``right``: the two sides)."""
         if lt.kind in ("any", "null") or rt.kind in ("any", "null"):
             return
         if op in ("=", "!="):
-            for a, b in ((lt, rt), (rt, lt)):
+            for a, b, b_node in ((lt, rt, right), (rt, lt, left)):
                 if a.kind == "choices" and b.kind in ("option", "text"):
                     self.ctx.error("BPF034", "a set of choices never equals one option", at.span,
                                    "test membership with `contains`, e.g. `tags contains hot`")
                     return
                 if a.kind == "choice" and b.kind == "option":
                     return  # resolution already checked the option belongs to a
-                if a.kind in OPTION_KINDS and b.kind == "text":
-                    text = _text_value(at, lt is a)
-                    if text is None or text in a.options:
-                        return
-                    self.ctx.error("BPF035", f"the choice has no option `{text}`", at.span,
-                                   f"options: {listing(a.options)}")
+                if a.kind == "choice" and b.kind == "text":
+                    self._text_for_choice(a, b_node, "a choice equals one of its options")
                     return
             if lt.kind in OPTION_KINDS and rt.kind in OPTION_KINDS:
+                if lt.kind == rt.kind and not set(lt.options) & set(rt.options):
+                    self.ctx.error("BPF034", f"these two choices share no option, so they are never equal "
+                                             f"({listing(lt.options)} against {listing(rt.options)})", at.span,
+                                   "compare a choice with its own options, or with another field of the same choice")
                 return
             if lt.kind == "option" and rt.kind == "option":
                 return
@@ -277,11 +357,28 @@ class Typer:
         if lt.family == rt.family and lt.family in ("text", "number", "temporal", "bool") and (
                 op in ("=", "!=") or lt.family != "bool"):
             return
+        for choice, other in ((lt, right), (rt, left)):
+            hint = self.collision_hint(choice, other)
+            if hint is not None:
+                # The caret goes under the name that was meant as an option.
+                self.ctx.error("BPF034", f"can't compare {lt.describe()} with {rt.describe()}", other.span, hint)
+                return
         self.ctx.error("BPF034", f"can't compare {lt.describe()} with {rt.describe()}", at.span,
                        "compare values of the same kind: numbers with numbers, dates with dates, a choice with "
                        "its options")
 
-    def call(self, e: n.Call, scope: Scope) -> VType:
+    def _text_for_choice(self, choice: VType, value: n.Expr, rule: str) -> None:
+        """A text where a choice's option belongs: only a string naming one of its options would do."""
+        literal = _string_literal(value)
+        if literal is not None:
+            if literal not in choice.options:
+                self.ctx.error("BPF035", f"the choice has no option `{literal}`", value.span,
+                               did_you_mean(literal, choice.options, also=f"options: {listing(choice.options)}"))
+            return
+        self.ctx.error("BPF034", f"{rule}, not a text: `{expr_text(value)}` may hold anything",
+                       value.span, self.collision_hint(choice, value) or _option_words(choice))
+
+    def call(self, e: n.Call, scope: Scope, expected: VType | None = None) -> VType:
         spec = self.ctx.registry.functions.get(e.dotted)
         if spec is None:
             names = sorted(self.ctx.registry.functions)
@@ -293,14 +390,58 @@ class Typer:
         if len(e.args) != len(spec.params):
             self.ctx.error("BPF039", f"`{e.dotted}` takes {len(spec.params)} argument(s), not {len(e.args)}",
                            e.span, f"{e.dotted}({', '.join(p.name for p in spec.params)})")
+        if spec.returns == "same":
+            return self.same_call(e, spec.params, scope, expected)
         types = [self.infer(a, scope) for a in e.args]
-        for arg, t, p in zip(e.args, types, spec.params, strict=False):
+        self._check_args(e, spec.params, types)
+        return VType(spec.returns) if spec.returns != "any" else ANY
+
+    def same_call(self, e: n.Call, params: tuple[Param, ...], scope: Scope, expected: VType | None) -> VType:
+        """A function whose result has its arguments' type (``coalesce``): the ``any`` ones must share one.
+
+        Its result is their common type: ``coalesce(d, 5)`` on a date ``d`` is refused,
+        since it would give a number where a date is read. Option names among the
+        arguments resolve against the expected choice, or the choice of another argument.
+        """
+        pairs = list(zip(e.args, params, strict=False))
+        types: dict[int, VType] = {}
+        common: VType | None = None
+        for i, (arg, p) in enumerate(pairs):
+            if p.type != "any" or not self.waits(arg, scope):
+                types[i] = self.infer(arg, scope, expected if p.type == "any" else None)
+                if p.type == "any":
+                    common = types[i] if common is None else (_common(common, types[i]) or common)
+        # Option names belong to the choice the result goes to, else to another argument's choice.
+        hint = expected if expected is not None and expected.kind in OPTION_KINDS else common
+        for i, (arg, _p) in enumerate(pairs):
+            if i not in types:
+                types[i] = self.infer(arg, scope, hint)
+        self._check_args(e, params, [types[i] for i in range(len(pairs))])
+        result: VType | None = None
+        first: n.Expr | None = None
+        for i, (arg, p) in enumerate(pairs):
+            if p.type != "any":
+                continue
+            t = types[i]
+            if result is None or first is None:
+                result, first = t, arg
+                continue
+            joined = _common(result, t)
+            if joined is None:
+                self.ctx.error("BPF039", f"the arguments of `{e.dotted}` must have one type: "
+                                         f"`{expr_text(first)}` is {result.describe()}, `{expr_text(arg)}` is "
+                                         f"{t.describe()}", arg.span,
+                               self.collision_hint(result, arg) or
+                               f"`{e.dotted}` gives one of its arguments, so each must fit where the result goes")
+                return ANY
+            result = joined
+        return result if result is not None else ANY
+
+    def _check_args(self, e: n.Call, params: tuple[Param, ...], types: list[VType]) -> None:
+        for arg, t, p in zip(e.args, types, params, strict=False):
             if not accepts(p, t):
                 self.ctx.error("BPF039", f"argument `{p.name}` of `{e.dotted}` must be {param_words(p)}, "
                                          f"not {t.describe()}", arg.span, None)
-        if spec.returns == "same":
-            return types[0] if types else ANY
-        return VType(spec.returns) if spec.returns != "any" else ANY
 
     def _need(self, t: VType, families: tuple[str, ...], at: n.Expr, why: str) -> None:
         if t.kind in ("any", "null") or t.family in families:
@@ -311,16 +452,34 @@ class Typer:
         """Check that ``value`` can be stored in ``target`` (set, default, create)."""
         want = vtype(target.type)
         if (want.kind in OPTION_KINDS and isinstance(value, n.Ref) and len(value.parts) == 1
-                and value.parts[0] not in scope.entity.fields and value.parts[0] not in want.options):
+                and not self.is_field(value.parts[0], scope) and value.parts[0] not in want.options):
             # Name the field being assigned: "not an option of the choice it is compared with" would mislead.
             self.ctx.error("BPF035", f"`{value.parts[0]}` is not an option of `{target.name}`", value.span,
                            did_you_mean(value.parts[0], want.options, also=f"options: {listing(want.options)}"))
             return
         got = self.infer(value, scope, want)
-        if not assignable(want, got, value):
-            self.ctx.error(code, f"{what}: `{target.name}` is {want.describe()}, the value is {got.describe()}",
-                           value.span, None if want.kind not in OPTION_KINDS else
-                           f"options: {listing(want.options)}")
+        if assignable(want, got, value):
+            return
+        literal = _string_literal(value)
+        if want.kind in OPTION_KINDS and literal is not None:
+            self.ctx.error("BPF035", f"\"{literal}\" is not an option of `{target.name}`", value.span,
+                           did_you_mean(literal, want.options, also=f"options: {listing(want.options)}"))
+            return
+        if want.kind in OPTION_KINDS and got.family == "text":
+            self.ctx.error(code, f"{what}: `{target.name}` is a {want.kind}, so it takes its options "
+                                 f"({listing(want.options)}), not a text", value.span,
+                           self.collision_hint(want, value) or _option_words(want))
+            return
+        if want.kind in OPTION_KINDS and got.kind in OPTION_KINDS:
+            extra = [o for o in got.options if o not in want.options]
+            if extra:
+                self.ctx.error(code, f"{what}: `{target.name}` has no option {listing(f'`{o}`' for o in extra)}, "
+                                     f"which the value may hold", value.span,
+                               f"options of `{target.name}`: {listing(want.options)}")
+                return
+        self.ctx.error(code, f"{what}: `{target.name}` is {want.describe()}, the value is {got.describe()}",
+                       value.span, self.collision_hint(want, value) or (
+                           None if want.kind not in OPTION_KINDS else f"options: {listing(want.options)}"))
 
 
 def assignable(want: VType, got: VType, value: n.Expr) -> bool:
@@ -331,10 +490,13 @@ def assignable(want: VType, got: VType, value: n.Expr) -> bool:
         if got.kind == "option":
             return got.options[0] in want.options
         if got.kind in OPTION_KINDS:
-            return want.kind == "choices" or got.kind == "choice"
+            # Another value of the same choice: every option it may hold must be one of the target's.
+            fits_kind = want.kind == "choices" or got.kind == "choice"
+            return fits_kind and set(got.options) <= set(want.options)
         if got.family == "text":
-            text = value.value if isinstance(value, n.Literal) else None
-            return text is None or text in want.options
+            # A string naming an option was typed as that option; any other text may hold anything.
+            text = _string_literal(value)
+            return text is not None and text in want.options
         return False
     if want.kind == "lookup":
         return got.kind == "lookup" and got.entity == want.entity
@@ -369,19 +531,59 @@ def param_words(p: Param) -> str:
     return words.get(p.type) or ("an " if p.type[0] in "aeiou" else "a ") + p.type
 
 
+def _common(a: VType, b: VType) -> VType | None:
+    """The type both ``a`` and ``b`` fit in (a value of either may be read as it), or None."""
+    if a.kind in ("any", "null"):
+        return b if a.kind == "null" or b.kind != "null" else a
+    if b.kind in ("any", "null"):
+        return a
+    if a.kind == "option" or b.kind == "option":
+        # An option name only resolves where a choice is expected, and was checked against it:
+        # the result may hold any option of either side.
+        other, opt = (b, a) if a.kind == "option" else (a, b)
+        if other.kind not in OPTION_KINDS and other.kind != "option":
+            return None
+        kind = other.kind if other.kind in OPTION_KINDS else "choice"
+        return VType(kind, tuple(dict.fromkeys(other.options + opt.options)))
+    if a.kind in OPTION_KINDS or b.kind in OPTION_KINDS:
+        if a.kind != b.kind:
+            return None
+        if set(a.options) <= set(b.options):
+            return b
+        if set(b.options) <= set(a.options):
+            return a
+        return None
+    if a.kind == "lookup" or b.kind == "lookup":
+        return a if a.kind == b.kind and a.entity == b.entity else None
+    if a.family != b.family or a.family not in ("text", "number", "temporal", "bool"):
+        return None
+    if a.kind == b.kind:
+        return a
+    if a.family == "number":
+        return VType(next(k for k in _NUMBER_ORDER if k in (a.kind, b.kind)))
+    if a.family == "temporal":
+        return VType("datetime")  # a date reads as its midnight UTC where a datetime is wanted
+    return TEXT
+
+
+def _option_words(choice: VType) -> str:
+    example = choice.options[0] if choice.options else "name"
+    return f"write an option's name, such as `{example}`, or a string naming one, such as \"{example}\"; " \
+           f"options: {listing(choice.options)}"
+
+
 def _literal_type(e: n.Literal) -> VType:
     if e.kind == "number":
         return VType("integer" if isinstance(e.value, int) else "decimal")
     return VType(e.kind) if e.kind != "null" else NULL
 
 
-def _text_value(at: n.Expr, left_is_choice: bool) -> str | None:
-    if isinstance(at, n.Binary):
-        side = at.right if left_is_choice else at.left
-        if isinstance(side, n.Literal) and side.kind == "text":
-            return str(side.value)
-    if isinstance(at, n.Literal) and at.kind == "text":
-        return str(at.value)
+def _string_literal(e: n.Expr) -> str | None:
+    """The text of a string literal (in parentheses or not); None for any other expression."""
+    while isinstance(e, n.Paren):
+        e = e.inner
+    if isinstance(e, n.Literal) and e.kind == "text":
+        return str(e.value)
     return None
 
 

@@ -13,9 +13,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .. import nodes as n
-from ..model import EntitySpec
+from ..model import BUILTIN_COLUMNS, EntitySpec
 from ..walk import stages
-from .context import Context, FieldPath, did_you_mean, listing, snake_case
+from .context import Context, FieldPath, builtin_column_target, did_you_mean, listing, snake_case
 from .expressions import Scope, Typer, VType, accepts, param_words, refs_in
 
 STAGE_EVENTS = ("enter", "exit")
@@ -58,7 +58,8 @@ class FlowChecker:
                 self.ctx.error("BPF051", f"the process `{p.name}` must start with a stage", span,
                                f"put a stage on `{p.entity}` before the first `if`")
         elif first.entity not in (None, p.entity):
-            self.ctx.error("BPF051", f"the first stage must be on `{p.entity}`, the process's entity", first.span,
+            self.ctx.error("BPF051", f"the first stage must be on `{p.entity}`, the process's entity",
+                           _at(first.entity_span, first.span),
                            "every instance starts on its primary record; remove `on ...` from the first stage")
         start = PathState(frozenset({self.primary.name}), frozenset(), self.primary)
         end = self.walk(p.flow, start)
@@ -151,8 +152,19 @@ class FlowChecker:
             if arm.condition is not None:
                 self.typer.condition(arm.condition, scope)
                 self.unasked(arm.condition, state)
-                if isinstance(arm.condition, n.Literal) and arm.condition.value is True:
+                constant = _constant(arm.condition)
+                if constant is True:
                     taken_always = True
+                elif constant is False:
+                    # `if false { ... }`: the arm is never taken, as an arm after `if true` is never reached.
+                    first = next((s for s in map(_first_stage, arm.body) if s is not None), None)
+                    if first is not None:
+                        self.ctx.error("BPF041", f"the stage `{first.name}` can never be reached", first.span,
+                                       "this arm's condition is always false; remove the arm, or write the "
+                                       "condition it should test")
+                    for item in arm.body:
+                        self.mute(item)
+                    continue
             out = self.walk(arm.body, state)
             if out is not None:
                 outs.append(out)
@@ -169,8 +181,8 @@ class FlowChecker:
     def unasked(self, cond: n.Expr, state: PathState) -> None:
         for ref in refs_in(cond):
             res = self.ctx.resolutions.get(id(ref))
-            if not isinstance(res, FieldPath):
-                continue
+            if not isinstance(res, FieldPath) or res.path[0] in BUILTIN_COLUMNS:
+                continue  # a built-in column is never a step: the server fills it
             entity = res.source or state.last.name
             if (entity, res.path[0]) not in state.asked:
                 self.ctx.warn("BPF094", f"the condition reads `{ref.dotted}`, which no earlier step asks for",
@@ -183,8 +195,10 @@ class FlowChecker:
         entity_name = s.entity or self.process.entity
         entity = self.ctx.entities.get(entity_name)
         if entity is None:
-            self.ctx.error("BPF021", f"unknown entity `{entity_name}`", s.span,
-                           did_you_mean(entity_name, self.ctx.entities))
+            self.ctx.error("BPF021", f"the stage `{s.name}` is on `{entity_name}`, which is not declared",
+                           _at(s.entity_span, s.span),
+                           did_you_mean(entity_name, self.ctx.entities,
+                                        also=f"entities: {listing(sorted(self.ctx.entities))}"))
             return state
         bound = state.bound
         target: EntitySpec | None = None
@@ -193,7 +207,7 @@ class FlowChecker:
             bound = bound | {entity_name}
         elif entity_name not in bound:
             self.ctx.error("BPF043", f"the stage `{s.name}` is on `{entity_name}`, but no `{entity_name}` record is "
-                                     "bound on every path to it", s.span,
+                                     "bound on every path to it", _at(s.entity_span, s.span),
                            f"enter the first stage on `{entity_name}` with `on {entity_name} via LOOKUP_FIELD`")
         self.everywhere.add(entity_name)
         if s.create is not None:
@@ -232,20 +246,21 @@ class FlowChecker:
 
     def via(self, s: n.Stage, entity: EntitySpec, state: PathState) -> EntitySpec | None:
         assert s.via is not None
+        at = _at(s.via_span, s.span)
         spec = entity.fields.get(s.via)
         if spec is None:
-            self.ctx.error("BPF042", f"`{s.via}` is not a field of `{entity.name}`", s.span,
+            self.ctx.error("BPF042", f"`{s.via}` is not a field of `{entity.name}`", at,
                            did_you_mean(s.via, [f.name for f in entity.field_list() if f.type.kind == "lookup"],
                                         also="`via` names a lookup field of the stage's entity"))
             return None
         if spec.type.kind != "lookup":
-            self.ctx.error("BPF042", f"`{s.via}` is a {spec.type.kind} field, not a lookup", s.span,
+            self.ctx.error("BPF042", f"`{s.via}` is a {spec.type.kind} field, not a lookup", at,
                            "`via` names a lookup field of the stage's entity that points at a bound record")
             return None
         assert spec.type.entity is not None
         if spec.type.entity not in state.bound:
             self.ctx.error("BPF042", f"`{s.via}` points at `{spec.type.entity}`, which has no record bound before "
-                                     f"this stage", s.span,
+                                     f"this stage", at,
                            f"records bound here: {listing(sorted(state.bound))}")
             return None
         return self.ctx.entities.get(spec.type.entity)
@@ -266,6 +281,10 @@ class FlowChecker:
             if a.field in seen:
                 self.ctx.error("BPF047", f"`{a.field}` is assigned twice in `create`", a.span, "keep one")
             seen.add(a.field)
+            if spec is None and a.field in BUILTIN_COLUMNS:
+                builtin_column_target(self.ctx, a.field, a.span)
+                self.typer.infer(a.value, scope)
+                continue
             if spec is None:
                 self.ctx.error("BPF047", f"`create` sets `{a.field}`, which is not a field of `{entity.name}`",
                                a.span, did_you_mean(a.field, entity.fields))
@@ -281,6 +300,10 @@ class FlowChecker:
                 continue
             target = action.target
             parts = target.parts
+            if parts[-1] in BUILTIN_COLUMNS and (len(parts) == 1 or parts[0] in self.ctx.entities):
+                builtin_column_target(self.ctx, target.dotted, target.span)
+                self.typer.infer(action.value, scope)
+                continue
             if len(parts) == 1:
                 spec = scope.entity.fields.get(parts[0])
                 if spec is None:
@@ -371,6 +394,20 @@ class FlowChecker:
             self.hook_actions(hook, Scope(self.primary, bound, where))
 
 
+def _at(span: n.Span, fallback: n.Span) -> n.Span:
+    """``span``, or ``fallback`` for a node built without it (not by the parser)."""
+    return fallback if span == n.NO_SPAN else span
+
+
+def _constant(cond: n.Expr) -> bool | None:
+    """``True`` or ``False`` for a condition written as that literal (in parentheses or not), else None."""
+    while isinstance(cond, n.Paren):
+        cond = cond.inner
+    if isinstance(cond, n.Literal) and cond.kind == "bool":
+        return bool(cond.value)
+    return None
+
+
 def _first_stage(item: n.FlowItem) -> n.Stage | None:
     found = stages([item])
     return found[0] if found else None
@@ -386,7 +423,8 @@ def check_processes(ctx: Context, typer: Typer, processes: list[n.Process]) -> N
     for p in processes:
         primary = ctx.entities.get(p.entity)
         if primary is None:
-            ctx.error("BPF021", f"the process `{p.name}` is on `{p.entity}`, which is not declared", p.span,
+            ctx.error("BPF021", f"the process `{p.name}` is on `{p.entity}`, which is not declared",
+                      _at(p.entity_span, p.span),
                       did_you_mean(p.entity, ctx.entities, also="declare it with `entity` or import it"))
             continue
         per_entity[p.entity] += 1
@@ -403,7 +441,7 @@ def category_check(ctx: Context, processes: list[n.Process]) -> None:
         for item in p.flow:
             for s in _stages_in(item):
                 if s.category is not None and s.category not in known:
-                    ctx.error("BPF048", f"unknown stage category `{s.category}`", s.span,
+                    ctx.error("BPF048", f"unknown stage category `{s.category}`", _at(s.category_span, s.span),
                               did_you_mean(s.category, sorted(known), also=f"categories: {listing(sorted(known))}"))
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from .. import nodes as n
+from ..model import BUILTIN_COLUMNS
 from ..walk import rule_actions, stages
-from .context import Context, did_you_mean, listing
+from .context import Context, builtin_column_target, did_you_mean, listing
 from .expressions import Scope, Typer
 
 
@@ -13,7 +14,8 @@ def check_rules(ctx: Context, typer: Typer, rules: list[n.Rule]) -> None:
     for rule in rules:
         entity = ctx.entities.get(rule.entity)
         if entity is None:
-            ctx.error("BPF021", f"the rule `{rule.name}` is on `{rule.entity}`, which is not declared", rule.span,
+            at = rule.span if rule.entity_span == n.NO_SPAN else rule.entity_span
+            ctx.error("BPF021", f"the rule `{rule.name}` is on `{rule.entity}`, which is not declared", at,
                       did_you_mean(rule.entity, ctx.entities, also="declare it with `entity` or import it"))
             continue
         scope = Scope(entity, None, f"in the rule `{rule.name}`")
@@ -30,6 +32,11 @@ def check_rules(ctx: Context, typer: Typer, rules: list[n.Rule]) -> None:
             if item.field is None:
                 continue
             spec = entity.fields.get(item.field)
+            if spec is None and item.field in BUILTIN_COLUMNS:
+                builtin_column_target(ctx, item.field, item.span)
+                if item.value is not None:
+                    typer.infer(item.value, scope)
+                continue
             if spec is None:
                 ctx.error("BPF022", f"`{entity.name}` has no field `{item.field}`", item.span,
                           did_you_mean(item.field, entity.fields,

@@ -6,6 +6,7 @@ the current transaction; tests hand it a :class:`~bpf_dsl.engine.memory.MemoryDa
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -22,6 +23,42 @@ class RecordSource(Protocol):
 
     def values(self, entity: str, record_id: str) -> Mapping[str, Any] | None:
         """The stored values of a record (field name → value), or None when there is no such record."""
+
+
+class StoredRow(Protocol):
+    """The built-in columns of a stored record (storage's ``RecordRow`` has them all)."""
+
+    @property
+    def id(self) -> str:
+        """The record's id."""
+
+    @property
+    def entity(self) -> str:
+        """The record's entity."""
+
+    @property
+    def version(self) -> int:
+        """Raised by every change (1 when created)."""
+
+    @property
+    def created_at(self) -> dt.datetime:
+        """When the record was created."""
+
+    @property
+    def updated_at(self) -> dt.datetime:
+        """When the record last changed."""
+
+
+class RowSource(Protocol):
+    """A :class:`RecordSource` that can also give a record's built-in columns.
+
+    Expressions read ``id``, ``created_at``, ``updated_at`` and ``version`` through it
+    (:class:`~bpf_dsl.engine.env.RecordEnv`); a source without ``row`` reads them as empty.
+    The service's transaction view and :class:`~bpf_dsl.engine.memory.MemoryData` have it.
+    """
+
+    def row(self, record_id: str) -> StoredRow | None:
+        """The stored record, or None when it isn't stored (yet)."""
 
 
 class DataView(RecordSource, Protocol):

@@ -6,15 +6,23 @@ instance, following lookups through the model. A :class:`Pending` overlay makes 
 step's own earlier writes visible to its later expressions (an ``on exit`` that sets
 a field the branch condition reads, a new record's values in its ``on enter``),
 without copying any record: reads go through a layered view.
+
+The built-in columns (``id``, ``created_at``, ``updated_at``, ``version``) are read
+from the stored row (:class:`~bpf_dsl.engine.data.RowSource`), not from the values:
+a record that isn't stored yet (the values of a create, as the rules see them, or a
+record a ``create`` block makes, in the rest of the same move) has all four empty.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from .data import RecordSource
+from ..model import BUILTIN_COLUMNS
+from .data import RecordSource, StoredRow
+
+_COLUMNS = frozenset(BUILTIN_COLUMNS)
 
 
 class Pending:
@@ -116,9 +124,21 @@ class RecordEnv:
         if record is None:
             return None
         last = path[-1]
-        if last == "id" and "id" not in record:
-            return record_id
+        if last in _COLUMNS:
+            return self._column(entity, record_id, last)
         return record.get(last)
+
+    def _column(self, entity: str, record_id: str | None, name: str) -> Any:
+        """A built-in column of a stored record; empty (None) for one not stored yet."""
+        # Read through `getattr`: `row` is optional for a RecordSource (a test's source may lack it),
+        # and the service's transaction view has it with its own keyword arguments.
+        row_of: Callable[[str], StoredRow | None] | None = getattr(self._data, "row", None)
+        if record_id is None or row_of is None:
+            return None
+        row = row_of(record_id)
+        if row is None or row.entity != entity:
+            return None
+        return getattr(row, name)
 
     def _read(self, entity: str, record_id: str | None) -> Mapping[str, Any] | None:
         if record_id is None:

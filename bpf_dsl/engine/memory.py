@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..definition import CompiledRule
@@ -20,10 +21,22 @@ from .rules import RuleResult, evaluate_rules
 FIXED_NOW = dt.datetime(2026, 1, 15, 9, 0, tzinfo=dt.UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class MemoryRow:
+    """The built-in columns of a record stored in a :class:`MemoryData`."""
+
+    id: str
+    entity: str
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
 class MemoryData:
     """Records in dicts, with the model and rules of a program.
 
-    ``now`` is the moment the rules are evaluated at in :meth:`form` and :meth:`save`.
+    ``now`` is the moment the rules are evaluated at in :meth:`form` and :meth:`save`,
+    and the time stamped on records stored (their ``created_at``/``updated_at``).
     """
 
     def __init__(self, entities: Mapping[str, EntitySpec], rules: Mapping[str, tuple[CompiledRule, ...]] | None = None,
@@ -32,6 +45,7 @@ class MemoryData:
         self.rules = rules or {}
         self.now = now
         self.records: dict[str, dict[str, dict[str, Any]]] = {}
+        self.rows: dict[str, MemoryRow] = {}
         self.calls: list[CallAction] = []
 
     # -- DataView ---------------------------------------------------------------------------------
@@ -43,6 +57,10 @@ class MemoryData:
     def values(self, entity: str, record_id: str) -> Mapping[str, Any] | None:
         """The record's values, or None."""
         return self.records.get(entity, {}).get(record_id)
+
+    def row(self, record_id: str) -> MemoryRow | None:
+        """The built-in columns of a stored record, or None."""
+        return self.rows.get(record_id)
 
     def related(self, entity: str, via_field: str, target_id: str) -> list[str]:
         """Ids of ``entity`` records whose ``via_field`` is ``target_id``, newest (last put) first."""
@@ -61,7 +79,16 @@ class MemoryData:
     def put(self, entity: str, record_id: str, values: Mapping[str, Any] | None = None, **more: Any) -> str:
         """Store a record as given (no defaults, no rules) and return its id."""
         self.records.setdefault(entity, {})[record_id] = {**(values or {}), **more}
+        self._stamp(entity, record_id)
         return record_id
+
+    def _stamp(self, entity: str, record_id: str) -> None:
+        # As storage does: version 1 on create, one more per write.
+        old = self.rows.get(record_id)
+        if old is None:
+            self.rows[record_id] = MemoryRow(record_id, entity, 1, self.now, self.now)
+        else:
+            self.rows[record_id] = replace(old, version=old.version + 1, updated_at=self.now)
 
     def save(self, entity: str, record_id: str, changes: Mapping[str, Any] | None = None, **more: Any) -> RuleResult:
         """Merge ``changes`` into the record (created if new) with the rules run, like a write through the API.
@@ -72,6 +99,7 @@ class MemoryData:
         result = evaluate_rules(self.rules.get(entity, ()), self.entities[entity], merged, self, self.now, record_id)
         if result.form.ok:
             self.records.setdefault(entity, {})[record_id] = dict(result.values)
+            self._stamp(entity, record_id)
         return result
 
     def apply(self, effects: Iterable[Effect]) -> None:

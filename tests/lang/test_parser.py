@@ -163,3 +163,79 @@ def test_big_file_is_refused_before_parsing() -> None:
     with pytest.raises(BpfSyntaxError) as info:
         parse(text, "big.bpf")
     assert info.value.diagnostics[0].code == "BPF004"
+
+
+# -- messages chosen by the construct that is open --------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "says", "hint"), [
+    ("entity a { x: text }\nrule r { hide x }", "after the rule's name", "rule NAME"),
+    ('entity a { x: text }\nrule r "R" { hide x }', "after the rule's name", "rule NAME"),
+    ("process p { }", "after the process's name", "process NAME"),
+    ('entity e { a: text }\nextend entity e "Label" { b: text }', "entity to extend", "takes no label"),
+    ('process p on a { on start { call bpf.notify(role "x", message: "m") } }', "after the argument's name",
+     "arguments are named"),
+    ('process p on a { stage s { action "A" call bpf.notify(role "x") } }', "after the argument's name",
+     "arguments are named"),
+    ("process p on a { stage s { step a } else { stage t { } } }", "`else` must follow", "`if` chain"),
+    ("rule r on a { hide x } else { show x }", "`else` must follow", "`if` chain"),
+    ("entity a { x: choice(a b) }", "separated by commas", "choice("),
+])
+def test_syntax_errors_name_the_open_construct(text: str, says: str, hint: str) -> None:
+    with pytest.raises(BpfSyntaxError) as info:
+        parse(text, "f.bpf")
+    d = info.value.diagnostics[0]
+    assert d.code == "BPF001"
+    assert says in d.message, d.message
+    assert d.hint is not None and hint in d.hint, d.hint
+    assert "process's name" not in d.message or text.startswith("process")
+    assert "field's name" not in d.message and "steps live inside a stage" not in d.hint
+
+
+def test_a_condition_still_gets_its_own_message() -> None:
+    with pytest.raises(BpfSyntaxError) as info:
+        parse("rule r on a { if x = 1 else }", "f.bpf")
+    assert "expected `{` after the condition" in info.value.diagnostics[0].message
+
+
+# -- chains of one operator ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op", ["and", "or", "+", "-", "*", "/"])
+def test_a_long_chain_of_one_operator_is_not_deep(op: str) -> None:
+    term = "x = true" if op in ("and", "or") else "n"
+    chain = f" {op} ".join([term] * 2000)
+    cond = chain if op in ("and", "or") else f"n > {chain}"
+    module = parse("rule r on a { if " + cond + " { hide y } }")
+    assert module.declarations
+
+
+def test_real_nesting_still_counts() -> None:
+    # 100 parentheses around `a or b and c` are too deep; 90 around a 500-term chain are not.
+    with pytest.raises(BpfSyntaxError) as info:
+        parse("rule r on a { if " + "(" * 100 + "a or b and c" + ")" * 100 + " { hide y } }")
+    assert info.value.diagnostics[0].code == "BPF005"
+    parse("rule r on a { if " + "(" * 90 + " and ".join(["a"] * 500) + ")" * 90 + " { hide y } }")
+
+
+def test_chains_keep_their_order_and_operators() -> None:
+    rule = parse("rule r on a { set x = a - b + c * d / e - f }").declarations[0]
+    value = rule.body[0].value  # type: ignore[union-attr]
+    first, spine = n.left_spine(value)
+    assert first == n.Ref(("a",)) and [b.op for b in spine] == ["-", "+", "-"]
+    assert spine[1].right == n.Binary("/", n.Binary("*", n.Ref(("c",)), n.Ref(("d",))), n.Ref(("e",)))
+
+
+def test_choice_without_options_parses() -> None:
+    entity = parse("entity e { a: choice() }").declarations[0]
+    assert entity.fields[0].type == n.TypeRef("choice", ())  # type: ignore[union-attr]
+
+
+def test_stage_header_keeps_where_its_names_stand() -> None:
+    text = "process p on deal {\n  stage s category close on quote via deal { }\n}"
+    proc = parse(text).declarations[0]
+    stage = proc.flow[0]  # type: ignore[union-attr]
+    assert proc.entity_span[1:3] == (1, 14)  # type: ignore[union-attr]
+    assert stage.category_span[1:3] == (2, 20)
+    assert stage.entity_span[1:3] == (2, 29)
+    assert stage.via_span[1:3] == (2, 39)
