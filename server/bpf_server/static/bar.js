@@ -7,11 +7,11 @@ import { gql, meta, recordTitle } from './api.js';
 import { createDrafts, displayValue, fieldControl, fieldDisplay, isConflict } from './forms.js';
 import { lookupPicker } from './lookup.js';
 import { STATUS_WORDS } from './records.js';
-import { announce, clock, duration, h, keepFocus, mount, secondsSince, slug, srOnly, timeEl } from './util.js';
+import { announce, clock, duration, formatDateTime, h, keepFocus, mount, secondsSince, slug, srOnly, timeEl } from './util.js';
 
 export const BAR_FIELDS = `
   instance { id name status version activeStageStartedOn createdAt completedOn canMoveNext
-    process { name label entity }
+    process { name label entity stages { name entity via creates } }
     record { id entity version values }
     activeRecord { id entity version values }
     activeStage { name label entity }
@@ -23,6 +23,20 @@ export const BAR_FIELDS = `
 const RESULT = `__typename
   ... on ProcessInstance { id version status activeStage { name label } }
   ... on TransitionError { code message missingSteps currentVersion }`;
+
+/** Where Next Stage leads, read fresh (after the edits are saved): the path ahead and what the instance has bound. */
+const AHEAD = `query Ahead($id: ID!) { processInstance(id: $id) { id version canMoveNext
+  record { id entity values } activeRecord { id entity values } activeStage { name entity }
+  traversedPath { name } activePath { name label entity via viaEntity creates }
+  history { stage { name entity } } } }`;
+
+/** The records a `via` stage could continue with: those whose lookup points at the instance's record. */
+const RELATED_MAX = 50;
+const RELATED = `query Related($e: String!, $w: JSON) { records(entity: $e, where: $w, first: ${RELATED_MAX}) {
+  total items { id entity version values createdAt } } }`;
+
+/** The "create a new record" choice of the next stage's picker. */
+const CREATE_NEW = '';
 
 const MOVES = {
   next: ['moveNext', '$instanceId: ID!, $expectedVersion: Int, $targetRecordId: ID',
@@ -79,6 +93,7 @@ export function createBar({ onChanged }) {
   let flyoutError = null;  // {text, extra, tone} shown beside the flyout's buttons
   let toolError = null;    // shown beside Switch Process / Abandon / Reactivate
   let switchOpen = false;
+  let choosing = null;     // the Next Stage picker: {stage, anchor, items, total, pick, error} (see offerNext)
   let busy = false;
   let saving = Promise.resolve(true);
   let pendingSaves = 0;
@@ -257,9 +272,9 @@ export function createBar({ onChanged }) {
   };
 
   const act = async (kind, variables = {}, { where = 'flyout', after = null } = {}) => {
-    if (busy) return;
+    if (busy) return false;
     const stage = activeBarStage();
-    if (where === 'flyout' && !(await flush())) return;
+    if (where === 'flyout' && !(await flush())) return false;
     busy = true;
     setBusy(true);
     flyoutError = null;
@@ -283,13 +298,15 @@ export function createBar({ onChanged }) {
         toolError = describe(result, stage);
       }
       draw();
-      return;
+      return false;
     }
     selected = null;
     switchOpen = false;
+    choosing = null;
     saveNote = '';
     if (after) announce(after(result));
     await onChanged({ own: true, instance: result });
+    return true;
   };
 
   /**
@@ -319,6 +336,116 @@ export function createBar({ onChanged }) {
         + `${link ? ` (${entityLabel(entity)} records whose ${link.label} is “${recordTitle(to)}”)` : ''}.`,
       extra: h('div', { class: 'target-pick' }, h('label', { for: 'bar-target' }, entityLabel(entity)), picker.el, go),
     };
+  };
+
+  const movedTo = (r) => `Moved to ${r.activeStage.label}.`;
+
+  /**
+   * Next Stage. When the next stage is on another entity reached `via` a lookup, with `create`, and
+   * the instance has no record of that entity bound yet, records may already point at the instance's
+   * record (an opportunity whose originating lead is this lead): the server would create a new one,
+   * so the page asks first (D365 does), offering those records and "Create a new …". Otherwise it
+   * just moves: the server creates, reuses the record bound on an earlier visit, or asks for one
+   * (CROSS_ENTITY_TARGET_REQUIRED, see pickTarget).
+   */
+  const pressNext = async () => {
+    if (busy) return;
+    if (choosing) { focusChoice(); return; }
+    const mayAsk = (bar.instance.process.stages || []).some((st) => st.via && st.creates);
+    if (!mayAsk) { act('next', {}, { after: movedTo }); return; }
+    if (!(await flush())) return;
+    busy = true;
+    setBusy(true);
+    let offer = null;
+    try {
+      offer = await offerNext();
+    } catch {
+      offer = null; // the move itself says what is wrong
+    } finally {
+      busy = false;
+    }
+    if (!offer) { act('next', {}, { after: movedTo }); return; }
+    choosing = offer;
+    flyoutError = null;
+    draw();
+    focusChoice();
+  };
+
+  /** The picker to show before moving on, or null to just move (see pressNext). */
+  const offerNext = async () => {
+    const inst = (await gql(AHEAD, { id: bar.instance.id })).processInstance;
+    // A refused move is the server's to explain (the gate, someone else's change, the end).
+    if (!inst || !inst.canMoveNext || inst.version !== bar.instance.version) return null;
+    const next = inst.activePath[inst.traversedPath.length];
+    if (!next || !next.via || !next.viaEntity || !next.creates || next.entity === inst.activeStage.entity) return null;
+    // A record of that entity was bound on an earlier visit (moving forward again after going back): it is reused.
+    const bound = new Set([inst.record.entity, inst.activeRecord.entity, ...inst.history.map((v) => v.stage && v.stage.entity)]);
+    if (bound.has(next.entity)) return null;
+    const anchor = [inst.activeRecord, inst.record].find((r) => r.entity === next.viaEntity);
+    if (!anchor) return null;
+    const page = (await gql(RELATED, { e: next.entity, w: { [next.via]: anchor.id } })).records;
+    if (!page.items.length) return null;
+    return { stage: next, anchor, items: page.items, total: page.total, pick: next.creates ? CREATE_NEW : null, error: null };
+  };
+
+  const focusChoice = () => {
+    const box = el.querySelector('#next-pick');
+    (box?.querySelector('input:checked') || box?.querySelector('input'))?.focus();
+  };
+
+  /** Close the picker; focus goes back to Next Stage (the button that opened it). */
+  const closeChoice = () => {
+    choosing = null;
+    draw();
+    el.querySelector('#bar-next')?.focus();
+  };
+
+  const moveChosen = async () => {
+    const offer = choosing;
+    if (!offer || busy) return;
+    if (offer.pick === null) {
+      offer.error = `Pick the ${entityLabel(offer.stage.entity)} to continue with, or Cancel.`;
+      draw();
+      focusChoice();
+      return;
+    }
+    if (!(await flush())) return; // the step says what is wrong; the picker stays
+    const moved = await act('next', offer.pick === CREATE_NEW ? {} : { targetRecordId: offer.pick }, { after: movedTo });
+    if (!moved) { choosing = null; draw(); } // the refusal is said beside the buttons
+    // Back to the button that opened the picker (Next Stage, or Finish on the last stage), as a dialog does.
+    (el.querySelector('#bar-next') || el.querySelector('#bar-finish') || el.querySelector('#flyout-title'))?.focus();
+  };
+
+  /** The Next Stage picker: the related records as radio options, "Create a new …" first (preselected). */
+  const choiceDialog = () => {
+    const offer = choosing;
+    const { stage, anchor } = offer;
+    const label = entityLabel(stage.entity);
+    const via = meta.entity(stage.entity)?.fields.find((f) => f.name === stage.via)?.label || stage.via;
+    const count = offer.items.length;
+    const option = (value, id, ...text) => h('label', { class: `next-pick-option${value === CREATE_NEW ? ' is-new' : ''}`, for: id },
+      h('input', { type: 'radio', name: 'next-pick', id, value, checked: offer.pick === value,
+        onchange: () => { offer.pick = value; offer.error = null; el.querySelector('#next-pick-error').textContent = ''; } }),
+      h('span', { class: 'next-pick-text' }, ...text));
+    return h('div', {
+      id: 'next-pick', class: 'next-pick', role: 'dialog', 'aria-labelledby': 'next-pick-title', 'aria-describedby': 'next-pick-desc',
+      onkeydown: (event) => { if (event.key === 'Escape') { event.preventDefault(); event.stopPropagation(); closeChoice(); } },
+    }, h('form', { novalidate: true, onsubmit: (event) => { event.preventDefault(); moveChosen(); } },
+    h('h4', { id: 'next-pick-title' }, `Which ${label} for ${stage.label}?`),
+    h('p', { id: 'next-pick-desc', class: 'next-pick-desc' },
+      `${count === 1 ? `1 ${label} already has` : `${offer.total} ${label} records already have`} ${via} “${recordTitle(anchor)}”.`
+      + `${offer.total > count ? ` The ${count} newest are listed.` : ''}`
+      + `${stage.creates ? ` Continue with ${count === 1 ? 'it' : 'one of them'}, or create a new one.` : ` Pick the one to continue with.`}`),
+    h('fieldset', { class: 'next-pick-options' },
+      h('legend', { class: 'sr-only' }, `${label} for ${stage.label}`),
+      stage.creates ? option(CREATE_NEW, 'next-pick-new', `Create a new ${label}`) : null,
+      ...offer.items.map((r) => option(r.id, `next-pick-${slug(r.id)}`,
+        h('span', { class: 'next-pick-name' }, recordTitle(r)),
+        h('span', { class: 'next-pick-when' }, `created ${formatDateTime(r.createdAt)}`)))),
+    h('p', { id: 'next-pick-error', class: 'field-error', role: 'alert' }, offer.error || ''),
+    h('div', { class: 'next-pick-actions' },
+      h('button', { type: 'submit', id: 'next-pick-move', class: 'btn btn-primary btn-small' }, `Move to ${stage.label}`),
+      h('button', { type: 'button', id: 'next-pick-cancel', class: 'btn btn-small', onclick: closeChoice }, 'Cancel'))));
   };
 
   const setBusy = (on) => el.querySelectorAll('.flyout-actions button, .bar-tools button').forEach((b) => {
@@ -365,7 +492,7 @@ export function createBar({ onChanged }) {
         'aria-label': `${s.stage.label}: stage ${i + 1} of ${total}, ${stateWords}`
           + `${category ? `, category ${category}` : ''}, on ${entityLabel(s.stage.entity)}`,
         tabindex: s === shown ? '0' : '-1',
-        onclick: () => { selected = s.stage.name; flyoutError = null; draw(); el.querySelector('#flyout-title')?.focus(); },
+        onclick: () => { selected = s.stage.name; flyoutError = null; choosing = null; draw(); el.querySelector('#flyout-title')?.focus(); },
         onkeydown: (event) => roam(event, list),
       },
       h('span', { class: 'chev-icon', 'aria-hidden': 'true' }, stopped ? '■' : state === 'COMPLETED' ? '✓' : String(i + 1)),
@@ -492,7 +619,8 @@ export function createBar({ onChanged }) {
           onclick: () => act('finish', {}, { after: () => `${inst.process.label} finished.` }) }, 'Finish'));
       } else {
         buttons.push(h('button', { type: 'button', id: 'bar-next', class: 'btn btn-primary',
-          onclick: () => act('next', {}, { after: (r) => `Moved to ${r.activeStage.label}.` }) }, 'Next Stage', h('span', { 'aria-hidden': 'true' }, ' ›')));
+          'aria-expanded': choosing ? 'true' : null, 'aria-controls': choosing ? 'next-pick' : null,
+          onclick: pressNext }, 'Next Stage', h('span', { 'aria-hidden': 'true' }, ' ›')));
       }
     } else if (s.state === 'COMPLETED' && live) {
       buttons.push(h('button', { type: 'button', id: 'bar-set-active', class: 'btn btn-primary',
@@ -519,7 +647,7 @@ export function createBar({ onChanged }) {
         h('p', { class: 'flyout-facts' }, ...facts.filter(Boolean))),
       note, body,
       isActive ? strayNote(onRecord.id) : null,
-      h('div', { class: 'flyout-foot' }, error,
+      h('div', { class: 'flyout-foot' }, isActive && choosing ? choiceDialog() : null, error,
         isActive ? h('span', { id: 'bar-saving', class: 'saving', role: 'status' }, saveNote) : null,
         buttons.length ? h('div', { class: 'flyout-actions' }, ...buttons) : null));
   };
@@ -691,6 +819,9 @@ export function createBar({ onChanged }) {
       }
       waiting = null;
       if (bar && nextBar && bar.instance.id !== nextBar.instance.id) selected = null;
+      // The picker answers one state of the instance: a move (anyone's) closes it.
+      if (choosing && (!nextBar || nextBar.instance.id !== bar.instance.id || nextBar.instance.version !== bar.instance.version
+        || nextBar.instance.status !== 'ACTIVE')) choosing = null;
       bar = nextBar;
       record = pageRecord;
       if (bar && selected && !bar.stages.some((s) => s.stage.name === selected)) selected = null;
