@@ -199,3 +199,21 @@ def test_stages_say_how_their_record_is_found(hiring: tuple[Live, Client]) -> No
         {"name": "screen", "entity": "candidate", "via": None, "viaEntity": None, "creates": False},
         {"name": "make_offer", "entity": "offer", "via": "candidate", "viaEntity": "candidate", "creates": True},
     ]
+
+
+def test_records_come_newest_first_page_by_page(hiring: tuple[Live, Client]) -> None:
+    _, client = hiring
+    made = [create(client, full_name=f"C{i}")["id"] for i in range(5)]
+    seen: list[str] = []
+    after = None
+    while True:
+        page = client.gql('query($a: String) { records(entity: "candidate", first: 2, after: $a) '
+                          "{ total nextCursor items { id } } }", a=after)["records"]
+        assert page["total"] == 5
+        seen += [r["id"] for r in page["items"]]
+        after = page["nextCursor"]
+        if after is None:
+            break
+    assert seen == made[::-1]  # the newest first, each once
+    body = client.post('{ records(entity: "candidate", after: "garbage") { total } }').json()
+    assert body["data"] is None and "nextCursor" in body["errors"][0]["message"], body
