@@ -20,6 +20,7 @@ import pytest
 from bpf_dsl.storage import display_url
 from tests.backends import PG_URL, database_url
 from tests.cli.helpers import BPF, bpf, one_error_line, write_model
+from tests.plugins.helpers import PLUGINS, subprocess_env, write_dist
 
 needs_pg = pytest.mark.skipif(not PG_URL, reason="needs BPF_TEST_POSTGRES_URL")
 
@@ -177,9 +178,14 @@ def test_commands_that_read_leave_no_new_database_behind(tmp_path: Path) -> None
 
 # -- bpf init ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("where", ["a-file/project", "/proc/bpf-test-project"])
-def test_init_where_no_folder_can_be_made(tmp_path: Path, where: str) -> None:
+def test_init_where_no_folder_can_be_made(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                                          where: str) -> None:
+    # The sales pack "installed" for the subprocess (the test venv need not hold it).
+    site = tmp_path_factory.mktemp("site")
+    write_dist(site, "bpf-sales", "0.1.0", {"sales": "bpf_sales:PACK"})
+    env = subprocess_env(site, PLUGINS / "sales")
     (tmp_path / "a-file").write_text("x", encoding="utf-8")
-    result = bpf("init", where, "--template", "sales", cwd=tmp_path)
+    result = bpf("init", where, "--template", "sales", cwd=tmp_path, env=env)
     assert result.returncode == 1 and "can't create" in one_error_line(result)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 
