@@ -4,6 +4,7 @@ is missing; CI installs both."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.plugins.helpers import PACKS, PLUGINS, write_dist
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -66,10 +69,25 @@ class Server:
         return body["data"]  # type: ignore[no-any-return]
 
 
+def _packs_env(folder: Path) -> dict[str, str]:
+    """The shipped packs "installed" for a subprocess when this venv doesn't hold them (CI installs only bpf).
+
+    A ``*.dist-info`` with entry points on PYTHONPATH is what pip leaves behind (see tests/plugins).
+    """
+    installed = {ep.name for ep in importlib.metadata.entry_points(group="bpf.plugins")}
+    if installed.issuperset(PACKS):
+        return {}
+    site = folder / "site"
+    for pack in PACKS:
+        write_dist(site, f"bpf-{pack}", "0.1.0", {pack: f"bpf_{pack}:PACK"})
+    paths = [site, *(PLUGINS / pack for pack in PACKS)]
+    return {"PYTHONPATH": os.pathsep.join(str(p) for p in paths)}
+
+
 def _start(folder: Path, files: list[Path], roles: list[str]) -> tuple[Server, subprocess.Popen[bytes], Any]:
     """`bpf token create` for ann with `roles`, then `bpf serve files` on a free port; waits for /healthz."""
     db = f"sqlite:///{folder / 'bpf.db'}"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **_packs_env(folder)}
     role_args = [arg for role in roles for arg in ("--role", role)]
     made = subprocess.run([*_bpf(), "token", "create", "--user", "ann", *role_args, "--db", db],
                           capture_output=True, text=True, timeout=120, env=env)
