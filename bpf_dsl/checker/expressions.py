@@ -578,13 +578,17 @@ def _literal_type(e: n.Literal) -> VType:
     return VType(e.kind) if e.kind != "null" else NULL
 
 
-def _string_literal(e: n.Expr) -> str | None:
-    """The text of a string literal (in parentheses or not); None for any other expression."""
+def literal_of(e: n.Expr, kind: str) -> n.Literal | None:
+    """The literal of ``kind`` (``text``, ``bool``...) that ``e`` is, in parentheses or not; else None."""
     while isinstance(e, n.Paren):
         e = e.inner
-    if isinstance(e, n.Literal) and e.kind == "text":
-        return str(e.value)
-    return None
+    return e if isinstance(e, n.Literal) and e.kind == kind else None
+
+
+def _string_literal(e: n.Expr) -> str | None:
+    """The text of a string literal (in parentheses or not); None for any other expression."""
+    literal = literal_of(e, "text")
+    return None if literal is None else str(literal.value)
 
 
 def refs_in(e: n.Expr) -> list[n.Ref]:

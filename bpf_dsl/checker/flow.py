@@ -16,7 +16,7 @@ from .. import nodes as n
 from ..model import BUILTIN_COLUMNS, EntitySpec
 from ..walk import stages
 from .context import Context, FieldPath, builtin_column_target, did_you_mean, listing, snake_case
-from .expressions import Scope, Typer, VType, accepts, param_words, refs_in
+from .expressions import Scope, Typer, VType, accepts, literal_of, param_words, refs_in
 
 STAGE_EVENTS = ("enter", "exit")
 PROCESS_EVENTS = ("start", "finish", "abandon", "reactivate")
@@ -401,11 +401,8 @@ def _at(span: n.Span, fallback: n.Span) -> n.Span:
 
 def _constant(cond: n.Expr) -> bool | None:
     """``True`` or ``False`` for a condition written as that literal (in parentheses or not), else None."""
-    while isinstance(cond, n.Paren):
-        cond = cond.inner
-    if isinstance(cond, n.Literal) and cond.kind == "bool":
-        return bool(cond.value)
-    return None
+    literal = literal_of(cond, "bool")
+    return None if literal is None else bool(literal.value)
 
 
 def _first_stage(item: n.FlowItem) -> n.Stage | None:
