@@ -461,8 +461,10 @@ class Service(Reads):
             else:
                 stage = defn.stage(op.stage)
                 entity = stage.entity if stage is not None else defn.entity
-                bound = dict(row.bound)
-                tx.open_visit(row.id, defn.name, op.stage, entity, bound.get(entity, row.record_id), now, by)
+                record_id = dict(row.bound).get(entity, row.record_id)
+                tx.open_visit(row.id, defn.name, op.stage, entity, record_id, now, by)
+                if record_id != row.record_id:
+                    tx.link_record(record_id, row.id)
         for event in moved.events:
             if event.kind in ("started", "finished", "abandoned", "reactivated"):
                 tx.append_event(row.id, event.kind, event.stage, now, event.by, {})

@@ -106,9 +106,18 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         """INSERT INTO stage_counts (process, status, active_stage, shard, n)
            SELECT process, status, active_stage, 0, count(*) FROM instances GROUP BY process, status, active_stage""",
     ]),
-    (4, "stage visits by record", [
-        # Deleting a record asks which instances of other records have a stage on it.
-        "CREATE INDEX visits_by_record ON stage_visits (record_id)",
+    (4, "records other records' instances work on", [
+        # A record takes part in the instances of other records that reached it (the opportunity a
+        # lead's process created): its reads list them, and deleting it asks for them. One row per
+        # (record, instance), written when such a stage visit opens.
+        """CREATE TABLE instance_records (
+            record_id TEXT NOT NULL,
+            instance_id TEXT NOT NULL,
+            PRIMARY KEY (record_id, instance_id)
+        )""",
+        """INSERT INTO instance_records (record_id, instance_id)
+           SELECT DISTINCT v.record_id, v.instance_id FROM stage_visits v
+           JOIN instances i ON i.id = v.instance_id WHERE v.record_id <> i.record_id""",
     ]),
     (5, "records newest first", [
         # `records` lists an entity's records newest first, page by page.

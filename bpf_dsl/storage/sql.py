@@ -131,16 +131,22 @@ class SqlTx:
         for chunk in iter_chunks(ids, 500):
             marks = ", ".join("?" for _ in chunk)
             self.q(f"DELETE FROM stage_visits WHERE instance_id IN ({marks})", chunk)
+            self.q(f"DELETE FROM instance_records WHERE instance_id IN ({marks})", chunk)
             self.q(f"DELETE FROM instance_events WHERE instance_id IN ({marks})", chunk)
         self.q("DELETE FROM instances WHERE record_id = ?", (record_id,))
         return True
 
     def instances_working_on(self, record_id: str) -> list[tuple[str, str, str]]:
         """(instance, its primary record, process) of other records' instances with a stage visit on this record."""
-        rows = self.q("SELECT DISTINCT i.id, i.record_id, i.process FROM stage_visits v "
-                      "JOIN instances i ON i.id = v.instance_id WHERE v.record_id = ? AND i.record_id <> ? "
-                      "ORDER BY i.id", (record_id, record_id)).fetchall()
+        rows = self.q("SELECT i.id, i.record_id, i.process FROM instance_records l "
+                      "JOIN instances i ON i.id = l.instance_id WHERE l.record_id = ? ORDER BY i.id",
+                      (record_id,)).fetchall()
         return [(r[0], r[1], r[2]) for r in rows]
+
+    def link_record(self, record_id: str, instance_id: str) -> None:
+        """Note that another record's instance works on this record (a stage visit opened on it)."""
+        self.q("INSERT INTO instance_records (record_id, instance_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+               (record_id, instance_id))
 
     def set_active_instance(self, record_id: str, instance_id: str | None) -> None:
         self.q("UPDATE records SET active_instance_id = ? WHERE id = ?", (instance_id, record_id))
@@ -272,9 +278,8 @@ class SqlTx:
         for chunk in iter_chunks(list(dict.fromkeys(record_ids)), 500):
             marks = ", ".join("?" for _ in chunk)
             cols = ", ".join(f"i.{c.strip()}" for c in _INSTANCE_COLS.split(","))
-            rows = self.q(f"SELECT DISTINCT {cols}, v.record_id FROM stage_visits v JOIN instances i "
-                          f"ON i.id = v.instance_id WHERE v.record_id IN ({marks}) AND i.record_id <> v.record_id",
-                          chunk).fetchall()
+            rows = self.q(f"SELECT {cols}, l.record_id FROM instance_records l JOIN instances i "
+                          f"ON i.id = l.instance_id WHERE l.record_id IN ({marks})", chunk).fetchall()
             for r in rows:
                 out.setdefault(r[-1], []).append(_instance(r[:-1]))
         for rows_of in out.values():
