@@ -141,4 +141,7 @@ def bearer(header: str | None) -> tuple[str | None, str]:
     scheme, _, value = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         return None, "the Authorization header must read: Bearer TOKEN"
-    return value.strip(), "ok"
+    token = value.strip()
+    if not token.isascii() or not token.isprintable():
+        return None, "the token is malformed"  # tokens are printable ASCII; anything else can't be one
+    return token, "ok"

@@ -125,7 +125,9 @@ class Service(Reads):
         raise RuntimeError("too much contention: the command lost its race 12 times")
 
     def _after_commit(self, work: _Work) -> None:
-        for event in work.events:
+        # The changes first, then what hooks and actions said about them: a notification sent by a stage's
+        # `on enter` runs before the move is logged, but subscribers should hear of the move first.
+        for event in sorted(work.events, key=lambda e: e.kind == "notification"):
             for listener in list(self.listeners):
                 try:
                     listener(event)
@@ -254,7 +256,8 @@ class Service(Reads):
                 defn = self.program.processes.get(process)
                 raise _Abort(ValidationFailure(
                     f"the record is the record of a stage of {defn.label if defn else process} on the record "
-                    f"{primary}: delete that record (with its process) first, or keep this one"))
+                    f"{primary}: delete that record (with its process) first, or keep this one",
+                    current_version=row.version))
             if not tx.delete_record(record_id, row.version):
                 raise _Conflict()
             data.forget(record_id)

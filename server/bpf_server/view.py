@@ -95,7 +95,7 @@ class GraphQLView(GraphQL[Context, None]):
             raise HTTPException(400, 'the request body must be a JSON object: {"query": "...", "variables": {...}}')
         problem = _unstorable_text(value)
         if problem:
-            raise HTTPException(400, f"the request body holds {problem}, which no value may contain")
+            raise HTTPException(400, f"the request holds {problem}, which no value may contain")
         return value
 
     async def get_context(self, request: Any, response: Any) -> Context:

@@ -115,7 +115,7 @@ def test_roles_hide_processes_and_forbid_moves(sqlite_live: Live) -> None:
 
 def test_socket_needs_a_token_and_the_one_protocol(sqlite_live: Live) -> None:
     live = sqlite_live
-    for token in (None, "bpf_0000_wrong"):
+    for token in (None, "bpf_0000_wrong", "\ud800", "bpf_1_a\u0000b", "bpf_é_x"):
         ws = Socket(live.url, token)
         ws.send({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"} if token else {}})
         with pytest.raises(ConnectionClosed) as closed:
@@ -124,6 +124,14 @@ def test_socket_needs_a_token_and_the_one_protocol(sqlite_live: Live) -> None:
     old = Socket(live.url, live.token("x", "admin"), subprotocol="graphql-ws")
     with pytest.raises(ConnectionClosed):
         old.init()
+    # Text no database could hold, in a subscription's arguments: an error, as over HTTP.
+    ws = Socket(live.url, live.token("w", "admin"))
+    ws.init()
+    ws.subscribe("nul", "subscription($r: ID) { processEvents(recordId: $r) { kind } }", r="a\u0000b")
+    message = ws.recv()
+    assert message["id"] == "nul" and message["payload"]["data"] is None, message
+    assert "NUL" in message["payload"]["errors"][0]["message"]
+    ws.close()
     # At most 10 subscriptions per socket.
     ws = Socket(live.url, live.token("y", "admin"))
     ws.init()

@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from bpf_dsl.service import ProcessEvent as DomainEvent
+from bpf_dsl.service.values import unstorable
 
 from ..context import Context
 from ..limits import ClientError
@@ -33,6 +34,10 @@ class Subscription:
                              process: str | None = UNSET) -> AsyncGenerator[ProcessEvent, None]:
         ctx = info.context
         record_id, process = given(record_id), given(process)
+        for text in (record_id, process):
+            problem = unstorable(str(text)) if text is not None else None
+            if problem:  # as over HTTP, where the request is refused at the door
+                raise ClientError(f"an argument holds {problem}, which no value may contain")
         if process is not None:
             defn = ctx.service.program.processes.get(process)
             if defn is None or not ctx.me.may_use(defn.roles):
