@@ -243,6 +243,11 @@ def test_keyboard_only_walk(page: Page, server: Server) -> None:
     expect(page.get_by_role("heading", level=1, name="Keyboard spare")).to_be_focused()
     tab_to(page, "Abandon")
     keys.press("Enter")
+    # Abandon asks first, with the focus on No: Shift+Tab to "Yes, abandon".
+    expect(page.get_by_role("button", name="No", exact=True)).to_be_focused()
+    keys.press("Shift+Tab")
+    expect(page.get_by_role("button", name="Yes, abandon")).to_be_focused()
+    keys.press("Enter")
     expect(page.locator(".bar-sub")).to_contain_text("Abandoned")
     tab_to(page, "Reactivate", back=True)
     keys.press("Enter")

@@ -138,11 +138,13 @@ def test_version_conflict_in_words(page: Page, serve: Callable[[str, list[str]],
             {"i": instance["id"], "v": instance["version"]})
     own.gql("mutation($i: ID!) { reactivateProcess(instanceId: $i) { __typename } }", {"i": instance["id"]})
     page.get_by_role("button", name="Abandon", exact=True).click()
+    page.get_by_role("button", name="Yes, abandon").click()
     error = page.locator("#tools-error")
     expect(error).to_contain_text("Someone else changed this process")
     error.get_by_role("button", name="Reload").click()
     expect(error).to_be_empty()
     page.get_by_role("button", name="Abandon", exact=True).click()
+    page.get_by_role("button", name="Yes, abandon").click()
     expect(page.locator(".bar-sub")).to_contain_text("Abandoned")
     expect(chevron(page, "Triage")).to_have_attribute("aria-label", re.compile("abandoned here"))
 

@@ -62,6 +62,8 @@ def test_focus_after_the_pressed_button_goes(page: Page, server: Server, sign_in
 
     page.get_by_role("button", name="Abandon", exact=True).focus()
     page.keyboard.press("Enter")
+    page.get_by_role("button", name="Yes, abandon").focus()
+    page.keyboard.press("Enter")
     expect(page.locator(".bar-sub")).to_contain_text("Abandoned")
     expect(flyout_title).to_be_focused()
 

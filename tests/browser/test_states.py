@@ -60,6 +60,7 @@ def test_abandoned_stage_is_not_completed(page: Page, sales: Server, sign_in: Ca
     sign_in(page, f"/records/{lead['id']}", on=sales)
     active_stage_is(page, "Qualify")
     page.get_by_role("button", name="Abandon", exact=True).click()
+    page.get_by_role("button", name="Yes, abandon").click()
     expect(page.locator(".bar-sub")).to_contain_text("Abandoned")
     qualify = chevron(page, "Qualify")
     expect(qualify).to_have_attribute("aria-label", re.compile("abandoned here"))

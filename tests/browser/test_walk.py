@@ -139,6 +139,7 @@ def test_sales_walk(page: Page, browser: Browser, server: Server, sign_in: Calla
     # Abandon and reactivate another lead.
     create_lead(page, "Spare parts")
     page.get_by_role("button", name="Abandon", exact=True).click()
+    page.get_by_role("button", name="Yes, abandon").click()
     expect(page.locator(".bar-sub")).to_contain_text("Abandoned")
     expect(page.get_by_role("button", name="Abandon", exact=True)).to_have_count(0)
     page.get_by_role("button", name="Reactivate", exact=True).click()

@@ -4,7 +4,7 @@
 // refused (VERSION_CONFLICT) instead of overwritten.
 
 import { gql, meta, recordTitle } from './api.js';
-import { createDrafts, displayValue, fieldControl, fieldDisplay, isConflict } from './forms.js';
+import { createDrafts, displayValue, fieldControl, fieldDisplay, isConflict, same } from './forms.js';
 import { lookupPicker } from './lookup.js';
 import { STATUS_WORDS } from './records.js';
 import { announce, clock, duration, formatDateTime, h, keepFocus, mount, secondsSince, slug, srOnly, timeEl } from './util.js';
@@ -93,6 +93,7 @@ export function createBar({ onChanged }) {
   let flyoutError = null;  // {text, extra, tone} shown beside the flyout's buttons
   let toolError = null;    // shown beside Switch Process / Abandon / Reactivate
   let switchOpen = false;
+  let confirmingAbandon = false; // Abandon asks first: "Abandon <process>?" Yes, abandon / No
   let choosing = null;     // the Next Stage picker: {stage, anchor, items, total, pick, error} (see offerNext)
   let busy = false;
   let saving = Promise.resolve(true);
@@ -233,7 +234,7 @@ export function createBar({ onChanged }) {
 
   /** "Use theirs" after a clash: forget the unsaved edits of the record and show what is there. */
   const takeTheirs = (target) => {
-    if (controlsRecord === target.id) controls.forEach((c) => { c.draft(c.base()); c.setError(null); });
+    if (controlsRecord === target.id) controls.forEach((c) => { c.set(c.base()); c.setError(null); });
     drafts.drop(target.id);
     flyoutError = null;
     setSaveNote('');
@@ -465,10 +466,11 @@ export function createBar({ onChanged }) {
     return bar.stages.find((s) => s.stage.name === activeName) || bar.stages[bar.stages.length - 1];
   };
 
+  /** The time spent in a stage over all its visits: {seconds, visits}, or null when never visited. */
   const timeInStage = (name) => {
     const visits = bar.instance.history.filter((v) => v.stage && v.stage.name === name);
     if (!visits.length) return null;
-    return visits.reduce((sum, v) => sum + (v.seconds ?? secondsSince(v.enteredAt, v.exitedAt) ?? 0), 0);
+    return { seconds: visits.reduce((sum, v) => sum + (v.seconds ?? secondsSince(v.enteredAt, v.exitedAt) ?? 0), 0), visits: visits.length };
   };
 
   /** The stage an abandoned instance stopped at. */
@@ -566,6 +568,7 @@ export function createBar({ onChanged }) {
     controls = [];
     controlsRecord = onRecord ? onRecord.id : null;
 
+    const spent = isActive ? null : timeInStage(s.stage.name);
     const facts = [
       s.stage.category ? h('span', {}, h('span', { class: 'muted' }, 'Category '), categoryWords(s.stage.category)) : null,
       h('span', {}, h('span', { class: 'muted' }, 'On '), onRecord && record && onRecord.id !== record.id
@@ -573,8 +576,10 @@ export function createBar({ onChanged }) {
         : entityLabel(s.stage.entity)),
       isActive
         ? h('span', {}, h('span', { class: 'muted' }, 'Time in stage '), clock(inst.activeStageStartedOn))
-        : timeInStage(s.stage.name) !== null
-          ? h('span', {}, h('span', { class: 'muted' }, 'Time spent '), duration(timeInStage(s.stage.name)))
+        : spent
+          // The history lists each visit; the flyout adds them up, and says so.
+          ? h('span', {}, h('span', { class: 'muted' }, 'Time spent '), duration(spent.seconds),
+            spent.visits > 1 ? ` over ${spent.visits} visits` : '')
           : null,
       isActive && inst.missingSteps.length
         ? h('span', { class: 'to-do' }, `${inst.missingSteps.length} required ${inst.missingSteps.length === 1 ? 'step' : 'steps'} left`)
@@ -682,9 +687,18 @@ export function createBar({ onChanged }) {
       buttons.push(h('button', { type: 'button', id: 'bar-switch', class: 'btn btn-quiet', 'aria-expanded': String(switchOpen),
         'aria-controls': 'switch-panel', onclick: () => { switchOpen = !switchOpen; draw(); if (switchOpen) el.querySelector('#switch-select')?.focus(); } }, 'Switch Process'));
     }
-    if (inst && inst.status === 'ACTIVE') {
+    if (inst && inst.status === 'ACTIVE' && confirmingAbandon) {
+      // One click must not abandon (in the sales pack it disqualifies the lead): ask, focus on No.
+      const cancel = () => { confirmingAbandon = false; draw(); el.querySelector('#bar-abandon')?.focus(); };
+      buttons.push(h('div', { class: 'confirm', role: 'group', 'aria-labelledby': 'bar-abandon-ask',
+        onkeydown: (event) => { if (event.key === 'Escape') { event.preventDefault(); event.stopPropagation(); cancel(); } } },
+      h('span', { id: 'bar-abandon-ask', class: 'confirm-text' }, `Abandon ${inst.process.label}?`),
+      h('button', { type: 'button', id: 'bar-abandon-yes', class: 'btn btn-small btn-danger',
+        onclick: () => { confirmingAbandon = false; act('abandon', {}, { where: 'tools', after: () => `${inst.process.label} abandoned.` }); } }, 'Yes, abandon'),
+      h('button', { type: 'button', id: 'bar-abandon-no', class: 'btn btn-small', onclick: cancel }, 'No')));
+    } else if (inst && inst.status === 'ACTIVE') {
       buttons.push(h('button', { type: 'button', id: 'bar-abandon', class: 'btn btn-quiet btn-danger',
-        onclick: () => act('abandon', {}, { where: 'tools', after: () => `${inst.process.label} abandoned.` }) }, 'Abandon'));
+        onclick: () => { confirmingAbandon = true; switchOpen = false; draw(); el.querySelector('#bar-abandon-no')?.focus(); } }, 'Abandon'));
     } else if (inst) {
       buttons.push(h('button', { type: 'button', id: 'bar-reactivate', class: 'btn btn-primary',
         onclick: () => act('reactivate', {}, { where: 'tools', after: (r) => `${inst.process.label} is active again, on ${r.activeStage.label}.` }) }, 'Reactivate'));
@@ -737,7 +751,8 @@ export function createBar({ onChanged }) {
       const statusText = inst.status === 'ACTIVE'
         ? [h('span', { class: 'status status-active' }, 'Active'), ' · ', inst.activeStage.label, ' for ', clock(inst.activeStageStartedOn)]
         : [h('span', { class: `status status-${inst.status.toLowerCase()}` }, STATUS_WORDS[inst.status]),
-          inst.completedOn ? [' on ', timeEl(inst.completedOn)] : null, ` · stopped at ${inst.activeStage.label}`];
+          inst.completedOn ? [' on ', timeEl(inst.completedOn)] : null,
+          ` · ${inst.status === 'FINISHED' ? 'finished' : 'stopped'} at ${inst.activeStage.label}`];
       // The instance may be another record's (this record is the one a stage of it works on).
       const origin = record && inst.record.id !== record.id
         ? h('p', { class: 'bar-origin' }, 'Started on ', `${entityLabel(inst.record.entity)} `,
@@ -780,6 +795,21 @@ export function createBar({ onChanged }) {
     mount(box, h('p', { class: 'alert-text' }, `Someone else ${where}. The bar shows it when you leave this field; what you type here is kept and saved as usual.`));
   };
 
+  /**
+   * Someone else's change while the user is in a step field: the whole bar waits, but the step
+   * fields the user hasn't touched (and that don't have the focus) show the fresh values at once,
+   * so what is on screen is never an old value taken for theirs.
+   */
+  const refreshUntouched = (next) => {
+    const active = next.stages.find((s) => s.stage.name === next.instance.activeStage.name);
+    if (!active || !controlsRecord || next.instance.activeRecord.id !== controlsRecord) return;
+    for (const c of controls) {
+      if (c.touched() || c.el.contains(document.activeElement) || drafts.has(controlsRecord, c.name)) continue;
+      const bs = active.steps.find((x) => x.step.field === c.name || x.step.name === c.name);
+      if (bs && !same(bs.value, c.base())) c.set(bs.value);
+    }
+  };
+
   /** Draw the bar held back, once nothing holds it: no pressed pointer, and (for someone else's) no step field in use. */
   const applyWaiting = () => {
     if (!waiting || pointerHeld) return;
@@ -815,10 +845,12 @@ export function createBar({ onChanged }) {
       if (bar && (pointerHeld || busyField)) {
         waiting = { next: nextBar, pageRecord, own: own || Boolean(waiting && waiting.own) };
         if (busyField && movesAway(nextBar)) hold(nextBar);
+        else if (busyField) refreshUntouched(nextBar);
         return;
       }
       waiting = null;
       if (bar && nextBar && bar.instance.id !== nextBar.instance.id) selected = null;
+      if (!nextBar || !bar || nextBar.instance.id !== bar.instance.id || nextBar.instance.status !== 'ACTIVE') confirmingAbandon = false;
       // The picker answers one state of the instance: a move (anyone's) closes it.
       if (choosing && (!nextBar || nextBar.instance.id !== bar.instance.id || nextBar.instance.version !== bar.instance.version
         || nextBar.instance.status !== 'ACTIVE')) choosing = null;

@@ -57,7 +57,9 @@ export const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? 
 export function fieldControl(field, opts = {}) {
   const { value = null, idPrefix = 'f', required = false, locked = false, recommendation = null, done = false,
     onCommit = () => {} } = opts;
-  const id = `${idPrefix}-${slug(field.name)}`;
+  // Field ids live under "field-", where no id of the page's own chrome does: a field named
+  // "title" or "process" can't take the id of a heading or a select the page labels by.
+  const id = `field-${idPrefix}-${slug(field.name)}`;
   const errorId = `${id}-error`;
   const hintId = `${id}-hint`;
   const doneId = `${id}-done`;
@@ -68,7 +70,15 @@ export function fieldControl(field, opts = {}) {
   let read;         // () => {value, problem}
   let setValue;     // (v) => void
   const hints = [];
-  const commit = () => onCommit(control);
+  // The user's edit: an input (or a pick, a toggle) since the control was drawn, saved or reset.
+  // Only a touched control is dirty: what the screen shows is never compared with fresh data.
+  let touched = false;
+  let el = null;
+  const touch = (yes) => {
+    touched = yes;
+    if (el) { if (yes) el.dataset.touched = 'true'; else delete el.dataset.touched; }
+  };
+  const commit = () => { touch(true); onCommit(control); };
 
   // The marks after the label are for the eye; screen readers get aria-required and the description.
   const labelText = [field.label, required ? h('span', { class: 'req', 'aria-hidden': 'true' }, ' *') : null,
@@ -166,19 +176,26 @@ export function fieldControl(field, opts = {}) {
     ? h('p', { class: 'recommendation' }, bulb(),
       h('span', {}, h('strong', {}, 'Recommendation: '), recommendation))
     : null;
-  const el = h('div', { class: `field field-${type}${locked ? ' is-locked' : ''}`, dataset: { field: field.name } },
+  el = h('div', { class: `field field-${type}${locked ? ' is-locked' : ''}`, dataset: { field: field.name } },
     body, hint, recommend, error, doneNote);
+  el.addEventListener('input', () => touch(true));
+  el.addEventListener('change', () => touch(true));
 
   const control = {
     el, name: field.name, field, id,
     read: () => read(),
-    dirty: () => { const r = read(); return !r.problem && !same(r.value, initial); },
+    /** The user edited it (an input since it was drawn, saved or reset) to something the server doesn't have. */
+    dirty: () => { if (!touched) return false; const r = read(); return !r.problem && !same(r.value, initial); },
+    /** There was an input in it since it was drawn, saved or reset. */
+    touched: () => touched,
     /** The value the control was drawn with (what the server had). */
     base: () => initial,
-    /** Show `v` without taking it as the base: an edit not yet saved, laid over fresh data. */
-    draft: (v) => setValue(v),
-    accept: () => { initial = read().value; },
-    set: (v) => { initial = v ?? null; setValue(v); },
+    /** Show `v` without taking it as the base: the user's edit not yet saved, laid over fresh data. */
+    draft: (v) => { setValue(v); touch(true); },
+    /** Saved: what it shows is now the server's. */
+    accept: () => { initial = read().value; touch(false); },
+    /** Show the server's `v`, forgetting any edit. */
+    set: (v) => { initial = v ?? null; setValue(v); touch(false); },
     error: () => error.textContent,
     setError(message) {
       error.textContent = message || '';
@@ -290,7 +307,7 @@ export function createDrafts() {
       for (const c of controls) {
         const k = key(recordId, c.name);
         const prev = map.get(k);
-        if (c.dirty()) {
+        if (c.dirty()) { // touched by the user since the last save or refresh
           map.set(k, { recordId, field: c.name, fieldDef: c.field, value: c.read().value, base: c.base(),
             theirs: prev ? prev.theirs : undefined, error: c.error() });
         } else if (!c.read().problem) {

@@ -151,13 +151,21 @@ function createDetails(onSaved) {
   let controls = [];
   let baseVersion = null;
   const drafts = createDrafts(); // edits not saved yet: they survive a refresh and a version conflict
-  const summary = h('div', { class: 'error-box', role: 'alert', hidden: true });
+  // Focus goes to the summary when a save is refused for a reason no one field carries (a clash).
+  const summary = h('div', { id: 'details-alert', class: 'error-box', role: 'alert', tabindex: '-1', hidden: true });
   const saved = h('p', { class: 'saved', role: 'status' });
 
   const states = (rec) => {
     if (rec.form) return rec.form;
     const entity = meta.entity(rec.entity);
     return (entity ? entity.fields : []).map((f) => ({ ...f, value: rec.values[f.name] ?? null, hidden: false, locked: false, recommendation: null }));
+  };
+  /** After a save: focus stays on Save (found again after the redraw), also when "Save mine" was pressed. */
+  const focusSave = () => {
+    const active = document.activeElement;
+    if (!active || active === document.body || summary.contains(active) || active.id === 'details-save') {
+      el.querySelector('#details-save')?.focus();
+    }
   };
   const noun = () => meta.entity(record.entity)?.label || 'record';
 
@@ -196,7 +204,9 @@ function createDetails(onSaved) {
       const { values, problems } = collect(controls, { changedOnly: true });
       if (problems.length) { showErrors(controls, problems, summary, 'Check the fields marked below.'); return; }
       if (!Object.keys(values).length) { showErrors(controls, [], summary); saved.textContent = 'Nothing to save.'; return; }
-      submit.disabled = true;
+      // Not `disabled`: a disabled button drops the focus (to the body); Save keeps it.
+      if (submit.getAttribute('aria-disabled') === 'true') return;
+      submit.setAttribute('aria-disabled', 'true');
       saved.textContent = '';
       // What is in the form now is what the user wants, clashes they were told of included.
       drafts.keepMine(record.id);
@@ -212,16 +222,22 @@ function createDetails(onSaved) {
           // new version unless they changed the same fields (then say which, and let the user pick).
           drafts.capture(current.id, controls);
           const outcome = await drafts.resend(current.id);
+          let focusSummary = false;
           if (outcome.clashes.length) {
             showErrors(controls, [], summary);
+            focusSummary = true;
           } else if (outcome.message) {
-            showErrors(controls, outcome.fieldErrors, summary, outcome.message);
+            focusSummary = !showErrors(controls, outcome.fieldErrors, summary, outcome.message);
           } else {
             showErrors(controls, [], summary);
             saved.textContent = 'Saved.';
             announce(`Saved. Someone else had changed this ${noun()} meanwhile; your changes were saved on top of theirs.`);
           }
-          onSaved();
+          await onSaved();
+          // A clash: focus on what says it (and offers Save mine / Use theirs).
+          if (focusSummary && !summary.hidden) summary.focus();
+          else if (outcome.message) el.querySelector('.field.has-error input, .field.has-error select')?.focus();
+          else focusSave();
           return;
         }
         if (result.__typename === 'ValidationError') {
@@ -234,11 +250,12 @@ function createDetails(onSaved) {
         drafts.drop(current.id);
         saved.textContent = 'Saved.';
         announce('Saved.');
-        onSaved();
+        await onSaved();
+        focusSave();
       } catch (error) {
         showErrors(controls, [], summary, error.message);
       } finally {
-        submit.disabled = false;
+        submit.removeAttribute('aria-disabled');
       }
     });
     mount(el, h('h2', { id: 'details-title', tabindex: '-1' }, `${entity?.label || 'Record'} details`), form);

@@ -18,7 +18,7 @@ function listQuery() {
   return `query List($entity: String!, $stage: String, $first: Int, $after: String${params.map((p) => `, ${p}`).join('')}) {
     records(entity: $entity, stage: $stage, first: $first, after: $after${extra.map((e) => `, ${e}`).join('')}) {
       total nextCursor
-      items { id entity version values updatedAt
+      items { id entity version values createdAt
         activeInstance { id status process { name label } activeStage { name label } } }
     }
   }`;
@@ -89,7 +89,12 @@ export function renderRecords(main, params, { navigate, settle }) {
     newButton.textContent = `New ${entity.label}`;
   };
 
-  const syncUrl = () => {
+  /**
+   * The list's state into the address. A page turn or a filter change is a new history entry
+   * (Back goes to the list as it was; popstate renders it again from the address and the entry's
+   * cursors); typing a search replaces the entry it started, not one entry per pause.
+   */
+  const syncUrl = ({ replace = false, typing = false } = {}) => {
     const q = new URLSearchParams();
     q.set('entity', state.entity);
     if (state.process) q.set('process', state.process);
@@ -100,7 +105,11 @@ export function renderRecords(main, params, { navigate, settle }) {
       q.set('after', cursor);
       q.set('page', String(state.cursors.length));
     }
-    history.replaceState({ listCursors: state.cursors }, '', `/?${q}`);
+    const url = `/?${q}`;
+    const entry = { listCursors: state.cursors, typing };
+    if (replace || (typing && history.state && history.state.typing)) history.replaceState(entry, '', url);
+    else if (url !== location.pathname + location.search) history.pushState(entry, '', url);
+    else history.replaceState(entry, '', url);
   };
 
   const load = async () => {
@@ -136,7 +145,9 @@ export function renderRecords(main, params, { navigate, settle }) {
     mount(results, items.length ? table(entity, items) : h('div', { class: 'empty' },
       h('p', {}, state.search || state.stage || state.process ? 'Nothing matches. Clear a filter to see more.' : `Create the first ${noun} with “New ${noun}”.`)));
     // A page opened from a link doesn't know the cursors before it: then "Previous" is the first page.
-    const prevKnown = state.cursors.length <= 1 || state.cursors[state.cursors.length - 2] !== undefined;
+    // Page 2's previous is the first page (its cursor is null); past that it must be a known cursor.
+    const before = state.cursors[state.cursors.length - 2];
+    const prevKnown = state.cursors.length <= 2 || (before !== undefined && before !== null);
     const prev = h('button', { type: 'button', class: 'btn', disabled: state.cursors.length <= 1,
       onclick: () => {
         state.cursors.pop();
@@ -153,7 +164,7 @@ export function renderRecords(main, params, { navigate, settle }) {
 
   const table = (entity, items) => h('div', { class: 'table-wrap' }, h('table', { class: 'records' },
     h('caption', { class: 'sr-only' }, `${entity.label} records`),
-    h('thead', {}, h('tr', {}, ...['Name', 'Process', 'Stage', 'Status', 'Updated'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('thead', {}, h('tr', {}, ...['Name', 'Process', 'Stage', 'Status', 'Created'].map((c) => h('th', { scope: 'col' }, c)))),
     h('tbody', {}, ...items.map((r) => {
       const inst = r.activeInstance;
       return h('tr', {},
@@ -161,15 +172,16 @@ export function renderRecords(main, params, { navigate, settle }) {
         h('td', { 'data-label': 'Process' }, inst ? inst.process.label : h('span', { class: 'muted' }, '—')),
         h('td', { 'data-label': 'Stage' }, inst ? h('span', { class: 'pill' }, inst.activeStage.label) : '—'),
         h('td', { 'data-label': 'Status' }, inst ? h('span', { class: `status status-${inst.status.toLowerCase()}` }, STATUS_WORDS[inst.status] || inst.status) : '—'),
-        h('td', { 'data-label': 'Updated' }, timeEl(r.updatedAt)));
+        // The records API lists the newest created first: the column says when each was created.
+        h('td', { 'data-label': 'Created' }, timeEl(r.createdAt)));
     }))));
 
   // A search typed just before leaving the list must not rewrite the next page's address.
-  const restart = () => { if (!alive) return; state.cursors = [null]; syncUrl(); load(); };
+  const restart = (typing = false) => { if (!alive) return; state.cursors = [null]; syncUrl({ typing }); load(); };
   entitySelect.addEventListener('change', () => { state.entity = entitySelect.value; state.process = ''; state.stage = ''; refreshFilters(); restart(); });
   processSelect.addEventListener('change', () => { state.process = processSelect.value; refreshFilters(); restart(); });
   stageSelect.addEventListener('change', () => { state.stage = stageSelect.value; restart(); });
-  const searchSoon = debounce(() => { state.search = searchInput.value.trim(); restart(); }, 250);
+  const searchSoon = debounce(() => { state.search = searchInput.value.trim(); restart(true); }, 250);
   searchInput.addEventListener('input', searchSoon);
 
   const filters = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter records', onsubmit: (e) => { e.preventDefault(); state.search = searchInput.value.trim(); restart(); } },
@@ -238,9 +250,20 @@ export function renderRecords(main, params, { navigate, settle }) {
   }
 
   refreshFilters();
+  // A filter from the address the user can't use (a stage or process of a process their roles
+  // don't show) is dropped from the address, and said, rather than silently ignored.
+  const dropped = [];
+  if (params.get('process') && state.process !== params.get('process')) dropped.push('process');
+  if (params.get('stage') && state.stage !== params.get('stage')) dropped.push('stage');
+  const filterNote = h('p', { class: 'filter-note note', hidden: !dropped.length },
+    dropped.length ? `The address asked for a ${dropped.join(' and ')} filter: that ${dropped.join(' and ')} filter isn't available to you, so all ${meta.entity(state.entity).label} records are shown.` : '');
+  if (dropped.length) {
+    syncUrl({ replace: true });
+    setTimeout(() => announce(filterNote.textContent), 300);
+  }
   mount(main,
     h('div', { class: 'page-head' }, h('h1', {}, 'Records'), newButton),
-    filters, status, results, pager, dialogHost);
+    filters, filterNote, status, results, pager, dialogHost);
   settle('Records');
   load();
   return () => { alive = false; };

@@ -137,7 +137,11 @@ export function announce(message) {
 export function keepFocus(container, render) {
   const active = document.activeElement;
   const inside = active && active !== container && container.contains(active) && active.id;
-  const typed = inside && 'value' in active && !['checkbox', 'radio', 'button', 'submit'].includes(active.type);
+  // A field control's value is kept only when the user typed in it (data-touched): an untouched
+  // field shows the fresh value even with the focus in it.
+  const field = inside ? active.closest('[data-field]') : null;
+  const typed = inside && 'value' in active && !['checkbox', 'radio', 'button', 'submit'].includes(active.type)
+    && (!field || field.dataset.touched === 'true');
   const state = inside ? {
     id: active.id,
     value: typed ? active.value : null,
@@ -149,7 +153,11 @@ export function keepFocus(container, render) {
   if (!again) return;
   again.focus({ preventScroll: true });
   // What the user was typing survives the refresh (it is saved when they leave the field).
-  if (state.value !== null && 'value' in again && again.value !== state.value) again.value = state.value;
+  if (state.value !== null && 'value' in again && again.value !== state.value) {
+    again.value = state.value;
+    // Still the user's edit in the new control.
+    if (again.closest('[data-field]')) again.dispatchEvent(new Event('input', { bubbles: true }));
+  }
   if (state.start !== null && typeof again.setSelectionRange === 'function') {
     try { again.setSelectionRange(state.start, state.start); } catch { /* not a text input */ }
   }
