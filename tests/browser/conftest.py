@@ -8,7 +8,6 @@ import importlib.metadata
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.plugins.helpers import PACKS, PLUGINS, write_dist
+from tests.server.helpers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -42,12 +42,6 @@ def _bpf() -> list[str]:
         return [str(beside)]
     found = shutil.which("bpf")
     return [found] if found else [sys.executable, "-m", "bpf_dsl.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -93,7 +87,7 @@ def _start(folder: Path, files: list[Path], roles: list[str]) -> tuple[Server, s
                           capture_output=True, text=True, timeout=120, env=env)
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip().splitlines()[-1].strip()
-    port = _free_port()
+    port = free_port()
     log = (folder / "serve.log").open("w")
     command = [*_bpf(), "serve", *map(str, files), "--db", db, "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=folder)
