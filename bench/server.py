@@ -49,7 +49,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-EXAMPLES = REPO.parent / "shared" / "spec" / "examples"
+EXAMPLES = REPO / "docs" / "examples"
 GOAL = 0.5
 UVICORN = {"host": "127.0.0.1", "log_level": "warning", "access_log": False, "ws_max_size": 1_000_000}
 
@@ -269,7 +269,7 @@ def main() -> int:
         return 0
 
     sys.path[:0] = [str(REPO), str(REPO / "server")]
-    from bpf_dsl.auth import Tokens
+    from bpf_dsl.service.auth import Tokens
     from bpf_dsl.storage import open_storage
 
     with tempfile.TemporaryDirectory(prefix="bpf-bench-") as tmp:

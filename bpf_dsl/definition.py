@@ -14,14 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
-from . import nodes as n
-from . import walk
-from .checker import CheckResult
-from .checker.context import snake_case
-from .expr import Compiled, Env, ExprCompiler, truthy
-from .exprtext import expr_text
-from .model import EntitySpec, label_of
-from .plugins import ActionSpec, Registry
+from bpf_dsl import nodes as n
+from bpf_dsl.checker import CheckResult
+from bpf_dsl.checker.context import snake_case
+from bpf_dsl.expr import Compiled, Env, ExprCompiler, truthy
+from bpf_dsl.exprtext import expr_text
+from bpf_dsl.model import EntitySpec, label_of
+from bpf_dsl.plugins import ActionSpec, Registry
 
 END = -1
 
@@ -188,7 +187,7 @@ class _Compiler:
         # Per entity, the fields some rule may require, make optional, hide or show.
         self.switched: dict[str, frozenset[str]] = {}
         for rule in checked.rules:
-            found = {a.field for a in walk.rule_actions(rule.body)
+            found = {a.field for a in n.rule_actions(rule.body)
                      if a.kind in ("require", "optional", "hide", "show") and a.field is not None}
             self.switched[rule.entity] = self.switched.get(rule.entity, frozenset()) | found
 
@@ -208,7 +207,7 @@ class _Compiler:
         return tuple(out)
 
     def process(self, p: n.Process) -> ProcessDefinition:
-        stages = walk.stages(p.flow)
+        stages = n.stages(p.flow)
         index = {id(s): i for i, s in enumerate(stages)}
         entity_of = {id(s): s.entity or p.entity for s in stages}
         nxt: list[Target] = [END] * len(stages)

@@ -24,9 +24,9 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from . import nodes as n
-from .checker.context import FieldPath, OptionValue, Resolution
-from .plugins import Registry
+from bpf_dsl import nodes as n
+from bpf_dsl.checker.context import FieldPath, OptionValue, Resolution
+from bpf_dsl.plugins import Registry
 
 Compiled = Callable[["Env"], Any]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from . import nodes as n
+from bpf_dsl import nodes as n
 
 _WORD_OPS = {"starts_with": "starts with", "ends_with": "ends with"}
 

@@ -11,11 +11,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .diagnostics import Diagnostic
-from .errors import SourceError
-from .nodes import Import, Module, Span
-from .parser import parse
-from .plugins import Registry
+from bpf_dsl.diagnostics import Diagnostic
+from bpf_dsl.errors import SourceError
+from bpf_dsl.nodes import Import, Module, Span
+from bpf_dsl.parser import parse
+from bpf_dsl.plugins import Registry
 
 MAX_IMPORT_DEPTH = 64
 

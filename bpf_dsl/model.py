@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .nodes import NO_SPAN, Span, derive_label
+from bpf_dsl.nodes import NO_SPAN, Span, derive_label
 
 TEXT_KINDS = frozenset({"text", "email", "phone", "url"})
 NUMBER_KINDS = frozenset({"integer", "decimal", "money"})

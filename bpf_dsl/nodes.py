@@ -15,6 +15,7 @@ One grammar rule, one node class: the names follow ``grammar/bpf.lark``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -484,3 +485,35 @@ def derive_label(name: str) -> str:
     """The label of a name without one: ``budget_amount`` → ``Budget amount``."""
     words = name.replace("_", " ").strip()
     return words[:1].upper() + words[1:] if words else name
+
+
+# Walks over the AST that every pass needs: the stages of a flow, the actions of a rule.
+# Both are iterative (an explicit stack), so no walk recurses on user-sized input.
+
+
+def stages(items: Iterable[FlowItem]) -> list[Stage]:
+    """Every stage in ``items`` and the branches inside them, in text order."""
+    out: list[Stage] = []
+    stack: list[FlowItem] = list(reversed(list(items)))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Stage):
+            out.append(item)
+        elif isinstance(item, Branch):
+            for arm in reversed(item.arms):
+                stack.extend(reversed(arm.body))
+    return out
+
+
+def rule_actions(items: Iterable[RuleItem]) -> list[RuleAction]:
+    """Every action of a rule body, inside its ``if`` arms too, in text order."""
+    out: list[RuleAction] = []
+    stack: list[RuleItem] = list(reversed(list(items)))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, RuleIf):
+            for arm in reversed(item.arms):
+                stack.extend(reversed(arm.body))
+        else:
+            out.append(item)
+    return out

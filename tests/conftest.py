@@ -12,8 +12,7 @@ import pytest
 from tests.backends import BACKENDS, database_url
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-EXAMPLES = SHARED / "spec" / "examples"
+EXAMPLES = REPO / "docs" / "examples"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,3 +40,9 @@ def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
     """The URL of an empty database of ``backend``, removed afterwards."""
     with database_url(backend, tmp_path) as url:
         yield url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in this thread until
+    the session ends, and tests that call ``asyncio.run`` can't run after it starts."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid)

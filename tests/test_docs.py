@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bpf_dsl import parser
-from bpf_dsl.codes import CODES
+from bpf_dsl.diagnostics import CODES
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "language.md"
 TEXT = DOC.read_text(encoding="utf-8")

@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .. import nodes as n
-from ..diagnostics import Diagnostic, sort_key
-from ..model import EntitySpec, RoleSpec
-from ..plugins import Registry
-from .context import Context, FieldPath, OptionValue, Resolution
-from .declarations import declare
-from .expressions import Typer
-from .flow import category_check, check_processes
-from .rules import check_rules, hidden_required_steps
+from bpf_dsl import nodes as n
+from bpf_dsl.checker.context import Context, FieldPath, OptionValue, Resolution
+from bpf_dsl.checker.declarations import declare
+from bpf_dsl.checker.expressions import Typer
+from bpf_dsl.checker.flow import category_check, check_processes
+from bpf_dsl.checker.rules import check_rules, hidden_required_steps
+from bpf_dsl.diagnostics import Diagnostic, sort_key
+from bpf_dsl.model import EntitySpec, RoleSpec
+from bpf_dsl.plugins import Registry
 
 
 @dataclass

@@ -6,10 +6,10 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..diagnostics import Diagnostic
-from ..model import EntitySpec, RoleSpec
-from ..nodes import Span
-from ..plugins import Registry
+from bpf_dsl.diagnostics import Diagnostic
+from bpf_dsl.model import EntitySpec, RoleSpec
+from bpf_dsl.nodes import Span
+from bpf_dsl.plugins import Registry
 
 
 @dataclass(frozen=True, slots=True)

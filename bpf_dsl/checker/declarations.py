@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from .. import nodes as n
-from ..model import (
+from bpf_dsl import nodes as n
+from bpf_dsl.checker.context import Context, did_you_mean, listing
+from bpf_dsl.model import (
     ALL_KINDS,
     BUILTIN_COLUMNS,
     BUILTIN_ROLES,
@@ -22,7 +23,6 @@ from ..model import (
     RoleSpec,
     label_of,
 )
-from .context import Context, did_you_mean, listing
 
 _TYPE_HINT = "the types are text, integer, decimal, money, bool, date, datetime, email, phone, url, " \
              "choice(...), choices(...) and lookup(ENTITY)"

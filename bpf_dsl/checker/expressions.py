@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import nodes as n
-from ..exprtext import expr_text
-from ..model import (
+from bpf_dsl import nodes as n
+from bpf_dsl.checker.context import Context, FieldPath, OptionValue, did_you_mean, listing
+from bpf_dsl.exprtext import expr_text
+from bpf_dsl.model import (
     BUILTIN_COLUMNS,
     NUMBER_KINDS,
     OPTION_KINDS,
@@ -33,8 +34,7 @@ from ..model import (
     FieldType,
     label_of,
 )
-from ..plugins import Param
-from .context import Context, FieldPath, OptionValue, did_you_mean, listing
+from bpf_dsl.plugins import Param
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from .. import nodes as n
-from ..model import BUILTIN_COLUMNS, EntitySpec
-from ..walk import stages
-from .context import Context, FieldPath, builtin_column_target, did_you_mean, listing, snake_case
-from .expressions import Scope, Typer, VType, accepts, literal_of, param_words, refs_in
+from bpf_dsl import nodes as n
+from bpf_dsl.checker.context import Context, FieldPath, builtin_column_target, did_you_mean, listing, snake_case
+from bpf_dsl.checker.expressions import Scope, Typer, VType, accepts, literal_of, param_words, refs_in
+from bpf_dsl.model import BUILTIN_COLUMNS, EntitySpec
+from bpf_dsl.nodes import stages
 
 STAGE_EVENTS = ("enter", "exit")
 PROCESS_EVENTS = ("start", "finish", "abandon", "reactivate")

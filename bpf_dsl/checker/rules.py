@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .. import nodes as n
-from ..model import BUILTIN_COLUMNS
-from ..walk import rule_actions, stages
-from .context import Context, builtin_column_target, did_you_mean, listing
-from .expressions import Scope, Typer
+from bpf_dsl import nodes as n
+from bpf_dsl.checker.context import Context, builtin_column_target, did_you_mean, listing
+from bpf_dsl.checker.expressions import Scope, Typer
+from bpf_dsl.model import BUILTIN_COLUMNS
+from bpf_dsl.nodes import rule_actions, stages
 
 
 def check_rules(ctx: Context, typer: Typer, rules: list[n.Rule]) -> None:

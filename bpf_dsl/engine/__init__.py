@@ -27,17 +27,17 @@ Modules, one job each:
 
 from __future__ import annotations
 
-from .actions import Abandon, Action, Finish, Next, Previous, Reactivate, RunAction, SetActive, Start
-from .core import can_move_next, start, step
-from .data import EMPTY_FORM, DataView, FieldMessage, FormState, RecordSource
-from .effects import ActionOrigin, CallAction, CreateRecord, Effect, Event, SetField, VisitOp
-from .env import RecordEnv
-from .gate import StepStatus, is_filled, missing_steps, stage_steps
-from .memory import MemoryData
-from .outcome import Moved, Outcome, Refused, TransitionErrorCode
-from .paths import active_path, next_stage
-from .rules import RuleResult, evaluate_rules
-from .state import ABORTED, ACTIVE, FINISHED, InstanceState, Status
+from bpf_dsl.engine.actions import Abandon, Action, Finish, Next, Previous, Reactivate, RunAction, SetActive, Start
+from bpf_dsl.engine.core import can_move_next, start, step
+from bpf_dsl.engine.data import EMPTY_FORM, DataView, FieldMessage, FormState, RecordSource
+from bpf_dsl.engine.effects import ActionOrigin, CallAction, CreateRecord, Effect, Event, SetField, VisitOp
+from bpf_dsl.engine.env import RecordEnv
+from bpf_dsl.engine.gate import StepStatus, is_filled, missing_steps, stage_steps
+from bpf_dsl.engine.memory import MemoryData
+from bpf_dsl.engine.outcome import Moved, Outcome, Refused, TransitionErrorCode
+from bpf_dsl.engine.paths import active_path, next_stage
+from bpf_dsl.engine.rules import RuleResult, evaluate_rules
+from bpf_dsl.engine.state import ABORTED, ACTIVE, FINISHED, InstanceState, Status
 
 __all__ = [
     "ABORTED", "ACTIVE", "EMPTY_FORM", "FINISHED", "Abandon", "Action", "ActionOrigin", "CallAction", "CreateRecord",

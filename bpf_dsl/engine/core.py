@@ -34,17 +34,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from ..definition import END, Decision, ProcessDefinition, StageDef
-from .actions import Abandon, Action, Finish, Next, Previous, Reactivate, SetActive, Start
-from .data import DataView
-from .effects import ActionOrigin, Event, EventKind, VisitOp
-from .env import Pending
-from .gate import missing_steps
-from .hooks import Effects
-from .outcome import Moved, Outcome, Refused
-from .outcome import TransitionErrorCode as Code
-from .paths import env_for
-from .state import ABORTED, ACTIVE, FINISHED, InstanceState, Status
+from bpf_dsl.definition import END, Decision, ProcessDefinition, StageDef
+from bpf_dsl.engine.actions import Abandon, Action, Finish, Next, Previous, Reactivate, SetActive, Start
+from bpf_dsl.engine.data import DataView
+from bpf_dsl.engine.effects import ActionOrigin, Event, EventKind, VisitOp
+from bpf_dsl.engine.env import Pending
+from bpf_dsl.engine.gate import missing_steps
+from bpf_dsl.engine.hooks import Effects
+from bpf_dsl.engine.outcome import Moved, Outcome, Refused
+from bpf_dsl.engine.outcome import TransitionErrorCode as Code
+from bpf_dsl.engine.paths import env_for
+from bpf_dsl.engine.state import ABORTED, ACTIVE, FINISHED, InstanceState, Status
 
 NewId = Callable[[], str]
 _NO_ACTIONS: frozenset[str] = frozenset()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from ..model import EntitySpec
+from bpf_dsl.model import EntitySpec
 
 
 class RecordSource(Protocol):

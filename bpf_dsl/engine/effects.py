@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from ..plugins import ActionSpec
+from bpf_dsl.plugins import ActionSpec
 
 EventKind = Literal["started", "stage_changed", "finished", "abandoned", "reactivated", "switched", "notification"]
 

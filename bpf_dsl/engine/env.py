@@ -19,8 +19,8 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ..model import BUILTIN_COLUMNS
-from .data import RecordSource, StoredRow
+from bpf_dsl.engine.data import RecordSource, StoredRow
+from bpf_dsl.model import BUILTIN_COLUMNS
 
 _COLUMNS = frozenset(BUILTIN_COLUMNS)
 

@@ -24,11 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..definition import ProcessDefinition, StepDef
-from ..expr import is_empty
-from ..model import FieldSpec
-from .data import EMPTY_FORM, DataView, FormState
-from .state import InstanceState
+from bpf_dsl.definition import ProcessDefinition, StepDef
+from bpf_dsl.engine.data import EMPTY_FORM, DataView, FormState
+from bpf_dsl.engine.state import InstanceState
+from bpf_dsl.expr import is_empty
+from bpf_dsl.model import FieldSpec
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ..definition import CompiledCall, HookStep
-from .data import RecordSource
-from .effects import ActionOrigin, CallAction, CreateRecord, Effect, SetField
-from .env import Pending, RecordEnv
+from bpf_dsl.definition import CompiledCall, HookStep
+from bpf_dsl.engine.data import RecordSource
+from bpf_dsl.engine.effects import ActionOrigin, CallAction, CreateRecord, Effect, SetField
+from bpf_dsl.engine.env import Pending, RecordEnv
 
 
 class Effects:

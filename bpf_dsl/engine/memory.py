@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..definition import CompiledRule
-from ..model import EntitySpec
-from .data import EMPTY_FORM, FormState
-from .effects import CallAction, CreateRecord, Effect, SetField
-from .rules import RuleResult, evaluate_rules
+from bpf_dsl.definition import CompiledRule
+from bpf_dsl.engine.data import EMPTY_FORM, FormState
+from bpf_dsl.engine.effects import CallAction, CreateRecord, Effect, SetField
+from bpf_dsl.engine.rules import RuleResult, evaluate_rules
+from bpf_dsl.model import EntitySpec
 
 FIXED_NOW = dt.datetime(2026, 1, 15, 9, 0, tzinfo=dt.UTC)
 

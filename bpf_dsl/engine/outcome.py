@@ -5,8 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import NamedTuple
 
-from .effects import Effect, Event, VisitOp
-from .state import InstanceState
+from bpf_dsl.engine.effects import Effect, Event, VisitOp
+from bpf_dsl.engine.state import InstanceState
 
 
 class TransitionErrorCode(StrEnum):

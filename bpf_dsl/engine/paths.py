@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 
-from ..definition import END, ProcessDefinition, StageDef
-from .data import RecordSource
-from .env import Pending, RecordEnv
-from .state import InstanceState
+from bpf_dsl.definition import END, ProcessDefinition, StageDef
+from bpf_dsl.engine.data import RecordSource
+from bpf_dsl.engine.env import Pending, RecordEnv
+from bpf_dsl.engine.state import InstanceState
 
 
 def env_for(data: RecordSource, now: dt.datetime, bound: Mapping[str, str],

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ..definition import CompiledRule, RuleAction, RuleBranch, RuleItem
-from ..expr import is_empty, truthy
-from ..model import EntitySpec
-from .data import EMPTY_FORM, FieldMessage, FormState, RecordSource
-from .env import RecordEnv
+from bpf_dsl.definition import CompiledRule, RuleAction, RuleBranch, RuleItem
+from bpf_dsl.engine.data import EMPTY_FORM, FieldMessage, FormState, RecordSource
+from bpf_dsl.engine.env import RecordEnv
+from bpf_dsl.expr import is_empty, truthy
+from bpf_dsl.model import EntitySpec
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,14 @@
 
 from __future__ import annotations
 
-from ..definition import Program
-from ..plugins import Registry, default_registry
-from ..storage import open_storage
-from .core import ActionContext, Service, new_id
-from .reads import Analytics, BarStep, StageBar, Visit
-from .results import SYSTEM, ActionFailed, Caller, ProcessEvent, TransitionFailure, ValidationFailure
-from .values import FieldError
+from bpf_dsl.definition import Program
+from bpf_dsl.errors import ActionFailed
+from bpf_dsl.plugins import Registry, default_registry
+from bpf_dsl.service.core import ActionContext, Service, new_id
+from bpf_dsl.service.reads import Analytics, BarStep, StageBar, Visit
+from bpf_dsl.service.results import SYSTEM, Caller, ProcessEvent, TransitionFailure, ValidationFailure
+from bpf_dsl.service.values import FieldError
+from bpf_dsl.storage import open_storage
 
 
 def open_service(program: Program, url: str | None = None, registry: Registry | None = None) -> Service:

@@ -20,18 +20,14 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
-from ..definition import Program
-from ..errors import BpfError
-from ..model import EntitySpec
-from ..storage import Storage, Tx
-from .core import Service, _Abort, _Work
-from .data import TxData
-from .results import Caller, ValidationFailure
-from .values import FieldError, parse_input
-
-
-class ImportFileError(BpfError):
-    """The file to import can't be used at all (nothing of it is imported)."""
+from bpf_dsl.definition import Program
+from bpf_dsl.errors import ImportFileError
+from bpf_dsl.model import EntitySpec
+from bpf_dsl.service.core import Service, _Abort, _Work
+from bpf_dsl.service.data import TxData
+from bpf_dsl.service.results import Caller, ValidationFailure
+from bpf_dsl.service.values import FieldError, parse_input
+from bpf_dsl.storage import Storage, Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +263,7 @@ def _move_version(service: Service, instance_id: str, version: str) -> None:
             return
         moved = replace(current, definition_version=version, version=current.version + 1, updated_at=data.now)
         if not tx.update_instance(moved, current.version):
-            from .core import _Conflict
+            from bpf_dsl.service.core import _Conflict
 
             raise _Conflict()
 

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..definition import ProcessDefinition, Program
-from ..engine import (
+from bpf_dsl.definition import ProcessDefinition, Program
+from bpf_dsl.engine import (
     Abandon,
     Action,
     CallAction,
@@ -38,14 +38,15 @@ from ..engine import (
     start,
     step,
 )
-from ..plugins import Change, Registry
-from ..storage import InstanceRow, RecordRow, Storage, Tx
-from .data import TxData
-from .reads import Reads
-from .records import prepare
-from .results import SYSTEM, ActionFailed, Caller, ProcessEvent, TransitionFailure, ValidationFailure
-from .values import FieldError, decode, parse_input
-from .versions import Versions
+from bpf_dsl.errors import ActionFailed
+from bpf_dsl.plugins import Change, Registry
+from bpf_dsl.service.data import TxData
+from bpf_dsl.service.reads import Reads
+from bpf_dsl.service.records import prepare
+from bpf_dsl.service.results import SYSTEM, Caller, ProcessEvent, TransitionFailure, ValidationFailure
+from bpf_dsl.service.values import FieldError, decode, parse_input
+from bpf_dsl.service.versions import Versions
+from bpf_dsl.storage import InstanceRow, RecordRow, Storage, Tx
 
 log = logging.getLogger("bpf.service")
 

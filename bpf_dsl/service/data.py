@@ -10,11 +10,11 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from ..definition import Program
-from ..engine import EMPTY_FORM, FormState, RuleResult, evaluate_rules
-from ..model import EntitySpec
-from ..storage import RecordRow, Tx
-from .values import decode
+from bpf_dsl.definition import Program
+from bpf_dsl.engine import EMPTY_FORM, FormState, RuleResult, evaluate_rules
+from bpf_dsl.model import EntitySpec
+from bpf_dsl.service.values import decode
+from bpf_dsl.storage import RecordRow, Tx
 
 
 class TxData:

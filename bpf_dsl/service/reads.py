@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..definition import ProcessDefinition, Program, StageDef, StepDef
-from ..engine import (
+from bpf_dsl.definition import ProcessDefinition, Program, StageDef, StepDef
+from bpf_dsl.engine import (
     EMPTY_FORM,
     FormState,
     InstanceState,
@@ -24,11 +24,11 @@ from ..engine import (
     missing_steps,
     stage_steps,
 )
-from ..storage import InstanceRow, Page, RecordRow, Storage, Tx
-from .data import TxData
-from .results import Caller
-from .values import encode, parse_input
-from .versions import Versions
+from bpf_dsl.service.data import TxData
+from bpf_dsl.service.results import Caller
+from bpf_dsl.service.values import encode, parse_input
+from bpf_dsl.service.versions import Versions
+from bpf_dsl.storage import InstanceRow, Page, RecordRow, Storage, Tx
 
 # A step as the process bar shows it: the engine's own status of a step, on current data.
 BarStep = StepStatus
@@ -306,6 +306,6 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _state_of(row: InstanceRow, defn: ProcessDefinition) -> InstanceState:
-    from .core import _state
+    from bpf_dsl.service.core import _state
 
     return _state(row, defn)

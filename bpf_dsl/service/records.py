@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import EntitySpec
-from .data import TxData
-from .values import FieldError, check_values, encode, missing_required
+from bpf_dsl.model import EntitySpec
+from bpf_dsl.service.data import TxData
+from bpf_dsl.service.values import FieldError, check_values, encode, missing_required
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model import BUILTIN_ROLES
-from .values import FieldError
+from bpf_dsl.model import BUILTIN_ROLES
+from bpf_dsl.service.values import FieldError
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,5 +64,3 @@ class ProcessEvent:
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
-class ActionFailed(Exception):
-    """Raised by a plugin action to refuse: the move fails with CANCELLED and this message."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..model import BUILTIN_COLUMNS, NUMBER_KINDS, TEXT_KINDS, EntitySpec, FieldSpec
+from bpf_dsl.model import BUILTIN_COLUMNS, NUMBER_KINDS, TEXT_KINDS, EntitySpec, FieldSpec
 
 MAX_TEXT = 100_000  # characters; a text field without `max` is still bounded at the door
 

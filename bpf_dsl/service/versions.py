@@ -12,11 +12,11 @@ import hashlib
 import json
 import threading
 
-from ..checker import check_modules
-from ..definition import ProcessDefinition, Program, compile_program
-from ..parser import parse
-from ..plugins import Registry
-from ..storage import Tx
+from bpf_dsl.checker import check_modules
+from bpf_dsl.definition import ProcessDefinition, Program, compile_program
+from bpf_dsl.parser import parse
+from bpf_dsl.plugins import Registry
+from bpf_dsl.storage import Tx
 
 PROGRAM = "*"
 

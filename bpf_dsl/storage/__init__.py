@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from ..errors import UsageError
-from .base import EventRow, InstanceRow, Page, RecordRow, Storage, StorageError, Tx, VisitRow
-from .schema import MIGRATIONS
+from bpf_dsl.errors import StorageError, UsageError
+from bpf_dsl.storage.base import EventRow, InstanceRow, Page, RecordRow, Storage, Tx, VisitRow
+from bpf_dsl.storage.schema import MIGRATIONS
 
 DEFAULT_URL = "sqlite:///bpf.db"
 _SECRET_PARAM = re.compile(r"(^|[?&])((?:ssl)?password=)[^&#]*", re.IGNORECASE)
@@ -63,7 +63,7 @@ def open_storage(url: str | None = None, *, migrate: bool = True, create: bool =
             _remove_new(new_file)
             raise
     elif url.startswith(("postgresql://", "postgres://")):
-        from .postgres import PostgresStorage
+        from bpf_dsl.storage.postgres import PostgresStorage
 
         storage = PostgresStorage(url)  # connects once first: raises StorageError at once if it can't
     else:
@@ -112,7 +112,7 @@ def _reported(storage: Storage) -> Iterator[None]:
 
 
 def _open_sqlite(url: str, create: bool) -> Storage:
-    from .sqlite import SqliteStorage
+    from bpf_dsl.storage.sqlite import SqliteStorage
 
     path = url[len("sqlite:///"):]
     if not path:

@@ -148,7 +148,7 @@ class Tx(Protocol):
     def save_definition(self, process: str, version: str, source: list[list[str]], at: dt.datetime) -> None: ...
     def definition_source(self, process: str, version: str) -> list[list[str]] | None: ...
     def latest_definition_source(self, process: str) -> list[list[str]] | None: ...
-    # users and API tokens (bpf_dsl.auth)
+    # users and API tokens (bpf_dsl.service.auth)
     def upsert_user(self, name: str, roles: Sequence[str], at: dt.datetime) -> tuple[str, ...] | None: ...
     def insert_token(self, token_id: str, user: str, token_hash: str, created_at: dt.datetime,
                      expires_at: dt.datetime | None) -> None: ...
@@ -178,10 +178,6 @@ class Storage(Protocol):
 
     def close(self) -> None:
         """Release connections."""
-
-
-class StorageError(Exception):
-    """The database failed in a way the caller can report (not a conflict)."""
 
 
 def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -17,10 +17,10 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
-from . import display_url
-from .base import StorageError
-from .schema import MIGRATIONS, statements
-from .sql import SqlTx, ts
+from bpf_dsl.errors import StorageError
+from bpf_dsl.storage import display_url
+from bpf_dsl.storage.schema import MIGRATIONS, statements
+from bpf_dsl.storage.sql import SqlTx, ts
 
 _MIGRATION_LOCK = 0x62706601  # "bpf\x01": any constant shared by every bpf server
 CONNECT_TIMEOUT = 5  # seconds, for the first connection, unless the URL or PGCONNECT_TIMEOUT says otherwise

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from .base import EventRow, InstanceRow, Page, RecordRow, TokenRow, VisitRow, iter_chunks
+from bpf_dsl.storage.base import EventRow, InstanceRow, Page, RecordRow, TokenRow, VisitRow, iter_chunks
 
 SHARDS = 8
 

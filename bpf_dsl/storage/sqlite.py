@@ -13,8 +13,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
-from .schema import MIGRATIONS, statements
-from .sql import SqlTx, ts
+from bpf_dsl.storage.schema import MIGRATIONS, statements
+from bpf_dsl.storage.sql import SqlTx, ts
 
 
 class SqliteStorage:

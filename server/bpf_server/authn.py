@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from bpf_dsl.auth import Tokens, Verdict, bearer, hash_token
 from bpf_dsl.service import Caller
+from bpf_dsl.service.auth import Tokens, Verdict, bearer, hash_token
 
 from .context import in_thread
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import bpf_dsl
+from bpf_dsl.check import check_packs
 from bpf_dsl.definition import Program
 from bpf_dsl.errors import SourceError
-from bpf_dsl.plugins import Registry, check_packs
+from bpf_dsl.plugins import Registry
 from bpf_dsl.service import Service
 from bpf_dsl.service.versions import latest_program
 from bpf_dsl.storage import Storage
@@ -78,7 +79,7 @@ def load_program(paths: list[str], demo: bool, registry: Registry, storage: Stor
 
 
 def load_samples(service: Service, registry: Registry) -> str | None:
-    """The installed packs' sample records (``bpf_dsl.samples``, when that module exists); a line to report."""
+    """The installed packs' sample records (``bpf_dsl.service.samples``, when that module exists); a line to report."""
     try:
         from bpf_dsl import samples  # type: ignore[attr-defined, unused-ignore]
     except ImportError:

@@ -10,7 +10,7 @@ import socket
 import sys
 from typing import Any
 
-from bpf_dsl.errors import BpfError, UsageError
+from bpf_dsl.errors import ListenError, UsageError
 
 
 def add_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
@@ -48,7 +48,7 @@ def _token_usage(args: argparse.Namespace) -> int:
 
 
 def _tokens(db: str | None, *, create: bool = False) -> Any:
-    from bpf_dsl.auth import Tokens
+    from bpf_dsl.service.auth import Tokens
     from bpf_dsl.storage import open_storage
 
     # Only `token create` may make a new database: listing or revoking in the wrong folder leaves no file behind.
@@ -73,7 +73,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     """``bpf token revoke TOKEN_ID``."""
-    from bpf_dsl.auth import token_id_of
+    from bpf_dsl.service.auth import token_id_of
 
     token_id = token_id_of(args.token_id) or args.token_id  # a whole token names its id too
     tokens = _tokens(args.db)
@@ -112,10 +112,6 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 def _when(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%SZ") if value is not None else "-"
-
-
-class ListenError(BpfError):
-    """The server can't listen where it was asked to (a busy port, an unknown host)."""
 
 
 def check_listen(host: str, port: int) -> None:
@@ -204,7 +200,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if line:
             print(f"bpf serve: {line}", file=sys.stderr)
         # The demo is meant to be opened at once: hand out a short-lived admin token to sign in with.
-        from bpf_dsl.auth import Tokens
+        from bpf_dsl.service.auth import Tokens
 
         made = Tokens(storage).create("demo", ["admin"], 7)
         print(f"bpf serve: demo sign-in token (admin, 7 days): {made.token}", file=sys.stderr)

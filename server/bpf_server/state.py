@@ -8,11 +8,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from bpf_dsl import graph
-from bpf_dsl.auth import Tokens
 from bpf_dsl.nodes import Process
 from bpf_dsl.parser import parse
 from bpf_dsl.service import ProcessEvent, Service
+from bpf_dsl.service.auth import Tokens
+from bpf_dsl.tools import graph
 
 from .authn import Authenticator
 from .events import EventHub, PgRelay

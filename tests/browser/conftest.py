@@ -24,8 +24,8 @@ from tests.plugins.helpers import PACKS, PLUGINS, write_dist
 from tests.server.helpers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-EXAMPLES = SHARED / "spec" / "examples"
+from tests.paths import EXAMPLES  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 IMAGES = REPO / "docs" / "images"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -7,7 +7,6 @@ the MemoryData and keeps the new state; a Refused changes nothing.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import bpf_dsl
 from bpf_dsl.definition import ProcessDefinition, Program
@@ -22,8 +21,8 @@ from bpf_dsl.engine import (
     step,
 )
 from bpf_dsl.engine.actions import Action
+from tests.paths import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "spec" / "examples"
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 

@@ -18,9 +18,10 @@ from types import ModuleType
 import pytest
 
 import bpf_dsl
-from bpf_dsl.plugins import Registry, check_packs
-from bpf_dsl.samples import load_samples
+from bpf_dsl.check import check_packs
+from bpf_dsl.plugins import Registry
 from bpf_dsl.service import Service
+from bpf_dsl.service.samples import load_samples
 from bpf_dsl.storage import open_storage
 
 from .helpers import ADMIN, REPO, T0, Walk, ok, records, refused, subprocess_env, write_dist

@@ -8,8 +8,9 @@ import pytest
 
 import bpf_dsl
 from bpf_dsl import check_text
-from bpf_dsl.plugins import ActionSpec, ModuleSpec, Param, Registry, SampleSpec, TemplateSpec, check_packs, hookimpl
-from bpf_dsl.samples import demo_source
+from bpf_dsl.check import check_packs
+from bpf_dsl.plugins import ActionSpec, ModuleSpec, Param, Registry, SampleSpec, TemplateSpec, hookimpl
+from bpf_dsl.service.samples import demo_source
 
 from .helpers import PACKS, pack_module, registry
 
@@ -43,7 +44,7 @@ def test_the_packs_check_clean_together() -> None:
 
 @pytest.mark.parametrize("pack", PACKS)
 def test_pack_files_are_formatted(pack: str) -> None:
-    from bpf_dsl.formatter import format_text
+    from bpf_dsl.tools.formatter import format_text
 
     pack_object = pack_module(pack).PACK
     for path in [pack_object.module_path, *sorted(pack_object.template_folder.rglob("*.bpf"))]:
@@ -60,7 +61,7 @@ def test_each_template_checks_clean(pack: str, tmp_path: Path) -> None:
     assert f"import {pack}" in project and "extend entity" in project
     for name, text in template.files.items():
         (tmp_path / name).write_text(text)
-    report = bpf_dsl.check_paths([str(tmp_path)], registry(pack), use_cache=False)
+    report = bpf_dsl.check_paths([str(tmp_path)], registry(pack))
     assert report.diagnostics == [], report.render()
 
 

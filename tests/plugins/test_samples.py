@@ -12,8 +12,8 @@ import pytest
 
 import bpf_dsl
 from bpf_dsl.plugins import ModuleSpec, Registry, SampleSpec, hookimpl
-from bpf_dsl.samples import SampleError, demo_source, load_samples
 from bpf_dsl.service import Service
+from bpf_dsl.service.samples import SampleError, demo_source, load_samples
 from bpf_dsl.storage import open_storage
 
 from .helpers import ADMIN, PACKS, T0, OpenSvc, program, records, registry

@@ -28,14 +28,14 @@ from bpf_server.settings import Settings
 from websockets.sync.client import ClientConnection, connect
 
 import bpf_dsl
-from bpf_dsl.auth import Tokens
 from bpf_dsl.definition import Program
 from bpf_dsl.plugins import Registry, hookimpl
 from bpf_dsl.service import Service
+from bpf_dsl.service.auth import Tokens
 from bpf_dsl.storage import open_storage
+from tests.paths import EXAMPLES
 
 HERE = Path(__file__).resolve().parent
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "spec" / "examples"
 EXTRA = HERE / "extra.bpf"
 
 _programs: dict[str, Program] = {}

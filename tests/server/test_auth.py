@@ -1,11 +1,11 @@
-"""bpf_dsl.auth on its own: hashes only, constant-time checks, expiry, revocation, last use at most once a minute."""
+"""Tokens on their own: hashes only, constant-time checks, expiry, revocation, last use at most once a minute."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 
-from bpf_dsl.auth import Tokens, bearer, hash_token, token_id_of
+from bpf_dsl.service.auth import Tokens, bearer, hash_token, token_id_of
 from bpf_dsl.storage import open_storage
 
 

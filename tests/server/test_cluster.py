@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bpf_dsl.auth import Tokens
+from bpf_dsl.service.auth import Tokens
 from bpf_dsl.storage import open_storage
 from tests.backends import PG_URL, database_url
 from tests.server.helpers import Client, Socket, example_paths, serve_process

@@ -22,9 +22,9 @@ import httpx
 import pytest
 
 import bpf_dsl
-from bpf_dsl.auth import Tokens
 from bpf_dsl.plugins import Registry
 from bpf_dsl.service import Caller, ValidationFailure
+from bpf_dsl.service.auth import Tokens
 from tests.server.helpers import Client, Live, live_server
 
 MODEL = """

@@ -19,10 +19,10 @@ from graphql import (
     build_schema,
 )
 
+from tests.paths import API_MD
 from tests.server.helpers import program
 
 SNAPSHOT = Path(__file__).resolve().parent / "schema.graphql"
-API_MD = Path(__file__).resolve().parents[3] / "shared" / "spec" / "API.md"
 
 
 def test_sdl_snapshot() -> None:

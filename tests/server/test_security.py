@@ -10,7 +10,7 @@ import pytest
 from bpf_server.app import STATIC
 from websockets.exceptions import ConnectionClosed
 
-from bpf_dsl.auth import Tokens
+from bpf_dsl.service.auth import Tokens
 from tests.server.helpers import Client, Live, Socket
 
 ME = "{ me { user } }"

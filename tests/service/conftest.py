@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +17,8 @@ from bpf_dsl.definition import Program
 from bpf_dsl.plugins import Registry
 from bpf_dsl.service import Caller, Service
 from bpf_dsl.storage import InstanceRow, RecordRow, Storage, open_storage
+from tests.paths import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "spec" / "examples"
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 ADMIN = Caller("root", frozenset({"admin"}))

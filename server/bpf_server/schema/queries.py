@@ -7,7 +7,7 @@ from functools import partial
 import strawberry
 from strawberry.scalars import JSON
 
-from bpf_dsl.graph import FORMATS
+from bpf_dsl.tools.graph import FORMATS
 
 from ..limits import ClientError
 from . import fields as described

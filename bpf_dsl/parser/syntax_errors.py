@@ -1,0 +1,455 @@
+"""Syntax errors explained in words, by example (lark's ``match_examples``).
+
+The catalogue pairs a sentence with broken snippets that end in the same parser
+state; an error in a user's file that lands in that state gets that sentence.
+What the catalogue doesn't know is said from the set of tokens lark expected.
+
+Different constructs can leave the parser expecting the same tokens after the
+same kind of token (`process p {` and `rule r {` both lack `on`), so a place is
+also told by the construct that is open there (:func:`_context`): the message
+names the rule, the extended entity, the call's arguments, not another
+construct that happens to share the parser's expectations.
+"""
+
+from __future__ import annotations
+
+import re
+
+import lark
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from bpf_dsl.diagnostics import Diagnostic
+from bpf_dsl.grammar import grammar_text, keywords
+from bpf_dsl.nodes import Span
+
+_VALUE = "a value: a field name, a number, a string, `true`, `false`, `null` or `(`"
+
+# sentence -> (hint, snippets). Snippets are whole small files ending in the error.
+CATALOGUE: dict[str, tuple[str, list[str]]] = {
+    "expected a field type such as `text`, `money` or `lookup(entity)`": (
+        "the types are text, integer, decimal, money, bool, date, datetime, email, phone, url, "
+        "choice(...), choices(...) and lookup(ENTITY)",
+        ['entity a { x: 12 }', 'entity a { x: "t" }', 'entity a { x: }', 'entity a { x "X": }',
+         'entity a { x: ( }', 'entity a { x: - }'],
+    ),
+    "expected `:` and a type after the field's name": (
+        'write a field as `name "Label": type`',
+        ['entity a { x text }', 'entity a { x "X" text }', 'entity a { x }', 'entity a { x "X" }',
+         'extend entity a { x text }'],
+    ),
+    "expected a field declaration (`name: type`) or `}`": (
+        'fields look like `budget "Budget": money min 0`',
+        ['entity a { : text }', 'entity a { "X": text }', 'entity a { 12 }', 'entity a { x: text , }'],
+    ),
+    "expected `{` to open the entity's fields": (
+        'write `entity NAME "Label" { fields }`',
+        ['entity a x', 'entity a "A" x', 'entity a "A" }', 'entity { }'],
+    ),
+    "expected `on ENTITY` after the process's name": (
+        'write `process NAME "Label" on ENTITY { ... }`',
+        ['process p { }', 'process p "P" { }', 'process p x { }'],
+    ),
+    "expected `on ENTITY` after the rule's name": (
+        'write `rule NAME "Label" on ENTITY { ... }`',
+        ['rule r { }', 'rule r "R" { }', 'rule r x { }'],
+    ),
+    "expected `{` after the name of the entity to extend": (
+        "write `extend entity NAME { fields }`; `extend entity` takes no label, the entity's label is given "
+        "where it is declared",
+        ['extend entity a "A" { }', 'extend entity a x { }'],
+    ),
+    "expected `:` after the argument's name": (
+        'action arguments are named: `bpf.notify(role: "sales", message: "Hi")`',
+        ['process p on a { on start { call bpf.notify(role "x") } }',
+         'process p on a { stage s { action "A" call bpf.notify(role 1) } }',
+         'process p on a { on start { call bpf.notify(role) } }'],
+    ),
+    "expected options written `NAME \"Label\"`, separated by commas": (
+        'write `choice(open "Open", won "Won")`',
+        ['entity a { x: choice(,) }', 'entity a { x: choice(a b) }', 'entity a { x: choice(a, 1) }',
+         'entity a { x: choice(1) }', 'entity a { x: choice("A") }'],
+    ),
+    "expected a stage, `if`, `finish`, a hook (`on start`, `on finish`...) or a setting (`order`, `roles`, "
+    "`description`)": (
+        "steps live inside a stage: `stage NAME { step FIELD }`",
+        ['process p on a { x }', 'process p on a { step x }', 'process p on a { set x = 1 }',
+         'process p on a { "x" }', 'process p on a { stage s { } x }'],
+    ),
+    "expected `step`, `action`, `create`, `on enter` or `on exit` inside a stage": (
+        "stages don't nest: close this stage with `}` before the next one",
+        ['process p on a { stage s { x } }', 'process p on a { stage s { stage t { } } }',
+         'process p on a { stage s { set x = 1 } }', 'process p on a { stage s { if x { } } }',
+         'process p on a { stage s { "x" } }'],
+    ),
+    "expected a stage, `if` or `finish` inside this branch": (
+        "hooks and settings belong to the process, outside the `if`",
+        ['process p on a { if x { step y } }', 'process p on a { if x { on start { } } }',
+         'process p on a { if x { } else { step y } }', 'process p on a { if x { order 1 } }'],
+    ),
+    "expected a condition after `if`": (
+        "for example `if budget_amount >= 1000 { ... }`",
+        ['process p on a { if { } }', 'rule r on a { if { } }', 'process p on a { if x { } else if { } }'],
+    ),
+    "expected `{` after the condition": (
+        "the arm's body goes in braces: `if CONDITION { ... }`",
+        ['rule r on a { if x hide y }', 'process p on a { if x stage s { } }', 'rule r on a { if x = 1 hide y }',
+         'rule r on a { if x = 1 else }'],
+    ),
+    "expected " + _VALUE: (
+        "an empty value is written `null`; to test for one use `is empty`",
+        ['rule r on a { if x = { } }', 'rule r on a { set x = }', 'rule r on a { if x > { } }',
+         'rule r on a { set x = * }', 'rule r on a { if x and { } }',
+         'rule r on a { if not { } }', 'process p on a { stage s on b via c { create { x = } } }'],
+    ),
+    "comparisons don't chain": (
+        "write `a < b and b < c`",
+        ['rule r on a { if a < b < c { } }', 'rule r on a { if a = b = c { } }', 'rule r on a { if a = b != c { } }'],
+    ),
+    "expected a rule action: set, default, error, recommend, require, optional, lock, unlock, hide or show": (
+        "for example `require manager_approved` or `error discount \"Too high\"`",
+        ['rule r on a { x }', 'rule r on a { hidden x }', 'rule r on a { if x { y } }', 'rule r on a { stage s { } }',
+         'rule r on a { "x" }'],
+    ),
+    "expected a declaration: import, role, entity, extend entity, process or rule": (
+        "every declaration starts at the top level with one of these words",
+        ['x', 'entity a { } x', 'stage s { }', '"x"', '}', 'step x', 'field x: text'],
+    ),
+    "expected a hook action: `set FIELD = EXPR` or `call NS.ACTION(...)`": (
+        "for example `set status = qualified` or `call bpf.notify(role: \"r\", message: \"m\")`",
+        ['process p on a { on start { x } }', 'process p on a { stage s { on enter { hide x } } }',
+         'process p on a { on start { "x" } }'],
+    ),
+    "expected `.` and an action name: actions are called as `NS.ACTION(...)`": (
+        "built-in actions live in the `bpf` namespace, e.g. `bpf.notify(...)`",
+        ['process p on a { on start { call notify() } }', 'process p on a { stage s { action "A" call x() } }'],
+    ),
+    "expected a named argument `NAME: value`": (
+        'action arguments are named: `bpf.notify(role: "sales", message: "Hi")`',
+        ['process p on a { on start { call bpf.notify("x") } }', 'process p on a { on start { call bpf.notify(1) } }'],
+    ),
+    "expected a list in square brackets after `in`, such as `in [a, b]`": (
+        "`in` tests membership in a written list of values",
+        ['rule r on a { if x in a { } }', 'rule r on a { if x not in a { } }', 'rule r on a { if x in { } }'],
+    ),
+    "expected `with` after `starts` or `ends`": (
+        "write `x starts with \"A\"`",
+        ['rule r on a { if x starts "a" { } }', 'rule r on a { if x ends "a" { } }'],
+    ),
+    "expected `empty` or `not empty` after `is`": (
+        "write `x is empty` or `x is not empty`",
+        ['rule r on a { if x is null { } }', 'rule r on a { if x is 1 { } }', 'rule r on a { if x is not null { } }'],
+    ),
+    "expected `=` and a value": (
+        "assignments look like `set FIELD = EXPR`",
+        ['rule r on a { set x 1 }', 'rule r on a { default x 1 }', 'process p on a { on start { set x 1 } }',
+         'process p on a { stage s on b via c { create { x 1 } } }'],
+    ),
+    "expected a string in double quotes": (
+        'strings are written "like this"',
+        ['rule r on a { error x y }', 'rule r on a { recommend x y }', 'process p on a { description x }',
+         'process p on a { stage s { action x } }', 'import 12'],
+    ),
+    "expected `call NS.ACTION(...)` after the action step's label": (
+        'write `action "Label" call NS.ACTION(arg: value)`',
+        ['process p on a { stage s { action "A" } }', 'process p on a { stage s { action "A" x.y() } }'],
+    ),
+    "expected a number": (
+        "for example `order 1`, `min 0` or `max 100`",
+        ['process p on a { order x }', 'entity a { x: integer min x }', 'entity a { x: integer max "1" }',
+         'process p on a { order }'],
+    ),
+    "expected a literal default value: a string, a number, `true`, `false`, `null`, an option's name or "
+    "date(\"YYYY-MM-DD\")": (
+        "rules can compute defaults: `rule r on E { default FIELD = EXPR }`",
+        ['entity a { x: text default }', 'entity a { x: integer default (1) }', 'entity a { x: text default [1] }'],
+    ),
+    "expected a category name after `category`": (
+        "the categories are qualify, develop, propose, close, identify, research, resolve and approval",
+        ['process p on a { stage s category { } }', 'process p on a { stage s category "x" { } }'],
+    ),
+    "expected a role name": (
+        "write `roles sales, sales_manager` with roles declared by `role NAME`",
+        ['process p on a { roles }', 'process p on a { roles a, }', 'role "x"'],
+    ),
+}
+
+# Sentences that fit only where their construct is open: they are chosen by the context, and
+# never as the one sentence the expected tokens alone would suggest.
+_BY_CONTEXT_ONLY = frozenset({
+    "expected `on ENTITY` after the rule's name",
+    "expected `{` after the name of the entity to extend",
+    "expected `:` after the argument's name",
+    "expected options written `NAME \"Label\"`, separated by commas",
+})
+
+_ELSE_ALONE = ("`else` must follow the `}` of an `if` arm",
+               "`else` continues an `if` chain: `if CONDITION { ... } else { ... }`; a stage, a step or a rule "
+               "action has no `else`")
+
+_WORDS = {
+    "NAME": "a name",
+    "STRING": "a string in double quotes",
+    "NUMBER": "a number",
+    "RBRACE": "`}`",
+    "$END": "the end of the file",
+}
+
+
+def _describe(term: str, parser: lark.Lark) -> str:
+    if term in _WORDS:
+        return _WORDS[term]
+    try:
+        pattern = parser.get_terminal(term).pattern
+    except KeyError:
+        return term.lower()
+    if pattern.type == "str":
+        return f"`{pattern.value}`"
+    return term.lower()
+
+
+def _expected_words(expected: set[str], parser: lark.Lark) -> str:
+    words = sorted({_describe(t, parser) for t in expected if t not in ("COMMENT", "WS")})
+    if not words:
+        return "something else"
+    if len(words) > 8:
+        words = [*words[:8], "..."]
+    return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
+
+
+def _found(err: UnexpectedInput, text: str) -> str:
+    if isinstance(err, UnexpectedCharacters):
+        return f"`{err.char}`"
+    if isinstance(err, UnexpectedToken):
+        if err.token.type == "$END":
+            return "the end of the file"
+        return f"`{str(err.token)[:40]}`"
+    return "the end of the file"
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    line = text.count("\n") + 1
+    column = len(text) - (text.rfind("\n") + 1) + 1
+    return line, column
+
+
+def explain(err: UnexpectedInput, text: str, path: str, parser: lark.Lark) -> Diagnostic:
+    """Turn lark's error into a diagnostic with a position, a sentence and a hint."""
+    at_end = isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END")
+    line, column = (err.line, err.column) if getattr(err, "line", -1) not in (-1, None) else _end_position(text)
+    if at_end:
+        line, column = _end_position(text)
+    width = 1
+    if isinstance(err, UnexpectedToken) and not at_end:
+        width = max(1, len(str(err.token)))
+    span = Span(path, max(1, line), max(1, column), max(1, line), max(1, column) + width)
+
+    if isinstance(err, UnexpectedCharacters) and _typo(err, text) is None:
+        if err.char == '"':
+            return Diagnostic("BPF001", "a string is not closed before the end of the line", span,
+                              'close it with `"`; strings can\'t span lines, write \\n for a line break')
+        message = f"unexpected character `{err.char}`"
+        expected = set(err.allowed or ())
+        hint = f"expected {_expected_words(expected, parser)}" if expected else None
+        return Diagnostic("BPF001", message, span, hint)
+
+    typo = _typo(err, text)
+    if typo is not None:
+        return Diagnostic("BPF001", typo[0], span, typo[1])
+    if isinstance(err, UnexpectedToken) and err.token == "else" and _key(err, text)[1] == "}":
+        # After a `}`, `else` is expected only when that `}` closed an `if` arm: here it didn't.
+        return Diagnostic("BPF001", f"unexpected `else`: {_ELSE_ALONE[0]}", span, _ELSE_ALONE[1])
+    label = _match(err, parser, text)
+    if at_end:
+        sentence = label or f"expected {_expected_words(set(getattr(err, 'expected', ()) or ()), parser)}"
+        return Diagnostic("BPF002", f"the file ends too early: {sentence}", span,
+                          "a block or an expression is not closed; check that every `{` has its `}`")
+    if label is not None:
+        hint = CATALOGUE[label][0]
+        return Diagnostic("BPF001", f"unexpected {_found(err, text)}: {label}", span, hint)
+    expected = set(getattr(err, "expected", ()) or ())
+    return Diagnostic("BPF001", f"unexpected {_found(err, text)}: expected {_expected_words(expected, parser)}", span)
+
+
+_TOKEN_AT_END = re.compile(r'("(?:[^"\\\n]|\\.)*"|[A-Za-z_][A-Za-z0-9_]*|[0-9]+(?:\.[0-9]+)?|!=|<=|>=|\S)\s*$')
+
+
+def _previous_token(text: str, pos: int) -> str:
+    """The kind of the token before ``pos``: a keyword or punctuation as itself, else NAME, STRING or NUMBER."""
+    for line in reversed(text[:pos].splitlines() or [""]):
+        code = _strip_comment(line).rstrip()
+        if not code:
+            continue
+        m = _TOKEN_AT_END.search(code)
+        if m is None:
+            continue
+        tok = m.group(1)
+        if tok.startswith('"'):
+            return "STRING"
+        if tok[0].isdigit():
+            return "NUMBER"
+        if tok[0].isalpha() or tok[0] == "_":
+            return tok if tok in keywords() else "NAME"
+        return tok
+    return "^"
+
+
+def _strip_comment(line: str) -> str:
+    in_string = False
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if ch == "\\" and in_string:
+            i += 2
+            continue
+        if ch == '"':
+            in_string = not in_string
+        elif ch == "#" and not in_string:
+            return line[:i]
+        i += 1
+    return line
+
+
+def _error_pos(err: UnexpectedInput, text: str) -> int:
+    if isinstance(err, UnexpectedToken) and err.token.type != "$END" and err.token.start_pos is not None:
+        return int(err.token.start_pos)
+    return len(text)
+
+
+def _key(err: UnexpectedInput, text: str) -> tuple[frozenset[str], str]:
+    expected = frozenset(getattr(err, "expected", ()) or ())
+    return expected, _previous_token(text, _error_pos(err, text))
+
+
+_LEX = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[A-Za-z_][A-Za-z0-9_]*|[0-9]+(?:\.[0-9]+)?|\S')
+_DECLARATIONS = frozenset({"import", "role", "entity", "extend", "process", "rule"})
+# Inside a block of the first kind, a word opens the header of the second (its `{` comes later).
+_OPENERS = {
+    "process": {"stage": "stage", "if": "branch", "else": "branch", "on": "hook"},
+    "branch": {"stage": "stage", "if": "branch", "else": "branch"},
+    "stage": {"create": "create", "on": "hook"},
+    "rule": {"if": "rule-if", "else": "rule-if"},
+    "rule-if": {"if": "rule-if", "else": "rule-if"},
+}
+_BRACKETS = {")": ("call-args", "type-args", "paren"), "]": ("list",)}
+
+
+def _context(text: str, pos: int) -> str:
+    """The construct open at ``pos``: a block (``rule``, ``stage``...), a header before its ``{``
+    (``rule header``), or brackets (``call-args``, ``type-args``, ``paren``, ``list``).
+
+    A rough scan of the text before the error, enough to tell constructs apart where the
+    parser's expectations are the same; it never fails, whatever the text.
+    """
+    stack: list[str] = []
+    pending: str | None = None  # the construct whose `{` comes next
+    recent: list[str] = []  # the last tokens, to recognise `call NS.NAME(`
+    for m in _LEX.finditer(text, 0, pos):
+        tok = m.group()
+        if tok[0] == "#":
+            continue
+        top = stack[-1] if stack else None
+        if tok == "{":
+            stack.append(pending or "block")
+            pending = None
+        elif tok == "}":
+            if stack:
+                stack.pop()
+            pending = None
+        elif tok == "(":
+            if len(recent) == 4 and recent[0] == "call" and recent[2] == ".":  # call NS . NAME (
+                stack.append("call-args")
+            elif top in ("entity", "extend"):
+                stack.append("type-args")
+            else:
+                stack.append("paren")
+        elif tok == "[":
+            stack.append("list")
+        elif tok in _BRACKETS:
+            if top in _BRACKETS[tok]:
+                stack.pop()
+        elif top is None and tok in _DECLARATIONS:
+            # `extend entity`: the `entity` after `extend` doesn't start another declaration.
+            if not (tok == "entity" and pending == "extend" and recent and recent[-1] == "extend"):
+                pending = tok
+        elif pending is None and top in _OPENERS and tok in _OPENERS[top]:
+            pending = _OPENERS[top][tok]
+        recent = [*recent[-3:], tok]
+    if stack and stack[-1] in ("call-args", "type-args", "paren", "list"):
+        return stack[-1]
+    if pending is not None:
+        return f"{pending} header"
+    return stack[-1] if stack else "top"
+
+
+_Index = tuple[
+    dict[tuple[frozenset[str], str, str], str],  # (expected, previous token, context) -> sentence
+    dict[tuple[frozenset[str], str], str],  # (expected, previous token) -> sentence
+    dict[frozenset[str], set[str]],  # expected -> sentences
+]
+_index: dict[int, _Index] = {}
+
+
+def _catalogue_index(parser: lark.Lark) -> _Index:
+    # Built once per parser: each snippet's error context -> its sentence. lark's own
+    # match_examples compares whole parser stacks, so a label or an earlier declaration
+    # in the user's file would defeat it; the expected tokens plus the token before
+    # the error identify the place in the grammar whatever came earlier, and the open
+    # construct tells apart places where those are the same.
+    cached = _index.get(id(parser))
+    if cached is not None:
+        return cached
+    exact: dict[tuple[frozenset[str], str, str], str] = {}
+    loose: dict[tuple[frozenset[str], str], str] = {}
+    by_expected: dict[frozenset[str], set[str]] = {}
+    # A plain parser over the same grammar: the user's parser is mid-parse (its builder and
+    # lexer callbacks hold the user's text), and the parse states don't depend on callbacks.
+    plain = lark.Lark(grammar_text(), parser="lalr", keep_all_tokens=True, maybe_placeholders=True, cache=True)
+    for label, (_hint, snippets) in CATALOGUE.items():
+        for snippet in snippets:
+            try:
+                plain.parse(snippet)
+            except UnexpectedInput as err:
+                expected, previous = _key(err, snippet)
+                context = _context(snippet, _error_pos(err, snippet))
+                exact.setdefault((expected, previous, context), label)
+                if label not in _BY_CONTEXT_ONLY:
+                    loose.setdefault((expected, previous), label)
+                    by_expected.setdefault(expected, set()).add(label)
+            except Exception:
+                continue
+    _index[id(parser)] = (exact, loose, by_expected)
+    return _index[id(parser)]
+
+
+def _match(err: UnexpectedInput, parser: lark.Lark, text: str) -> str | None:
+    exact, loose, by_expected = _catalogue_index(parser)
+    expected, previous = _key(err, text)
+    context = _context(text, _error_pos(err, text))
+    label = exact.get((expected, previous, context))
+    if label is not None:
+        return label
+    # Not a place the catalogue shows in this construct: the expected tokens and the token
+    # before still name the place; the expected tokens alone, only when they fit one sentence.
+    label = loose.get((expected, previous))
+    if label is not None:
+        return label
+    labels = by_expected.get(expected, set())
+    return next(iter(labels)) if len(labels) == 1 else None
+
+
+def _typo(err: UnexpectedInput, text: str) -> tuple[str, str] | None:
+    """Habits from other languages, named: ``&&``, ``||``, ``==``, ``<>``, single quotes."""
+    if isinstance(err, UnexpectedCharacters):
+        return {
+            "&": ("`&` is not an operator here", "write `and`"),
+            "|": ("`|` is not an operator here", "write `or`"),
+            "'": ("strings use double quotes", 'write "text"'),
+            "!": ("`!` is not an operator here", "write `not`, or `!=` for not equal"),
+        }.get(err.char)
+    if isinstance(err, UnexpectedToken) and err.token.start_pos:
+        before = text[:err.token.start_pos].rstrip()
+        if err.token == "=" and before.endswith("="):
+            return "`==` is written `=`", "comparisons use a single `=`"
+        if err.token == ">" and before.endswith("<"):
+            return "`<>` is written `!=`", "write `a != b`"
+    return None
