@@ -15,8 +15,9 @@ diagnostic at all before anything is timed):
     probe says it fits in ``--earley-budget`` seconds (and it is stopped at the
     budget regardless), else on a prefix cut at a declaration boundary, scaled
     linearly by line count;
-(d) a cold check with the on-disk cache enabled (a fresh ``BPF_CACHE_DIR``
-    each time), then re-checks of the unchanged file (cache hits).
+(d) a cold check with the on-disk cache enabled (``cache=CheckCache(folder)``,
+    a fresh folder each time, as ``bpf check`` does), then re-checks of the
+    unchanged file (cache hits).
 
 Each timing is the best of ``--repeat`` runs (``time.perf_counter``; a
 ``gc.collect()`` before each run, the collector left on). The lark objects are
@@ -188,7 +189,6 @@ def main(argv: list[str] | None = None) -> int:
         if not args.json:
             print(msg, flush=True)
 
-    os.environ.pop("BPF_NO_CACHE", None)
     with tempfile.TemporaryDirectory(prefix="bpf-bench-") as tmp:
         text = generate(args.lines, args.seed)
         path = os.path.join(tmp, "bench.bpf")
@@ -216,18 +216,18 @@ def main(argv: list[str] | None = None) -> int:
         colds: list[float] = []
         hit_dir = os.path.join(tmp, "cache-hit")
         for i in range(repeat):
-            os.environ["BPF_CACHE_DIR"] = os.path.join(tmp, f"cache-cold-{i}")
+            cold_cache = bpf_dsl.CheckCache(Path(tmp) / f"cache-cold-{i}")
             gc.collect()
             start = time.perf_counter()
-            cold_report = bpf_dsl.check_paths([path])
+            cold_report = bpf_dsl.check_paths([path], cache=cold_cache)
             colds.append(time.perf_counter() - start)
             assert not cold_report.cached and cold_report.program is not None
         t_cold = min(colds)
-        os.environ["BPF_CACHE_DIR"] = hit_dir
-        bpf_dsl.check_paths([path])  # fills the cache
-        t_recheck, _, hit = best_of({"recheck": lambda: bpf_dsl.check_paths([path])}, repeat)["recheck"]
+        hit_cache = bpf_dsl.CheckCache(Path(hit_dir))
+        bpf_dsl.check_paths([path], cache=hit_cache)  # fills the cache
+        t_recheck, _, hit = best_of({"recheck": lambda: bpf_dsl.check_paths([path], cache=hit_cache)},
+                                    repeat)["recheck"]
         assert hit.cached and not hit.diagnostics, "the re-check did not hit the cache"
-        os.environ.pop("BPF_CACHE_DIR", None)
 
         prof = profile_check(path) if args.profile else None
 

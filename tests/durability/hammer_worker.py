@@ -1,4 +1,4 @@
-"""A worker process of test_concurrency (started with the "spawn" method): it opens its own
+"""A worker process of test_contention_loses_no_update (started with the "spawn" method): it opens its own
 Service on the shared database and hammers ``move_next``/``move_previous`` with expected versions
 on the shared instances until its deadline, then writes what it saw as JSON.
 

@@ -1,4 +1,4 @@
-"""Issue 3, acceptance point 4: bad input is refused field by field and writes nothing, on every backend.
+"""Bad input is refused field by field and writes nothing, on every backend.
 
 Each bad value is tried on create and on update of a stored record: the answer is a
 ValidationFailure whose field errors name the field, and the database is exactly as

@@ -1,4 +1,4 @@
-"""Issue 3, point 2: 8 OS processes hammer moves on the same 50 instances; nothing is lost or doubled.
+"""Contention: 8 OS processes hammer moves on the same 50 instances; nothing is lost or doubled.
 
 Each worker (multiprocessing, "spawn") opens its own Service on the same database URL and moves
 random instances next/previous with the version it just read (``expected_version``), for

@@ -1,4 +1,4 @@
-"""Issue 3, point 3: SIGKILL a SQLite writer 30 times at random moments; nothing it reported is lost, nothing is torn.
+"""Durability: SIGKILL a SQLite writer 30 times at random moments; nothing it reported is lost, nothing is torn.
 
 ``crash_writer.py`` (a separate process, restarted on the same file each time) moves instances and
 creates records in a loop, printing one line per command only after the command returned a

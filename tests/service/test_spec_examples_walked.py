@@ -1,4 +1,4 @@
-"""Issue 3, acceptance point 1: the spec's two example processes walked through the service, on every backend.
+"""The spec's two example processes walked through the service, on every backend.
 
 opportunity.bpf (Lead to Opportunity) and case.bpf (Phone to Case), loaded together
 as one program from the spec's folder: each walked start to finish and through each

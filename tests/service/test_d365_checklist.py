@@ -1,4 +1,4 @@
-"""Issue 3, acceptance point 1: the D365 checklist (reference section 10), through the service, on every backend.
+"""The D365 checklist (reference section 10), through the service, on every backend.
 
 One test per point of the checklist (its first words quoted in each docstring),
 adapted where our spec differs, then the behaviours API.md adds beyond it: action
