@@ -162,6 +162,19 @@ def left_spine(e: Binary, *, same_group: bool = True) -> tuple[Expr, list[Binary
     return x, spine
 
 
+def part_span(ref: Ref, index: int) -> Span:
+    """Where the ``index``-th name of a dotted name stands (``account`` or ``industry`` in ``account.industry``).
+
+    Computed from the whole name's span, which is exact when the name is written without
+    spaces around its dots, as it always is in practice; otherwise, the whole name's span.
+    """
+    s = ref.span
+    if s.end_line != s.line or s.end_column - s.column != len(ref.dotted) or not 0 <= index < len(ref.parts):
+        return s
+    column = s.column + sum(len(part) + 1 for part in ref.parts[:index])
+    return Span(s.file, s.line, column, s.line, column + len(ref.parts[index]))
+
+
 # ---------------------------------------------------------------------------
 # Declarations
 # ---------------------------------------------------------------------------
@@ -425,6 +438,7 @@ class RuleAction:
     value: Expr | None
     message: str | None
     span: Span = _span()
+    field_span: Span = _span()  # where FIELD is named (NO_SPAN: no field, or not built by the parser)
 
 
 @dataclass(frozen=True, slots=True)

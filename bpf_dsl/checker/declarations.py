@@ -100,7 +100,7 @@ def _field(ctx: Context, entity: str, f: n.FieldDecl, entity_names: set[str]) ->
     minimum = _bound(ctx, f, ftype, mods.get("min"))
     maximum = _bound(ctx, f, ftype, mods.get("max"))
     if minimum is not None and maximum is not None and minimum > maximum:
-        ctx.error("BPF033", f"`{f.name}` has min {minimum} above max {maximum}", mods["max"].span,
+        ctx.error("BPF033", f"`{f.name}` has min {minimum} above max {maximum}", _value_span(mods["max"]),
                   "swap them or widen the range")
     default = None
     if "default" in mods:
@@ -155,13 +155,21 @@ def _bound(ctx: Context, f: n.FieldDecl, ftype: FieldType, m: n.Modifier | None)
     assert isinstance(m.value, n.Literal)
     value = m.value.value
     if ftype.kind in TEXT_KINDS and (not isinstance(value, int) or value < 0):
-        ctx.error("BPF033", f"`{m.kind}` of a text field is a length: a whole number from 0", m.span, None)
+        ctx.error("BPF033", f"`{m.kind}` of a text field is a length: a whole number from 0", _value_span(m), None)
         return None
     return value
 
 
+def _value_span(m: n.Modifier) -> n.Span:
+    """Where a modifier's value stands (``150`` in ``default 150``): what a caret about the value points at."""
+    if m.value is None or m.value.span == n.NO_SPAN:
+        return m.span
+    return m.value.span
+
+
 def _default(ctx: Context, f: n.FieldDecl, ftype: FieldType, m: n.Modifier, lo: Any, hi: Any) -> Any:
     v = m.value
+    at = _value_span(m)
     kind = ftype.kind
     if kind == "any" or (isinstance(v, n.Literal) and v.kind == "null"):
         return None
@@ -170,15 +178,15 @@ def _default(ctx: Context, f: n.FieldDecl, ftype: FieldType, m: n.Modifier, lo: 
         if isinstance(v, n.Ref) and v.parts[0] in ftype.option_names:
             return v.parts[0] if kind == "choice" else (v.parts[0],)
         name = v.parts[0] if isinstance(v, n.Ref) else None
-        ctx.error("BPF032", f"`{name}` is not an option of `{f.name}`" if name else bad, m.span,
+        ctx.error("BPF032", f"`{name}` is not an option of `{f.name}`" if name else bad, at,
                   did_you_mean(name or "", ftype.option_names, also=f"options: {listing(ftype.option_names)}"))
         return None
     if kind == "lookup":
-        ctx.error("BPF032", f"a lookup (`{f.name}`) can't have a default", m.span,
+        ctx.error("BPF032", f"a lookup (`{f.name}`) can't have a default", at,
                   "records are referenced by id; set it with a rule or a hook")
         return None
     if not isinstance(v, n.Literal):
-        ctx.error("BPF032", bad, m.span, "a default is a literal value, or an option's name for a choice")
+        ctx.error("BPF032", bad, at, "a default is a literal value, or an option's name for a choice")
         return None
     ok = (
         (kind in TEXT_KINDS and v.kind == "text")
@@ -188,13 +196,13 @@ def _default(ctx: Context, f: n.FieldDecl, ftype: FieldType, m: n.Modifier, lo: 
         or (kind == "datetime" and v.kind == "datetime")
     )
     if not ok:
-        ctx.error("BPF032", bad, m.span, _example_for(kind))
+        ctx.error("BPF032", bad, at, _example_for(kind))
         return None
     value = v.value
     measure = len(value) if isinstance(value, str) else value
     if isinstance(measure, int | Decimal) and not isinstance(measure, bool) and (
             (lo is not None and measure < lo) or (hi is not None and measure > hi)):
-        ctx.error("BPF032", f"the default of `{f.name}` is outside its min/max", m.span, None)
+        ctx.error("BPF032", f"the default of `{f.name}` is outside its min/max", at, None)
     return value
 
 

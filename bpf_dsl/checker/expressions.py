@@ -113,19 +113,23 @@ class Typer:
 
     # -- names -------------------------------------------------------------------
     def follow(self, entity: EntitySpec, parts: tuple[str, ...], ref: n.Ref) -> FieldSpec | None:
-        """Walk ``parts`` from ``entity`` through lookups; report what doesn't resolve."""
+        """Walk ``parts`` (the end of ``ref.parts``) from ``entity`` through lookups; report what doesn't resolve.
+
+        A diagnostic points at the name at fault: the field that doesn't exist, the field that isn't a lookup.
+        """
+        offset = len(ref.parts) - len(parts)
         current = entity
         spec: FieldSpec | None = None
         for i, part in enumerate(parts):
             if spec is not None:
                 if spec.type.kind != "lookup" or spec.type.entity not in self.ctx.entities:
                     self.ctx.error("BPF022", f"`{spec.name}` is not a lookup, so `{ref.dotted}` names nothing",
-                                   ref.span, "only lookup fields can be followed with `.`")
+                                   n.part_span(ref, offset + i - 1), "only lookup fields can be followed with `.`")
                     return None
                 current = self.ctx.entities[spec.type.entity]
             spec = column_or_field(current, part)
             if spec is None:
-                self.ctx.error("BPF022", f"`{current.name}` has no field `{part}`", ref.span,
+                self.ctx.error("BPF022", f"`{current.name}` has no field `{part}`", n.part_span(ref, offset + i),
                                did_you_mean(part, [*current.fields, *COLUMNS], also=None if i else
                                             f"fields of {current.name}: {listing(current.fields)}"))
                 return None
@@ -177,16 +181,16 @@ class Typer:
             return ANY
         entity = self.ctx.entities.get(first)
         if entity is None:
-            self.ctx.error("BPF022", f"`{scope.entity.name}` has no field `{first}`", ref.span,
+            self.ctx.error("BPF022", f"`{scope.entity.name}` has no field `{first}`", n.part_span(ref, 0),
                            did_you_mean(first, list(scope.entity.fields) + list(self.ctx.entities)))
             return ANY
         if scope.bound is None:
             if first != scope.entity.name:
                 self.ctx.error("BPF022", f"a rule on `{scope.entity.name}` can't read `{first}` records directly",
-                               ref.span, "rules read their own entity's fields and follow its lookups")
+                               n.part_span(ref, 0), "rules read their own entity's fields and follow its lookups")
                 return ANY
         elif first not in scope.bound and first != scope.entity.name:
-            self.ctx.error("BPF043", f"no `{first}` record is bound {scope.where}", ref.span,
+            self.ctx.error("BPF043", f"no `{first}` record is bound {scope.where}", n.part_span(ref, 0),
                            f"a record of `{first}` is bound by a stage `on {first} via LOOKUP` before this point")
             return ANY
         spec = self.follow(entity, ref.parts[1:], ref)
@@ -280,7 +284,10 @@ class Typer:
                 lt = self.infer(e.left, scope)
                 rt = self.infer(e.right, scope, lt)
             if lt.kind == "null" or rt.kind == "null":
-                self.ctx.warn("BPF095", f"`{expr_text(e)}` is always false: any comparison with null is", e.span,
+                # The caret goes under `null`: the comparison is fine, comparing with null is not.
+                null_side = e.right if rt.kind == "null" else e.left
+                self.ctx.warn("BPF095", f"`{expr_text(e)}` is always false: any comparison with null is",
+                              null_side.span,
                               "test for an empty value with `is empty` or `is not empty`")
             self.comparable(lt, rt, e, op, e.left, e.right)
             return BOOL
@@ -325,12 +332,17 @@ class Typer:
             return VType("integer")
         if e.op in ("+", "-") and lf == "temporal" and rf == "number":
             return lt
-        self.ctx.error("BPF034", f"can't compute {lt.describe()} {e.op} {rt.describe()}", e.span,
+        self.ctx.error("BPF034", f"can't compute {lt.describe()} {e.op} {rt.describe()}",
+                       at_fault(e.left, e.right).span,
                        "`+ - * /` work on numbers, `+` joins texts, and a date plus a number adds days")
         return ANY
 
     def comparable(self, lt: VType, rt: VType, at: n.Expr, op: str, left: n.Expr, right: n.Expr) -> None:
-        """Report a comparison between values that can never be compared (``left``/``right``: the two sides)."""
+        """Report a comparison between values that can never be compared (``left``/``right``: the two sides).
+
+        ``at`` (the whole comparison) is where a comparison that can't hold is reported; a value of the
+        wrong type is reported where it stands (:func:`at_fault`).
+        """
         if lt.kind in ("any", "null") or rt.kind in ("any", "null"):
             return
         if op in ("=", "!="):
@@ -363,7 +375,7 @@ class Typer:
                 # The caret goes under the name that was meant as an option.
                 self.ctx.error("BPF034", f"can't compare {lt.describe()} with {rt.describe()}", other.span, hint)
                 return
-        self.ctx.error("BPF034", f"can't compare {lt.describe()} with {rt.describe()}", at.span,
+        self.ctx.error("BPF034", f"can't compare {lt.describe()} with {rt.describe()}", at_fault(left, right).span,
                        "compare values of the same kind: numbers with numbers, dates with dates, a choice with "
                        "its options")
 
@@ -482,6 +494,16 @@ class Typer:
                            None if want.kind not in OPTION_KINDS else f"options: {listing(want.options)}"))
 
 
+def at_fault(left: n.Expr, right: n.Expr) -> n.Expr:
+    """The operand whose type doesn't fit, where two can't be compared or combined.
+
+    The one that differs from the other side's type: a literal against a value read from the
+    data (`amount > "ten"`, `"Deal " + revenue`: the literal), else the right side, since the
+    left one sets the type (`revenue > close_date`: `close_date`).
+    """
+    return left if _is_literal(left) and not _is_literal(right) else right
+
+
 def assignable(want: VType, got: VType, value: n.Expr) -> bool:
     """Whether a value of type ``got`` may be stored in a field of type ``want``."""
     if got.kind in ("any", "null") or want.kind == "any":
@@ -583,6 +605,12 @@ def literal_of(e: n.Expr, kind: str) -> n.Literal | None:
     while isinstance(e, n.Paren):
         e = e.inner
     return e if isinstance(e, n.Literal) and e.kind == kind else None
+
+
+def _is_literal(e: n.Expr) -> bool:
+    while isinstance(e, n.Paren):
+        e = e.inner
+    return isinstance(e, n.Literal)
 
 
 def _string_literal(e: n.Expr) -> str | None:

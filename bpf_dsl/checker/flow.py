@@ -301,7 +301,7 @@ class FlowChecker:
             target = action.target
             parts = target.parts
             if parts[-1] in BUILTIN_COLUMNS and (len(parts) == 1 or parts[0] in self.ctx.entities):
-                builtin_column_target(self.ctx, target.dotted, target.span)
+                builtin_column_target(self.ctx, target.dotted, n.part_span(target, len(parts) - 1))
                 self.typer.infer(action.value, scope)
                 continue
             if len(parts) == 1:
@@ -319,12 +319,13 @@ class FlowChecker:
                     continue
                 bound = scope.bound or frozenset()
                 if parts[0] not in bound and parts[0] != scope.entity.name:
-                    self.ctx.error("BPF053", f"no `{parts[0]}` record is bound {scope.where}", target.span,
+                    self.ctx.error("BPF053", f"no `{parts[0]}` record is bound {scope.where}",
+                                   n.part_span(target, 0),
                                    f"bind one first with a stage `on {parts[0]} via LOOKUP`")
                     continue
                 spec = entity.fields.get(parts[1])
                 if spec is None:
-                    self.ctx.error("BPF022", f"`{entity.name}` has no field `{parts[1]}`", target.span,
+                    self.ctx.error("BPF022", f"`{entity.name}` has no field `{parts[1]}`", n.part_span(target, 1),
                                    did_you_mean(parts[1], entity.fields))
                     continue
             self.typer.fits(spec, action.value, scope, "BPF037", "this value doesn't fit")

@@ -32,13 +32,14 @@ def check_rules(ctx: Context, typer: Typer, rules: list[n.Rule]) -> None:
             if item.field is None:
                 continue
             spec = entity.fields.get(item.field)
+            at = item.span if item.field_span == n.NO_SPAN else item.field_span  # the field named, not the action
             if spec is None and item.field in BUILTIN_COLUMNS:
-                builtin_column_target(ctx, item.field, item.span)
+                builtin_column_target(ctx, item.field, at)
                 if item.value is not None:
                     typer.infer(item.value, scope)
                 continue
             if spec is None:
-                ctx.error("BPF022", f"`{entity.name}` has no field `{item.field}`", item.span,
+                ctx.error("BPF022", f"`{entity.name}` has no field `{item.field}`", at,
                           did_you_mean(item.field, entity.fields,
                                        also=f"fields of {entity.name}: {listing(entity.fields)}"))
                 continue

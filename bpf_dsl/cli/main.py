@@ -105,7 +105,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps({"ok": report.ok, "diagnostics": [d.as_json() for d in report.diagnostics]}, indent=2))
     else:
         if report.diagnostics:
-            print(report.render())
+            # One write that ends its last line, flushed before the summary goes to stderr: where
+            # both streams reach one terminal or file, the summary starts a line of its own
+            # instead of landing inside a diagnostic (block-buffered stdout flushes in pieces).
+            sys.stdout.write(report.render() + "\n")
+            sys.stdout.flush()
         errors = sum(1 for d in report.diagnostics if d.is_error)
         warnings = len(report.diagnostics) - errors
         summary = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"

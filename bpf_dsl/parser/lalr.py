@@ -201,7 +201,12 @@ class _Builder(lark.Transformer[Token, Any]):
         return n.Literal("text", self.text(c[0]), self.sp(c[0]))
 
     def signed_number(self, c: list[Token]) -> n.Literal:
-        return n.Literal("number", self.number(c[-1], negative=len(c) == 2), self.sp(c[0]))
+        if len(c) == 1:
+            return n.Literal("number", self.number(c[0]), self.sp(c[0]))
+        # `-3`: the span covers the sign and the digits, so a caret under the value underlines both.
+        sign, digits = c
+        span = n.Span(self.path, sign.line, sign.column, digits.end_line, digits.end_column)  # type: ignore[arg-type]
+        return n.Literal("number", self.number(digits, negative=True), span)
 
     def lit_true(self, c: list[Token]) -> n.Literal:
         return n.Literal("bool", True, self.sp(c[0]))
@@ -354,7 +359,7 @@ class _Builder(lark.Transformer[Token, Any]):
         return self._rule_arm(None, c[2:-1], self.sp(c[0]), c[-1])
 
     def _assign(self, kind: str, c: list[Any]) -> n.RuleAction:
-        return n.RuleAction(kind, str(c[1]), c[3], None, self.sp(c[0]))
+        return n.RuleAction(kind, str(c[1]), c[3], None, self.sp(c[0]), self.sp(c[1]))
 
     def r_set(self, c: list[Any]) -> n.RuleAction:
         return self._assign("set", c)
@@ -363,7 +368,9 @@ class _Builder(lark.Transformer[Token, Any]):
         return self._assign("default", c)
 
     def _message(self, kind: str, c: list[Any]) -> n.RuleAction:
-        return n.RuleAction(kind, None if c[1] is None else str(c[1]), None, self.text(c[2]), self.sp(c[0]))
+        field: Token | None = c[1]
+        return n.RuleAction(kind, None if field is None else str(field), None, self.text(c[2]), self.sp(c[0]),
+                            n.NO_SPAN if field is None else self.sp(field))
 
     def r_error(self, c: list[Any]) -> n.RuleAction:
         return self._message("error", c)
@@ -372,7 +379,7 @@ class _Builder(lark.Transformer[Token, Any]):
         return self._message("recommend", c)
 
     def _flag(self, c: list[Token]) -> n.RuleAction:
-        return n.RuleAction(str(c[0]), str(c[1]), None, None, self.sp(c[0]))
+        return n.RuleAction(str(c[0]), str(c[1]), None, None, self.sp(c[0]), self.sp(c[1]))
 
     r_require = r_optional = r_lock = r_unlock = r_hide = r_show = _flag
 

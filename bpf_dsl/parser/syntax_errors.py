@@ -13,14 +13,13 @@ construct that happens to share the parser's expectations.
 
 from __future__ import annotations
 
-import re
-
 import lark
+from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from bpf_dsl.diagnostics import Diagnostic
-from bpf_dsl.grammar import grammar_text, keywords
 from bpf_dsl.nodes import Span
+from bpf_dsl.parser.lexer import kind, plain_parser, tokens_before
 
 _VALUE = "a value: a field name, a number, a string, `true`, `false`, `null` or `(`"
 
@@ -255,7 +254,7 @@ def explain(err: UnexpectedInput, text: str, path: str, parser: lark.Lark) -> Di
     typo = _typo(err, text)
     if typo is not None:
         return Diagnostic("BPF001", typo[0], span, typo[1])
-    if isinstance(err, UnexpectedToken) and err.token == "else" and _key(err, text)[1] == "}":
+    if isinstance(err, UnexpectedToken) and err.token == "else" and _place(err, text)[1] == "}":
         # After a `}`, `else` is expected only when that `}` closed an `if` arm: here it didn't.
         return Diagnostic("BPF001", f"unexpected `else`: {_ELSE_ALONE[0]}", span, _ELSE_ALONE[1])
     label = _match(err, parser, text)
@@ -270,57 +269,21 @@ def explain(err: UnexpectedInput, text: str, path: str, parser: lark.Lark) -> Di
     return Diagnostic("BPF001", f"unexpected {_found(err, text)}: expected {_expected_words(expected, parser)}", span)
 
 
-_TOKEN_AT_END = re.compile(r'("(?:[^"\\\n]|\\.)*"|[A-Za-z_][A-Za-z0-9_]*|[0-9]+(?:\.[0-9]+)?|!=|<=|>=|\S)\s*$')
-
-
-def _previous_token(text: str, pos: int) -> str:
-    """The kind of the token before ``pos``: a keyword or punctuation as itself, else NAME, STRING or NUMBER."""
-    for line in reversed(text[:pos].splitlines() or [""]):
-        code = _strip_comment(line).rstrip()
-        if not code:
-            continue
-        m = _TOKEN_AT_END.search(code)
-        if m is None:
-            continue
-        tok = m.group(1)
-        if tok.startswith('"'):
-            return "STRING"
-        if tok[0].isdigit():
-            return "NUMBER"
-        if tok[0].isalpha() or tok[0] == "_":
-            return tok if tok in keywords() else "NAME"
-        return tok
-    return "^"
-
-
-def _strip_comment(line: str) -> str:
-    in_string = False
-    i = 0
-    while i < len(line):
-        ch = line[i]
-        if ch == "\\" and in_string:
-            i += 2
-            continue
-        if ch == '"':
-            in_string = not in_string
-        elif ch == "#" and not in_string:
-            return line[:i]
-        i += 1
-    return line
-
-
 def _error_pos(err: UnexpectedInput, text: str) -> int:
     if isinstance(err, UnexpectedToken) and err.token.type != "$END" and err.token.start_pos is not None:
         return int(err.token.start_pos)
     return len(text)
 
 
-def _key(err: UnexpectedInput, text: str) -> tuple[frozenset[str], str]:
+def _place(err: UnexpectedInput, text: str) -> tuple[frozenset[str], str, str]:
+    """Where the error stands: the tokens lark expected, the kind of the token before the
+    error (a keyword or punctuation as itself, else NAME, STRING or NUMBER; ``^`` at the
+    start) and the construct open there (:func:`_context`)."""
+    tokens = tokens_before(text, _error_pos(err, text))
     expected = frozenset(getattr(err, "expected", ()) or ())
-    return expected, _previous_token(text, _error_pos(err, text))
+    return expected, kind(tokens[-1]) if tokens else "^", _context(tokens)
 
 
-_LEX = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[A-Za-z_][A-Za-z0-9_]*|[0-9]+(?:\.[0-9]+)?|\S')
 _DECLARATIONS = frozenset({"import", "role", "entity", "extend", "process", "rule"})
 # Inside a block of the first kind, a word opens the header of the second (its `{` comes later).
 _OPENERS = {
@@ -333,20 +296,19 @@ _OPENERS = {
 _BRACKETS = {")": ("call-args", "type-args", "paren"), "]": ("list",)}
 
 
-def _context(text: str, pos: int) -> str:
-    """The construct open at ``pos``: a block (``rule``, ``stage``...), a header before its ``{``
+def _context(tokens: list[Token]) -> str:
+    """The construct open after ``tokens``: a block (``rule``, ``stage``...), a header before its ``{``
     (``rule header``), or brackets (``call-args``, ``type-args``, ``paren``, ``list``).
 
-    A rough scan of the text before the error, enough to tell constructs apart where the
-    parser's expectations are the same; it never fails, whatever the text.
+    A rough scan of the tokens before the error (the grammar's own: :func:`.lexer.tokens_before`),
+    enough to tell constructs apart where the parser's expectations are the same; it never
+    fails, whatever the text.
     """
     stack: list[str] = []
     pending: str | None = None  # the construct whose `{` comes next
     recent: list[str] = []  # the last tokens, to recognise `call NS.NAME(`
-    for m in _LEX.finditer(text, 0, pos):
-        tok = m.group()
-        if tok[0] == "#":
-            continue
+    for token in tokens:
+        tok = str(token)
         top = stack[-1] if stack else None
         if tok == "{":
             stack.append(pending or "block")
@@ -403,14 +365,13 @@ def _catalogue_index(parser: lark.Lark) -> _Index:
     by_expected: dict[frozenset[str], set[str]] = {}
     # A plain parser over the same grammar: the user's parser is mid-parse (its builder and
     # lexer callbacks hold the user's text), and the parse states don't depend on callbacks.
-    plain = lark.Lark(grammar_text(), parser="lalr", keep_all_tokens=True, maybe_placeholders=True, cache=True)
+    plain = plain_parser()
     for label, (_hint, snippets) in CATALOGUE.items():
         for snippet in snippets:
             try:
                 plain.parse(snippet)
             except UnexpectedInput as err:
-                expected, previous = _key(err, snippet)
-                context = _context(snippet, _error_pos(err, snippet))
+                expected, previous, context = _place(err, snippet)
                 exact.setdefault((expected, previous, context), label)
                 if label not in _BY_CONTEXT_ONLY:
                     loose.setdefault((expected, previous), label)
@@ -423,8 +384,7 @@ def _catalogue_index(parser: lark.Lark) -> _Index:
 
 def _match(err: UnexpectedInput, parser: lark.Lark, text: str) -> str | None:
     exact, loose, by_expected = _catalogue_index(parser)
-    expected, previous = _key(err, text)
-    context = _context(text, _error_pos(err, text))
+    expected, previous, context = _place(err, text)
     label = exact.get((expected, previous, context))
     if label is not None:
         return label

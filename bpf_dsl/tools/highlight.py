@@ -18,6 +18,7 @@ make the lexer loop.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from pygments.lexer import RegexLexer, bygroups, default, words
@@ -33,28 +34,140 @@ from pygments.token import (
     Whitespace,
 )
 
+from bpf_dsl.grammar import keyword_of, leading_keywords, lone_keywords, rules, words_in
+from bpf_dsl.model import ALL_KINDS, OPTION_KINDS, SIMPLE_KINDS, TEMPORAL_KINDS
+from bpf_dsl.plugins.builtins import bpf_functions
+
 __all__ = ["BpfLexer"]
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _END = r"(?![A-Za-z0-9_])"  # a keyword is a whole word
 _WS = r"[ \t\r\n\f]+"
 
-TYPES = ("text", "integer", "decimal", "money", "bool", "date", "datetime", "email", "phone", "url")
+# ---- what the lexer colours, derived: the grammar's keywords sorted by where they stand,
+# the field kinds of the model, the built-in functions. Nothing here is a hand-kept list.
+
+DECLARATIONS = leading_keywords("_decl")
+"""Words that start a top-level declaration (``import``, ``entity``, ``extend``...)."""
+
+HEADER_WORDS = tuple(sorted(set(words_in("process_decl", "rule_decl")) - set(DECLARATIONS)))
+"""Words inside a process's or a rule's header (``on ENTITY``)."""
+
+TYPES = tuple(sorted(SIMPLE_KINDS))
 """The simple field types (``choice``, ``choices`` and ``lookup`` take arguments)."""
 
-MODIFIERS = ("required", "unique", "default", "min", "max")
+OPTION_TYPES = tuple(sorted(OPTION_KINDS))
+"""Field types whose arguments are options."""
+
+REFERENCE_TYPES = tuple(sorted(ALL_KINDS - SIMPLE_KINDS - OPTION_KINDS))
+"""Field types whose argument is an entity (``lookup``)."""
+
+MODIFIERS = leading_keywords("field_mod")
 """Words that may follow a field's type."""
 
-RULE_ACTIONS = ("set", "default", "error", "recommend", "require", "optional", "lock", "unlock", "hide", "show")
+CONSTANTS = lone_keywords("atom")
+"""The literal words of expressions (``true``, ``false``, ``null``)."""
+
+DEFAULT_CONSTANTS = lone_keywords("literal_value")
+"""The literal words a ``default`` takes."""
+
+PROCESS_WORDS = leading_keywords("process_item", "else_if_arm", "else_arm")
+"""Words that start an item of a process's body (settings, stages, branches, hooks, ``finish``)."""
+
+STAGE_HEADER = words_in("stage_category", "stage_entity")
+"""Words of a stage's header (``category``, ``on``, ``via``)."""
+
+STAGE_WORDS = tuple(sorted({*leading_keywords("stage_item"), *words_in("data_step", "action_step")}))
+"""Words of a stage's body: its items and the words inside steps."""
+
+HOOK_ACTIONS = leading_keywords("hook_action")
+"""The actions of a hook."""
+
+RULE_WORDS = leading_keywords("rule_item", "rule_else_if_arm", "rule_else_arm")
+"""Words that start an item of a rule's body: its actions and ``if``/``else``."""
+
+RULE_ACTIONS = leading_keywords("rule_action")
 """The actions of a business rule."""
 
-BUILTIN_FUNCTIONS = ("today", "now", "days_between", "len", "lower", "upper", "coalesce", "date", "datetime")
-"""Functions every expression knows (``date``/``datetime`` also write literals)."""
+MODIFIERS_OF_STEPS = tuple(sorted(set(words_in("data_step")) - set(leading_keywords("data_step"))))
+"""Words that may follow a step (``required``)."""
+
+PREFIX_OPERATORS = leading_keywords("not_expr", follow=False)
+"""Operator words written before their operand (``not``)."""
+
+
+def _operator_phrases() -> dict[tuple[str, ...], bool]:
+    """The operator words between (or after) operands, as phrases (``is not empty``, ``starts with``),
+    each with whether an operand follows it."""
+    phrases: dict[tuple[str, ...], bool] = {}
+    table = rules()
+    for name in ("or_expr", "and_expr", "comparison"):
+        for alternative in table.get(name, ()):
+            found = tuple(w for item in alternative if (w := keyword_of(item)) is not None)
+            if found:
+                phrases[found] = keyword_of(alternative[-1]) is None
+    return phrases
+
+
+OPERATOR_PHRASES = _operator_phrases()
+"""Operator phrases of expressions, each with whether an operand follows it."""
+
+OPERATOR_WORDS = tuple(sorted({w for phrase in OPERATOR_PHRASES for w in (*phrase, *PREFIX_OPERATORS)}))
+"""Every operator word."""
+
+BUILTIN_FUNCTIONS = tuple(sorted({f.name for f in bpf_functions() if f.namespace == ""} | TEMPORAL_KINDS))
+"""Functions every expression knows (the built-ins; ``date``/``datetime`` write literals)."""
+
+KEYWORDS = frozenset({*DECLARATIONS, *HEADER_WORDS, *MODIFIERS, *CONSTANTS, *DEFAULT_CONSTANTS, *PROCESS_WORDS,
+                      *STAGE_HEADER, *STAGE_WORDS, *HOOK_ACTIONS, *RULE_WORDS, *OPERATOR_WORDS})
+"""Every word the lexer may colour as a keyword; the grammar's keywords, no more, no fewer."""
 
 
 def _kw(*names: str) -> Any:
     """A regex matching any of ``names`` as a whole word."""
     return words(names, suffix=_END)
+
+
+def _keywords(names: Iterable[str], token: Any, states: Mapping[str, Any] | None = None) -> list[Any]:
+    """Rules colouring ``names`` as ``token``, each entering the state ``states`` gives it (if any).
+
+    Words share one rule per state, and a word the grammar gained since ``states`` was written
+    is still coloured, entering no state.
+    """
+    by_state: dict[Any, list[str]] = {}
+    for name in names:
+        by_state.setdefault((states or {}).get(name), []).append(name)
+    return [(_kw(*group), token) if state is None else (_kw(*group), token, state)
+            for state, group in by_state.items()]
+
+
+def _rule_action_states() -> dict[str, str]:
+    """Where each rule action goes next, read from its rule: ``= EXPR``, a message, or a field."""
+    states: dict[str, str] = {}
+    for alternative in rules().get("rule_action", ()):
+        word = keyword_of(alternative[0])
+        if word is None:
+            continue
+        if "EQ" in alternative:
+            states[word] = "target"
+        elif "STRING" in alternative:
+            states[word] = "message-field"
+        elif "NAME" in alternative:
+            states[word] = "field-ref"
+    return states
+
+
+def _operators_after() -> list[Any]:
+    """The operator words of ``expr-after``: the longest phrases first, then back to an operand when one follows."""
+    out: list[Any] = []
+    for phrase, operand in sorted(OPERATOR_PHRASES.items(), key=lambda p: -len(p[0])):
+        pattern = r"(\s+)".join(f"({w})" for w in phrase) + _END
+        groups = [Operator.Word]
+        for _ in phrase[1:]:
+            groups += [Whitespace, Operator.Word]
+        rule: tuple[Any, ...] = (pattern, bygroups(*groups) if len(phrase) > 1 else Operator.Word)
+        out.append((*rule, ("#pop", "expr")) if operand else rule)
+    return out
 
 
 _SPACE: list[Any] = [
@@ -76,7 +189,7 @@ _NUMBER: list[Any] = [
 _FALLBACK: list[Any] = [
     *_STRING_START,
     *_NUMBER,
-    (_kw("true", "false", "null"), Keyword.Constant),
+    (_kw(*CONSTANTS), Keyword.Constant),
     (_NAME, Name),
     (r"!=|<=|>=|[=<>+\-*/]", Operator),
     (r"[(){}\[\],.:]", Punctuation),
@@ -95,12 +208,9 @@ class BpfLexer(RegexLexer):  # type: ignore[misc]
         # ---- top level ------------------------------------------------------------
         "root": [
             *_SPACE,
-            (_kw("import"), Keyword.Namespace, "import"),
-            (_kw("role"), Keyword.Declaration, "role-head"),
-            (_kw("extend"), Keyword.Declaration),
-            (_kw("entity"), Keyword.Declaration, "entity-head"),
-            (_kw("process"), Keyword.Declaration, "process-head"),
-            (_kw("rule"), Keyword.Declaration, "rule-head"),
+            *_keywords([w for w in DECLARATIONS if w == "import"], Keyword.Namespace, {"import": "import"}),
+            *_keywords([w for w in DECLARATIONS if w != "import"], Keyword.Declaration, {
+                "role": "role-head", "entity": "entity-head", "process": "process-head", "rule": "rule-head"}),
             *_FALLBACK,
         ],
         "import": [
@@ -140,9 +250,10 @@ class BpfLexer(RegexLexer):  # type: ignore[misc]
         ],
         "field-type": [
             *_SPACE,
-            (r"(choices?)(\s*)(\()", bygroups(Keyword.Type, Whitespace, Punctuation),
-             ("#pop", "field-mods", "options")),
-            (r"(lookup)(\s*)(\()", bygroups(Keyword.Type, Whitespace, Punctuation), ("#pop", "field-mods", "lookup")),
+            (r"(" + "|".join(sorted(OPTION_TYPES, key=len, reverse=True)) + r")(\s*)(\()",
+             bygroups(Keyword.Type, Whitespace, Punctuation), ("#pop", "field-mods", "options")),
+            (r"(" + "|".join(REFERENCE_TYPES) + r")(\s*)(\()", bygroups(Keyword.Type, Whitespace, Punctuation),
+             ("#pop", "field-mods", "lookup")),
             (_kw(*TYPES), Keyword.Type, ("#pop", "field-mods")),
             (_NAME, Name, ("#pop", "field-mods")),  # an unknown type: the checker says so
             default("#pop"),
@@ -163,8 +274,7 @@ class BpfLexer(RegexLexer):  # type: ignore[misc]
         ],
         "field-mods": [
             *_SPACE,
-            (_kw("default"), Keyword.Pseudo, "default-value"),
-            (_kw("required", "unique", "min", "max"), Keyword.Pseudo),
+            *_keywords(MODIFIERS, Keyword.Pseudo, {"default": "default-value"}),
             (r"-", Operator),
             *_NUMBER,
             default("#pop"),
@@ -175,7 +285,7 @@ class BpfLexer(RegexLexer):  # type: ignore[misc]
             (r"-", Operator),
             (r"[0-9]+\.[0-9]+", Number.Float, "#pop"),
             (r"[0-9]+", Number.Integer, "#pop"),
-            (_kw("true", "false", "null"), Keyword.Constant, "#pop"),
+            (_kw(*DEFAULT_CONSTANTS), Keyword.Constant, "#pop"),
             (r"(" + _NAME + r")(\s*)(\()", bygroups(Name.Builtin, Whitespace, Punctuation),
              ("#pop", "typed-literal")),
             (_NAME, Name.Constant, "#pop"),
@@ -196,20 +306,16 @@ class BpfLexer(RegexLexer):  # type: ignore[misc]
         "process-open": [
             *_SPACE,
             *_STRING_START,
-            (_kw("on"), Keyword, "entity-ref"),
+            *_keywords(HEADER_WORDS, Keyword, {"on": "entity-ref"}),
             (r"\{", Punctuation, ("#pop", "process-body")),
             default("#pop"),
         ],
         "process-body": [
             *_SPACE,
             (r"\}", Punctuation, "#pop"),
-            (_kw("order", "description"), Keyword),
-            (_kw("roles"), Keyword, "roles"),
-            (_kw("stage"), Keyword, "stage-head"),
-            (_kw("if"), Keyword, ("process-arm", "expr")),
-            (_kw("else"), Keyword, "process-arm"),
-            (_kw("finish"), Keyword),
-            (_kw("on"), Keyword, "hook-head"),
+            *_keywords(PROCESS_WORDS, Keyword, {
+                "roles": "roles", "stage": "stage-head", "if": ("process-arm", "expr"), "else": "process-arm",
+                "on": "hook-head"}),
             (r"-", Operator),
             *_FALLBACK,
         ],
@@ -236,9 +342,7 @@ class BpfLexer(RegexLexer):  # type: ignore[misc]
         "stage-open": [
             *_SPACE,
             *_STRING_START,
-            (_kw("category"), Keyword, "category"),
-            (_kw("on"), Keyword, "entity-ref"),
-            (_kw("via"), Keyword, "field-ref"),
+            *_keywords(STAGE_HEADER, Keyword, {"category": "category", "on": "entity-ref", "via": "field-ref"}),
             (r"\{", Punctuation, ("#pop", "stage-body")),
             default("#pop"),
         ],
@@ -260,12 +364,9 @@ class BpfLexer(RegexLexer):  # type: ignore[misc]
         "stage-body": [
             *_SPACE,
             (r"\}", Punctuation, "#pop"),
-            (_kw("create"), Keyword, "create-open"),
-            (_kw("step"), Keyword, "step"),
-            (_kw("action"), Keyword),
-            (_kw("call"), Keyword, "call-target"),
-            (_kw("required"), Keyword.Pseudo),
-            (_kw("on"), Keyword, "hook-head"),
+            *_keywords(MODIFIERS_OF_STEPS, Keyword.Pseudo),
+            *_keywords([w for w in STAGE_WORDS if w not in MODIFIERS_OF_STEPS], Keyword, {
+                "create": "create-open", "step": "step", "call": "call-target", "on": "hook-head"}),
             *_FALLBACK,
         ],
         "create-open": [
@@ -287,7 +388,7 @@ class BpfLexer(RegexLexer):  # type: ignore[misc]
         "step-rest": [
             *_SPACE,
             *_STRING_START,
-            (_kw("required"), Keyword.Pseudo, "#pop"),
+            (_kw(*MODIFIERS_OF_STEPS), Keyword.Pseudo, "#pop"),
             default("#pop"),
         ],
         "hook-head": [
@@ -303,8 +404,7 @@ class BpfLexer(RegexLexer):  # type: ignore[misc]
         "hook-body": [
             *_SPACE,
             (r"\}", Punctuation, "#pop"),
-            (_kw("set"), Keyword, "target"),
-            (_kw("call"), Keyword, "call-target"),
+            *_keywords(HOOK_ACTIONS, Keyword, {"set": "target", "call": "call-target"}),
             *_FALLBACK,
         ],
         "call-target": [
@@ -330,18 +430,16 @@ class BpfLexer(RegexLexer):  # type: ignore[misc]
         "rule-open": [
             *_SPACE,
             *_STRING_START,
-            (_kw("on"), Keyword, "entity-ref"),
+            *_keywords(HEADER_WORDS, Keyword, {"on": "entity-ref"}),
             (r"\{", Punctuation, ("#pop", "rule-body")),
             default("#pop"),
         ],
         "rule-body": [
             *_SPACE,
             (r"\}", Punctuation, "#pop"),
-            (_kw("if"), Keyword, ("rule-arm", "expr")),
-            (_kw("else"), Keyword, "rule-arm"),
-            (_kw("set", "default"), Keyword, "target"),
-            (_kw("error", "recommend"), Keyword, "message-field"),
-            (_kw("require", "optional", "lock", "unlock", "hide", "show"), Keyword, "field-ref"),
+            *_keywords(RULE_WORDS, Keyword, {
+                "if": ("rule-arm", "expr"), "else": "rule-arm",
+                **_rule_action_states()}),
             *_FALLBACK,
         ],
         "rule-arm": [
@@ -368,12 +466,12 @@ class BpfLexer(RegexLexer):  # type: ignore[misc]
         ],
         "expr": [  # an operand is expected
             *_SPACE,
-            (_kw("not"), Operator.Word),
+            (_kw(*PREFIX_OPERATORS), Operator.Word),
             (r"-", Operator),
             (r'"', String.Double, ("#pop", "expr-after", "string")),
             (r"[0-9]+\.[0-9]+", Number.Float, ("#pop", "expr-after")),
             (r"[0-9]+", Number.Integer, ("#pop", "expr-after")),
-            (_kw("true", "false", "null"), Keyword.Constant, ("#pop", "expr-after")),
+            (_kw(*CONSTANTS), Keyword.Constant, ("#pop", "expr-after")),
             (r"\(", Punctuation, ("#pop", "expr-after", "paren", "expr")),
             (r"\[", Punctuation, ("#pop", "expr-after", "list", "expr")),
             (r"(" + _NAME + r")(\s*)(\.)(\s*)(" + _NAME + r")(\s*)(\()",
@@ -390,12 +488,7 @@ class BpfLexer(RegexLexer):  # type: ignore[misc]
             *_SPACE,
             (r"(\.)(\s*)(" + _NAME + r")", bygroups(Punctuation, Whitespace, Name.Attribute)),
             (r"!=|<=|>=|[=<>+\-*/]", Operator, ("#pop", "expr")),
-            (r"(is)(\s+)(not)(\s+)(empty)" + _END,
-             bygroups(Operator.Word, Whitespace, Operator.Word, Whitespace, Operator.Word)),
-            (r"(is)(\s+)(empty)" + _END, bygroups(Operator.Word, Whitespace, Operator.Word)),
-            (r"(starts|ends)(\s+)(with)" + _END, bygroups(Operator.Word, Whitespace, Operator.Word), ("#pop", "expr")),
-            (r"(not)(\s+)(in)" + _END, bygroups(Operator.Word, Whitespace, Operator.Word), ("#pop", "expr")),
-            (_kw("and", "or", "in", "contains"), Operator.Word, ("#pop", "expr")),
+            *_operators_after(),
             default("#pop"),
         ],
         "paren": [  # inside ( ): grouping or a call's arguments

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import random
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,10 @@ pygments = pytest.importorskip("pygments")
 
 from pygments.token import Comment, Error, Keyword, Name, Operator, String  # noqa: E402
 
+from bpf_dsl import grammar  # noqa: E402
+from bpf_dsl.model import ALL_KINDS, SIMPLE_KINDS  # noqa: E402
+from bpf_dsl.plugins import default_registry  # noqa: E402
+from bpf_dsl.tools import highlight  # noqa: E402
 from bpf_dsl.tools.highlight import BpfLexer  # noqa: E402
 from tests.paths import EXAMPLES  # noqa: E402
 
@@ -42,8 +48,7 @@ def kind_of(text: str, word: str, nth: int = 0) -> Any:
 
 
 def test_examples_are_found() -> None:
-    if not EXAMPLES.is_dir():
-        pytest.skip("the shared spec examples are not next to this checkout")
+    assert EXAMPLES.is_dir(), f"the spec's examples are missing: {EXAMPLES}"
     assert {p.name for p in EXAMPLE_FILES} >= {"opportunity.bpf", "case.bpf"}
 
 
@@ -67,8 +72,7 @@ def test_example_through_the_public_api(path: Path) -> None:
 
 def test_opportunity_example_tokens() -> None:
     path = EXAMPLES / "opportunity.bpf"
-    if not path.exists():
-        pytest.skip("the shared spec examples are not next to this checkout")
+    assert path.is_file(), f"the spec's example is missing: {path}"
     tokens = kinds(path.read_text(encoding="utf-8"))
     by_text: dict[str, set[Any]] = {}
     for t, v in tokens:
@@ -220,6 +224,87 @@ def test_any_text_round_trips(seed: int) -> None:
     for _ in range(200):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
         assert "".join(v for _, v in lex(text)) == text
+
+
+# ---- derived from the grammar, the model and the built-ins ------------------------------
+# The highlighter keeps no word list of its own: these fail if it drifts from what it derives from.
+
+
+def test_the_keywords_are_the_grammars() -> None:
+    assert grammar.keywords() == highlight.KEYWORDS
+
+
+def test_the_types_are_the_models_field_kinds() -> None:
+    assert {*highlight.TYPES, *highlight.OPTION_TYPES, *highlight.REFERENCE_TYPES} == ALL_KINDS
+    for kind in sorted(SIMPLE_KINDS):
+        assert kind_of(f"entity e {{ f: {kind} }}", kind) is Keyword.Type, kind
+    for kind in sorted(ALL_KINDS - SIMPLE_KINDS):
+        assert kind_of(f"entity e {{ f: {kind}(a) }}", kind) is Keyword.Type, kind
+
+
+def test_the_builtin_functions_are_the_registered_ones() -> None:
+    registered = {f.name for f in default_registry().functions.values() if f.namespace == ""}
+    assert registered
+    assert set(highlight.BUILTIN_FUNCTIONS) == registered | {"date", "datetime"}
+    for name in sorted(registered):
+        assert kind_of(f"rule r on a {{ set x = {name}(y) }}", name) is Name.Builtin, name
+
+
+def _keyword_cases() -> list[tuple[str, str]]:
+    """(word, a snippet where the grammar takes it as a keyword), for every keyword, read from the grammar."""
+    cases = [(w, f"{w} x") for w in grammar.leading_keywords("_decl") if w != "extend"]
+    cases += [("extend", "extend entity e { }")]
+    cases += [(w, f"entity e {{ f: text {w} }}") for w in grammar.leading_keywords("field_mod")]
+    cases += [(w, f"process p on e {{ {w} }}") for w in grammar.leading_keywords("process_item")]
+    cases += [(w, f"process p on e {{ stage s {{ {w} }} }}") for w in grammar.leading_keywords("stage_item")]
+    cases += [(w, f"process p on e {{ on start {{ {w} x }} }}") for w in grammar.leading_keywords("hook_action")]
+    cases += [(w, f"rule r on e {{ {w} x }}") for w in grammar.leading_keywords("rule_item")]
+    cases += [(w, f"process p on e {{ stage s {w} x {{ }} }}") for w in grammar.words_in("stage_category",
+                                                                                           "stage_entity")]
+    return cases
+
+
+@pytest.mark.parametrize(("word", "src"), _keyword_cases(), ids=lambda x: x)
+def test_a_grammar_keyword_is_a_keyword_where_the_grammar_takes_it(word: str, src: str) -> None:
+    assert kind_of(src, word) in Keyword, src
+
+
+@pytest.mark.parametrize("word", sorted(grammar.lone_keywords("atom")))
+def test_the_grammars_literal_words_are_constants(word: str) -> None:
+    assert kind_of(f"rule r on e {{ set x = {word} }}", word) is Keyword.Constant
+
+
+def _patched_highlighter(monkeypatch: pytest.MonkeyPatch, text: str) -> Any:
+    """A fresh copy of the highlight module, built from the grammar ``text``."""
+    caches = (grammar.keywords, grammar.rules, grammar.terminal_words)
+    monkeypatch.setattr(grammar, "grammar_text", lambda: text)
+    for cache in caches:
+        cache.cache_clear()
+    try:
+        spec = importlib.util.spec_from_file_location("patched_highlight", highlight.__file__)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        monkeypatch.undo()
+        for cache in caches:
+            cache.cache_clear()
+    return module
+
+
+def test_a_keyword_added_to_the_grammar_is_highlighted_as_a_keyword(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = grammar.grammar_text()
+    patched = re.sub(r'(\n(\s*)\| "show" NAME[^\n]*)', r'\1\n\2| "flag" NAME -> r_flag', text)
+    patched = re.sub(r'(\n(\s*)\| sum "contains" sum[^\n]*)', r'\1\n\2| sum "matches" sum -> e_matches', patched)
+    assert patched.count("\n") == text.count("\n") + 2, "the grammar changed: update the patch above"
+    module = _patched_highlighter(monkeypatch, patched)
+    assert {"flag", "matches"} <= module.KEYWORDS
+    tokens = [(t, v) for t, v in module.BpfLexer().get_tokens('rule r on a {\n    flag x\n    if y matches "a" { }\n}')
+              if v.strip()]
+    assert (Keyword, "flag") in tokens and (Name.Attribute, "x") in tokens
+    assert (Operator.Word, "matches") in tokens and (String.Double, "a") in tokens
+    # the real highlighter is untouched
+    assert "flag" not in highlight.KEYWORDS and grammar.keywords() == highlight.KEYWORDS
 
 
 # ---- registration ----------------------------------------------------------------------
