@@ -74,6 +74,7 @@ from bpf_dsl.service import Caller, Service, open_service
 from bpf_dsl.storage import InstanceRow, RecordRow, open_storage
 from bpf_dsl.storage.schema import MIGRATIONS
 from bpf_dsl.storage.sql import SqlTx, dumps, ts
+from bpf_dsl.storage.sqlite import SQLITE
 
 GOALS = {
     "durable": (">=", 0.5, "(c) durable moveNext: ours / bare sqlite3 (moves/s)"),
@@ -175,7 +176,7 @@ def sql_of(call: Callable[[SqlTx], Any]) -> tuple[str, tuple[Any, ...]]:
     once at the end (:data:`RECOUNT`), as migration 3 does, so that statement is set aside here.
     """
     rec = _Recorder()
-    call(SqlTx(rec, "sqlite"))
+    call(SqlTx(rec, SQLITE))
     writes = [c for c in rec.calls if not c[0].startswith("INSERT INTO stage_counts")] if len(rec.calls) > 1 \
         else rec.calls
     assert len(writes) == 1, rec.calls

@@ -355,6 +355,8 @@ class Program:
     warnings: tuple[Any, ...] = ()
     # (path, text) of every module, imports first: what a stored version is rebuilt from.
     sources: tuple[tuple[str, str], ...] = ()
+    # The checked AST of every process, by name: what its diagram is drawn from (no source is parsed twice).
+    process_nodes: Mapping[str, n.Process] = field(default_factory=dict, compare=False, repr=False)
 
     def processes_on(self, entity: str) -> list[ProcessDefinition]:
         """The processes whose primary entity is ``entity``, lowest order first."""
@@ -370,4 +372,5 @@ def compile_program(checked: CheckResult, registry: Registry) -> Program:
         rules.setdefault(r.entity, []).append(c.rule(r))
     return Program(dict(checked.entities), dict(checked.roles), processes,
                    {k: tuple(v) for k, v in rules.items()},
-                   tuple(d for d in checked.diagnostics if not d.is_error))
+                   tuple(d for d in checked.diagnostics if not d.is_error),
+                   process_nodes={p.name: p for p in checked.processes})

@@ -28,6 +28,27 @@ class TransitionErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     NOT_FOUND = "NOT_FOUND"
 
+    @property
+    def meaning(self) -> str:
+        """What the code says, in a few words (the GraphQL enum's value descriptions are these)."""
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    TransitionErrorCode.STAGE_GATE: "required steps of the active stage are not filled",
+    TransitionErrorCode.END: "no next stage: the active stage is the last on the path",
+    TransitionErrorCode.BEGINNING: "no previous stage",
+    TransitionErrorCode.UNREACHABLE: "the stage is not on the traversed path",
+    TransitionErrorCode.INVALID: "unknown stage or step, or an argument that makes no sense here",
+    TransitionErrorCode.CROSS_ENTITY_TARGET_REQUIRED:
+        "the next stage is on another entity, no record given and no `create`",
+    TransitionErrorCode.NOT_ACTIVE: "the instance is finished or aborted",
+    TransitionErrorCode.CANCELLED: "a plugin's pre-change hook said no",
+    TransitionErrorCode.VERSION_CONFLICT: "expectedVersion is not the current version",
+    TransitionErrorCode.FORBIDDEN: "the caller's roles don't allow this process",
+    TransitionErrorCode.NOT_FOUND: "no such instance or record",
+}
+
 
 class Moved(NamedTuple):
     """A successful step: the new state, what the service must do (``effects``, in order),

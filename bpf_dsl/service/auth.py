@@ -128,10 +128,19 @@ class Tokens:
         with self.storage.write() as tx:
             return tx.revoke_token(found or token_id, self.clock())
 
+    def get(self, token_id: str) -> TokenRow | None:
+        """The stored token of an id, revoked or not."""
+        with self.storage.read() as tx:
+            return tx.get_token(token_id)
+
     def list(self) -> list[TokenRow]:
         """Every token (hashes included: callers print what they need)."""
         with self.storage.read() as tx:
             return tx.list_tokens()
+
+    def close(self) -> None:
+        """Close the database the tokens are in."""
+        self.storage.close()
 
 
 def bearer(header: str | None) -> tuple[str | None, str]:

@@ -21,12 +21,12 @@ from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
 from bpf_dsl.definition import Program
-from bpf_dsl.errors import ImportFileError
+from bpf_dsl.errors import ConflictError, ImportFileError
 from bpf_dsl.model import EntitySpec
 from bpf_dsl.service.core import Service, _Abort, _Work
 from bpf_dsl.service.data import TxData
 from bpf_dsl.service.results import Caller, ValidationFailure
-from bpf_dsl.service.values import FieldError, parse_input
+from bpf_dsl.service.values import FieldError, parse_input, present
 from bpf_dsl.storage import Storage, Tx
 
 
@@ -160,15 +160,9 @@ def import_batch(service: Service, caller: Caller, entity: str, rows: list[tuple
 
     try:
         service._run(command)
-    except Exception as exc:
-        if not _duplicate_id(exc):
-            raise
+    except ConflictError:  # a row's id is taken (the retries found it taken every time)
         problems.append(RowError(rows[0][0], (FieldError("id", "a record with one of these ids exists"),)))
     return problems
-
-
-def _duplicate_id(exc: Exception) -> bool:
-    return type(exc).__name__ in ("IntegrityError", "UniqueViolation")
 
 
 def export_rows(program: Program, storage: Storage, entity: str, fmt: str, page_size: int = 500) -> Iterator[str]:
@@ -182,7 +176,7 @@ def export_rows(program: Program, storage: Storage, entity: str, fmt: str, page_
         with storage.read() as tx:
             page = tx.list_records(entity, {}, None, None, page_size, after, newest_first=False)
         for rec in page.items:
-            values = {"id": rec.id, **{n: rec.values.get(n) for n in spec.fields}}  # empty fields too: null
+            values = {"id": rec.id, **present(spec, rec.values)}  # empty fields too: null
             if fmt == "jsonl":
                 yield json.dumps(values, sort_keys=True) + "\n"
             else:

@@ -38,15 +38,17 @@ from bpf_dsl.engine import (
     start,
     step,
 )
-from bpf_dsl.errors import ActionFailed
+from bpf_dsl.errors import ActionFailed, ConflictError, TransientError
 from bpf_dsl.plugins import Change, Registry
 from bpf_dsl.service.data import TxData
+from bpf_dsl.service.diagrams import Diagrams
 from bpf_dsl.service.reads import Reads
 from bpf_dsl.service.records import prepare
 from bpf_dsl.service.results import SYSTEM, Caller, ProcessEvent, TransitionFailure, ValidationFailure
+from bpf_dsl.service.rows import row_of, state_of
 from bpf_dsl.service.values import FieldError, decode, parse_input
 from bpf_dsl.service.versions import Versions
-from bpf_dsl.storage import InstanceRow, RecordRow, Storage, Tx
+from bpf_dsl.storage import InstanceRow, Notifier, RecordRow, Storage, Tx
 
 log = logging.getLogger("bpf.service")
 
@@ -92,9 +94,25 @@ class Service(Reads):
         self.registry = registry
         self.clock = clock
         self.versions = Versions(program, registry)
+        self.diagrams = Diagrams(program)
         self.listeners: list[Callable[[ProcessEvent], None]] = []
         with storage.write() as tx:
             self.versions.record_current(tx, clock())
+
+    @property
+    def inline_reads(self) -> bool:
+        """Whether a read by key costs less inline than handed to a thread (an embedded database: SQLite)."""
+        return self.storage.backend.inline_reads
+
+    @property
+    def single_writer(self) -> bool:
+        """Whether the database takes one writer at a time (SQLite): callers had better queue their writes."""
+        return self.storage.backend.single_writer
+
+    @property
+    def notifier(self) -> Notifier | None:
+        """Notifications to and from the other processes on the database (PostgreSQL); None where it has none."""
+        return self.storage.notifier
 
     # -- plumbing ---------------------------------------------------------------------------------
     @contextmanager
@@ -114,13 +132,13 @@ class Service(Reads):
             except _Conflict:
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
-            except Exception as exc:
-                if (_is_unique_violation(exc) or _is_transient(exc)) and attempt < RETRIES - 1:
-                    # e.g. two starts of one process on one record (the retry finds the winner),
-                    # or the victim of a deadlock: the whole command runs again from the start.
-                    time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-                    continue
-                raise
+            except (ConflictError, TransientError):
+                if attempt == RETRIES - 1:
+                    raise
+                # e.g. two starts of one process on one record (the retry finds the winner), a busy
+                # database, or the victim of a deadlock: the whole command runs again from the start.
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                continue
             self._after_commit(work)
             return result
         raise RuntimeError("too much contention: the command lost its race 12 times")
@@ -288,7 +306,7 @@ class Service(Reads):
                         record_id: str, *, make_active: bool) -> InstanceRow:
         moved = start(defn, new_id(), record_id, data.now, data, caller.user, new_id=new_id)
         state = self._apply(tx, data, work, defn, moved, caller, None)
-        row = _row(state, defn, data.now)
+        row = row_of(state, defn, data.now)
         tx.insert_instance(row)
         self._log(tx, data, work, defn, moved, row)
         if make_active:
@@ -387,7 +405,7 @@ class Service(Reads):
                     "VERSION_CONFLICT", f"the instance is at version {row.version}, not {expected_version}",
                     current_version=row.version))
             defn = self.definition(tx, row)
-            state = _state(row, defn)
+            state = state_of(row, defn)
             outcome = step(defn, state, action, data.now, data, caller.user, new_id=new_id)
             if isinstance(outcome, Refused):
                 raise _Abort(TransitionFailure(str(outcome.code), outcome.message, outcome.missing_steps,
@@ -396,7 +414,7 @@ class Service(Reads):
                 return row
             try:
                 new_state = self._apply(tx, data, work, defn, outcome, caller, state)
-                new_row = _row(new_state, defn, data.now, created_at=row.created_at)
+                new_row = row_of(new_state, defn, data.now, created_at=row.created_at)
                 if not tx.update_instance(new_row, row.version):
                     raise _Conflict()
                 self._log(tx, data, work, defn, outcome, new_row)
@@ -568,34 +586,3 @@ def _move_failure(failure: TransitionFailure | ValidationFailure, what: str) -> 
         return failure
     details = "; ".join(f"{e.field + ': ' if e.field else ''}{e.message}" for e in failure.field_errors)
     return TransitionFailure("INVALID", f"{what} can't be saved: {details or failure.message}")
-
-
-def _state(row: InstanceRow, defn: ProcessDefinition) -> InstanceState:
-    return InstanceState(
-        row.id, row.process, row.definition_version, row.record_id, row.status,  # type: ignore[arg-type]
-        defn.by_name[row.active_stage], tuple(defn.by_name[s] for s in row.traversed if s in defn.by_name),
-        # Storage keeps bindings as a JSON object (key order not kept): the primary record goes first again.
-        tuple(sorted(row.bound.items(), key=lambda kv: kv[0] != defn.entity)), row.stage_started_at,
-        row.created_at, row.completed_at, row.version, frozenset(row.actions_done))
-
-
-def _row(state: InstanceState, defn: ProcessDefinition, now: dt.datetime,
-         created_at: dt.datetime | None = None) -> InstanceRow:
-    names = [s.name for s in defn.stages]
-    return InstanceRow(state.id, state.record_id, defn.name, state.definition_version, state.status,
-                       names[state.active_stage], tuple(names[i] for i in state.traversed), dict(state.bound),
-                       state.stage_started_at, created_at or state.created_at, now, state.completed_at, state.version,
-                       tuple(sorted(state.actions_done)))
-
-
-def _is_unique_violation(exc: Exception) -> bool:
-    name = type(exc).__name__
-    return name in ("IntegrityError", "UniqueViolation")
-
-
-def _is_transient(exc: Exception) -> bool:
-    """A failure the database asks us to retry: a deadlock victim, a serialization failure, a busy file."""
-    name = type(exc).__name__
-    if name in ("DeadlockDetected", "SerializationFailure", "LockNotAvailable"):
-        return True
-    return name == "OperationalError" and "locked" in str(exc)

@@ -14,24 +14,45 @@ from dataclasses import dataclass
 from typing import Any
 
 from bpf_dsl.definition import ProcessDefinition, Program, StageDef, StepDef
-from bpf_dsl.engine import (
-    EMPTY_FORM,
-    FormState,
-    InstanceState,
-    StepStatus,
-    active_path,
-    can_move_next,
-    missing_steps,
-    stage_steps,
-)
+from bpf_dsl.engine import EMPTY_FORM, StepStatus, active_path, can_move_next, missing_steps, stage_steps
+from bpf_dsl.model import FieldSpec
 from bpf_dsl.service.data import TxData
+from bpf_dsl.service.diagrams import Diagrams
 from bpf_dsl.service.results import Caller
-from bpf_dsl.service.values import encode, parse_input
+from bpf_dsl.service.rows import state_of
+from bpf_dsl.service.values import encode, parse_input, present, to_json
 from bpf_dsl.service.versions import Versions
 from bpf_dsl.storage import InstanceRow, Page, RecordRow, Storage, Tx
 
-# A step as the process bar shows it: the engine's own status of a step, on current data.
-BarStep = StepStatus
+
+@dataclass(frozen=True, slots=True)
+class BarStep:
+    """A step as the process bar shows it, on current data; ``value`` in API.md's JSON shape."""
+
+    step: StepDef
+    value: Any
+    done: bool
+    required: bool
+    hidden: bool
+    locked: bool
+    recommendation: str | None
+
+    @property
+    def blocks(self) -> bool:
+        """Whether this step keeps its stage from being left."""
+        return self.required and not self.done and not self.hidden
+
+
+@dataclass(frozen=True, slots=True)
+class FormField:
+    """A field of a record with what the business rules say about it now; ``value`` in API.md's JSON shape."""
+
+    spec: FieldSpec
+    value: Any
+    required: bool
+    hidden: bool
+    locked: bool
+    recommendation: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +90,30 @@ class InstanceDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class StageStats:
+    """How instances stand in and move through one stage of a process."""
+
+    stage: StageDef
+    count: int  # active instances now in this stage
+    median_seconds: float | None  # of finished visits
+    p90_seconds: float | None
+    conversion_to_next: float | None  # share of the instances that reached it and went on to a later stage (0..1)
+
+
+@dataclass(frozen=True, slots=True)
 class Analytics:
-    """Records per active stage, conversion between consecutive stages, time in stage."""
+    """Records per active stage, conversion between consecutive stages, time in stage.
+
+    ``stages`` holds the same numbers per stage of ``definition``, in stage order.
+    """
 
     process: str
     counts: dict[str, int]
     conversion: dict[tuple[str, str], float]
     median_seconds: dict[str, float]
     p90_seconds: dict[str, float]
+    definition: ProcessDefinition
+    stages: tuple[StageStats, ...]
 
 
 MAX_PAGE = 500  # records in one page of `records`
@@ -88,12 +125,27 @@ class Reads:
     program: Program
     storage: Storage
     versions: Versions
+    diagrams: Diagrams
     clock: Callable[[], dt.datetime]
+
+    def may_see(self, caller: Caller, process: str) -> bool:
+        """Whether the caller's roles allow a process (one the program doesn't have: admins only)."""
+        defn = self.program.processes.get(process)
+        return caller.may_use(defn.roles if defn is not None else ())
 
     def visible(self, caller: Caller, row: InstanceRow) -> bool:
         """Whether the caller's roles allow the instance's process."""
-        defn = self.program.processes.get(row.process)
-        return caller.may_use(defn.roles if defn is not None else ())
+        return self.may_see(caller, row.process)
+
+    def visible_process(self, caller: Caller, name: str) -> ProcessDefinition | None:
+        """The current definition of a process, if the program has it and the caller's roles allow it."""
+        defn = self.program.processes.get(name)
+        return defn if defn is not None and caller.may_use(defn.roles) else None
+
+    def values_of(self, row: RecordRow) -> dict[str, Any]:
+        """A record's stored values (JSON shapes) with every declared field present, an empty one as None."""
+        spec = self.program.entities.get(row.entity)
+        return present(spec, row.values) if spec is not None else dict(row.values)
 
     def get_record(self, caller: Caller, record_id: str) -> RecordRow | None:
         """A record by id."""
@@ -150,6 +202,12 @@ class Reads:
 
     def _active_instance(self, tx: Tx, caller: Caller, record: RecordRow) -> InstanceRow | None:
         rows = [r for r in tx.instances_involving_many([record.id])[record.id] if self.visible(caller, r)]
+        return self.active_among(record, rows)
+
+    @staticmethod
+    def active_among(record: RecordRow, rows: list[InstanceRow]) -> InstanceRow | None:
+        """Of a record's visible instances (newest activity first), the one its bar shows: the record's
+        active one if among them, else the newest."""
         for r in rows:
             if r.id == record.active_instance_id:
                 return r
@@ -165,7 +223,7 @@ class Reads:
             if defn is None:
                 return None
             data = TxData(tx, self.program, self.clock())
-            state = _state_of(row, defn)
+            state = state_of(row, defn)
             path = tuple(active_path(defn, state, data, data.now))
             missing = tuple(missing_steps(defn, state, data)) if row.status == "active" else ()
             movable = row.status == "active" and can_move_next(defn, state, data, data.now)
@@ -182,7 +240,7 @@ class Reads:
                 return None
             data = TxData(tx, self.program, self.clock())
             data.remember(record)  # already read: the gate's steps read it again
-            state = _state_of(row, defn)
+            state = state_of(row, defn)
             path = active_path(defn, state, data, data.now)
             traversed = set(state.traversed)
             bars = []
@@ -193,7 +251,7 @@ class Reads:
                     kind = "COMPLETED"
                 else:
                     kind = "UPCOMING"
-                steps = tuple(stage_steps(defn, state, data, stage.index))
+                steps = self._bar_steps(stage, stage_steps(defn, state, data, stage.index))
                 bars.append(StageBar(stage, kind, steps))
             missing = tuple(missing_steps(defn, state, data)) if row.status == "active" else ()
             movable = row.status == "active" and can_move_next(defn, state, data, data.now)
@@ -201,13 +259,34 @@ class Reads:
                                     tuple(defn.stages[i] for i in state.traversed), tuple(path), missing, movable)
         return detail, bars
 
+    def _bar_steps(self, stage: StageDef, statuses: list[StepStatus]) -> tuple[BarStep, ...]:
+        spec = self.program.entities.get(stage.entity)
+        fields = spec.fields if spec is not None else {}
+        out = []
+        for s in statuses:
+            field = fields.get(s.step.field) if s.step.field else None
+            value = to_json(field, s.value) if field is not None and s.value is not None else None
+            out.append(BarStep(s.step, value, s.done, s.required, s.hidden, s.locked, s.recommendation))
+        return tuple(out)
+
+    def definition_known(self, row: InstanceRow) -> bool:
+        """Whether the definition of ``row`` is at hand without a query (its version is the current one, or
+        was loaded before): then :meth:`definition_of` and :meth:`shown_definition` never touch the database."""
+        return self.versions.cached(row.process, row.definition_version)[0]
+
     def definition_of(self, row: InstanceRow) -> ProcessDefinition | None:
-        """The definition an instance runs on (the current one without a query when it is that)."""
-        current = self.program.processes.get(row.process)
-        if current is not None and current.version == row.definition_version:
-            return current
+        """The definition an instance runs on (without a query when it is the current one, or loaded before)."""
+        known, defn = self.versions.cached(row.process, row.definition_version)
+        if known:
+            return defn
         with self.storage.read() as tx:
             return self._defn(tx, row)
+
+    def shown_definition(self, row: InstanceRow) -> ProcessDefinition | None:
+        """The definition an instance is shown with: its own version, else (when that can't be rebuilt) the
+        current one; None when neither has the instance's active stage."""
+        defn = self.definition_of(row) or self.program.processes.get(row.process)
+        return defn if defn is not None and row.active_stage in defn.by_name else None
 
     def details(self, rows: list[InstanceRow]) -> list[InstanceDetail | None]:
         """:meth:`detail` of many instances in one read transaction (for DataLoaders).
@@ -230,7 +309,7 @@ class Reads:
                 if defn is None or row.active_stage not in defn.by_name:
                     out.append(None)
                     continue
-                state = _state_of(row, defn)
+                state = state_of(row, defn)
                 path = tuple(active_path(defn, state, data, data.now))
                 missing = tuple(missing_steps(defn, state, data)) if row.status == "active" else ()
                 movable = row.status == "active" and can_move_next(defn, state, data, data.now)
@@ -253,18 +332,24 @@ class Reads:
             out.append(visits)
         return out
 
-    def forms(self, rows: list[RecordRow]) -> list[tuple[dict[str, Any], FormState]]:
-        """What the business rules say about stored records: Python values and form state, per record."""
-        out: list[tuple[dict[str, Any], FormState]] = []
+    def forms(self, rows: list[RecordRow]) -> list[list[FormField]]:
+        """What the business rules say about stored records: every declared field's value and state, per record
+        (none for a record of an entity the program doesn't declare)."""
+        out: list[list[FormField]] = []
         with self.storage.read() as tx:
             data = TxData(tx, self.program, self.clock())
             for row in rows:
+                spec = self.program.entities.get(row.entity)
+                if spec is None:
+                    out.append([])
+                    continue
                 data.remember(row)
                 values = data.values(row.entity, row.id)
-                if values is None:
-                    out.append(({}, EMPTY_FORM))
-                    continue
-                out.append((dict(values), data.form(row.entity, row.id)))
+                form = data.form(row.entity, row.id) if values is not None else EMPTY_FORM
+                got = values or {}
+                out.append([FormField(f, to_json(f, got.get(f.name)), form.is_required(f.name, f.required),
+                                      f.name in form.hidden, f.name in form.locked, form.recommendation(f.name))
+                            for f in spec.field_list()])
         return out
 
     def history(self, row: InstanceRow) -> list[Visit]:
@@ -281,8 +366,8 @@ class Reads:
 
     def analytics(self, caller: Caller, process: str) -> Analytics | None:
         """Counts per active stage, conversion between consecutive stages, median and p90 time in stage."""
-        defn = self.program.processes.get(process)
-        if defn is None or not caller.may_use(defn.roles):
+        defn = self.visible_process(caller, process)
+        if defn is None:
             return None
         with self.storage.read() as tx:
             counts = tx.stage_counts(process)
@@ -296,7 +381,20 @@ class Reads:
                       if visitors.get(a) and order.get(b, -1) > order.get(a, -1)}
         median = {s: statistics.median(v) for s, v in durations.items() if v}
         p90 = {s: _percentile(v, 0.9) for s, v in durations.items() if v}
-        return Analytics(process, counts, conversion, median, p90)
+        stages = []
+        for s in defn.stages:
+            onward = [v for (a, _b), v in conversion.items() if a == s.name]
+            stages.append(StageStats(s, counts.get(s.name, 0), median.get(s.name), p90.get(s.name),
+                                     min(1.0, sum(onward)) if onward else None))
+        return Analytics(process, counts, conversion, median, p90, defn, tuple(stages))
+
+    def diagram(self, caller: Caller, process: str, fmt: str = "svg") -> str | None:
+        """A diagram of a process of the program (svg, mermaid or dot); None if unknown or not the caller's.
+
+        Drawn from the checked AST the program keeps (never parsed again), once per process, format and version.
+        """
+        defn = self.visible_process(caller, process)
+        return self.diagrams.draw(defn, fmt) if defn is not None else None
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -304,8 +402,3 @@ def _percentile(values: list[float], q: float) -> float:
     k = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
     return ordered[k]
 
-
-def _state_of(row: InstanceRow, defn: ProcessDefinition) -> InstanceState:
-    from bpf_dsl.service.core import _state
-
-    return _state(row, defn)

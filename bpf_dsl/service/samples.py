@@ -38,7 +38,7 @@ from bpf_dsl.service.results import SYSTEM, Caller, TransitionFailure, Validatio
 
 if TYPE_CHECKING:
     from bpf_dsl.model import EntitySpec
-    from bpf_dsl.service import Service
+    from bpf_dsl.service.core import Service
     from bpf_dsl.storage import InstanceRow
 
 log = logging.getLogger("bpf.samples")

@@ -84,6 +84,11 @@ def encode(entity: EntitySpec, values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def present(entity: EntitySpec, stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored (JSON) values with every declared field present, an empty one as None, in declaration order."""
+    return {name: stored.get(name) for name in entity.fields}
+
+
 def parse_input(entity: EntitySpec, raw: Any) -> tuple[dict[str, Any], list[FieldError]]:
     """Validate API input (JSON) field by field: Python values, and an error for each bad one."""
     if not isinstance(raw, Mapping):

@@ -7,6 +7,7 @@ keeps the version it started on until ``bpf instances upgrade`` moves it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -16,7 +17,7 @@ from bpf_dsl.checker import check_modules
 from bpf_dsl.definition import ProcessDefinition, Program, compile_program
 from bpf_dsl.parser import parse
 from bpf_dsl.plugins import Registry
-from bpf_dsl.storage import Tx
+from bpf_dsl.storage import Storage, Tx
 
 PROGRAM = "*"
 
@@ -31,14 +32,19 @@ def build(source: list[list[str]], registry: Registry) -> Program | None:
     if not checked.ok:
         return None
     program = compile_program(checked, registry)
-    return Program(program.entities, program.roles, program.processes, program.rules, program.warnings,
-                   tuple((path, text) for path, text in source))
+    return dataclasses.replace(program, sources=tuple((path, text) for path, text in source))
 
 
 def latest_program(tx: Tx, registry: Registry) -> Program | None:
     """The program a server last ran on this database."""
     source = tx.latest_definition_source(PROGRAM)
     return None if source is None else build(source, registry)
+
+
+def stored_program(storage: Storage, registry: Registry) -> Program | None:
+    """The program a server last ran on the database of ``storage`` (None: none stored, or it no longer checks)."""
+    with storage.read() as tx:
+        return latest_program(tx, registry)
 
 
 class Versions:
@@ -64,6 +70,13 @@ class Versions:
             tx.save_definition(p.name, p.version, source, now)
         digest = hashlib.sha256(json.dumps(source).encode()).hexdigest()[:16]
         tx.save_definition(PROGRAM, digest, source, now)
+
+    def cached(self, process: str, version: str) -> tuple[bool, ProcessDefinition | None]:
+        """Whether the definition of ``process`` at ``version`` is known without a query, and it if so."""
+        with self._lock:
+            if (process, version) in self._cache:
+                return True, self._cache[(process, version)]
+        return False, None
 
     def get(self, tx: Tx, process: str, version: str) -> ProcessDefinition | None:
         """The definition of ``process`` at ``version``; None if it can't be rebuilt."""

@@ -12,10 +12,16 @@ False otherwise and the service reports VERSION_CONFLICT.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from bpf_dsl.storage.backend import Backend
+
+#: The notification channel of revoked tokens (payload: the token's id), on backends with notifications:
+#: ``Tx.revoke_token`` sends it on commit, and every server process drops the token from its cache.
+TOKENS_CHANNEL = "bpf_tokens"
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,20 +164,59 @@ class Tx(Protocol):
     def list_tokens(self) -> list[TokenRow]: ...
 
 
+class Listening(Protocol):
+    """A LISTEN running in the background (:meth:`Notifier.listen`)."""
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the LISTEN to be in place; whether it is."""
+
+    def stop(self) -> None:
+        """Stop listening and close its connection."""
+
+
+class Notifier(Protocol):
+    """Notifications between the processes that share one database (PostgreSQL's LISTEN/NOTIFY)."""
+
+    #: The longest payload (in bytes, UTF-8) that :meth:`notify` may send.
+    max_payload: int
+
+    @property
+    def namespace(self) -> str:
+        """Where this storage's data lives within everything that hears the same channels.
+
+        Processes using other schemas of the same PostgreSQL database hear the same channels:
+        a payload that carries its namespace lets a listener skip the others'.
+        """
+
+    def notify(self, channel: str, payload: str) -> None:
+        """Send ``payload`` to every listener of ``channel`` now (on a connection of its own, outside any
+        transaction); reconnects once, then raises :class:`~bpf_dsl.errors.UnavailableError`."""
+
+    def listen(self, channels: Sequence[str], callback: Callable[[str, str], None]) -> Listening:
+        """Call ``callback(channel, payload)`` in a background thread for every notification on ``channels``
+        (including this process's own); the connection is re-made whenever it is lost."""
+
+
 class Storage(Protocol):
     """A database: SQLite or PostgreSQL."""
 
     url: str
-    dialect: str
+    #: What this backend is: its SQL differences, concurrency, notifications, error translator.
+    backend: Backend
+
+    @property
+    def notifier(self) -> Notifier | None:
+        """Notifications to and from other processes; None where ``backend.notifications`` is false."""
 
     def write(self) -> AbstractContextManager[Tx]:
-        """A write transaction (serialised where the backend must)."""
+        """A write transaction (serialised where the backend must): committed when the block ends, rolled
+        back on any exception. The driver's errors come out as StorageErrors (:mod:`bpf_dsl.storage.errors`)."""
 
     def read(self) -> AbstractContextManager[Tx]:
         """A read-only transaction."""
 
     def migrate(self) -> list[int]:
-        """Apply pending schema migrations; returns the versions applied."""
+        """Apply pending schema migrations (:func:`bpf_dsl.storage.migrate.migrate`); returns the versions applied."""
 
     def ping(self) -> bool:
         """Whether the database answers."""

@@ -3,27 +3,97 @@
 Writes run at READ COMMITTED; the compare-and-set updates (``WHERE version = ?``)
 make a concurrent writer's update touch no row, so two moves of one instance can
 never both win. Migrations take an advisory lock so servers starting together
-don't race.
+don't race. The processes sharing the database hear one another through
+LISTEN/NOTIFY (:class:`PgNotifier`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
 
 import psycopg
+import psycopg.errors
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
-from bpf_dsl.errors import StorageError
-from bpf_dsl.storage import display_url
-from bpf_dsl.storage.schema import MIGRATIONS, statements
-from bpf_dsl.storage.sql import SqlTx, ts
+from bpf_dsl.errors import (
+    ConflictError,
+    IntegrityError,
+    StorageError,
+    TransientError,
+    UnavailableError,
+)
+from bpf_dsl.storage.backend import Backend, JsonSql
+from bpf_dsl.storage.errors import first_line, translated
+from bpf_dsl.storage.migrate import migrate
+from bpf_dsl.storage.sql import SqlTx, dumps
+from bpf_dsl.storage.urls import display_url
 
+log = logging.getLogger("bpf.storage")
+
+SCHEMES = ("postgresql://", "postgres://")
 _MIGRATION_LOCK = 0x62706601  # "bpf\x01": any constant shared by every bpf server
 CONNECT_TIMEOUT = 5  # seconds, for the first connection, unless the URL or PGCONNECT_TIMEOUT says otherwise
+_NOTIFY = "SELECT pg_notify(?, ?)"  # ? the channel, ? the payload
+
+# The database chose this transaction as the victim (class 40: serialization failure, deadlock), or a lock
+# wasn't free (NOWAIT, lock_timeout): the same command run again will likely succeed.
+_TRANSIENT = (psycopg.errors.TransactionRollback, psycopg.errors.SerializationFailure,
+              psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable)
+
+
+def translate(err: Exception) -> StorageError:
+    """A psycopg exception as bpf's, by its class (psycopg has one per SQLSTATE)."""
+    if isinstance(err, psycopg.errors.UniqueViolation):
+        return ConflictError(str(err))
+    if isinstance(err, psycopg.IntegrityError):
+        return IntegrityError(str(err))
+    if isinstance(err, _TRANSIENT):
+        return TransientError(str(err))
+    if isinstance(err, psycopg.OperationalError | psycopg.InterfaceError):
+        # a lost connection, a server shutting down, no connection from the pool in time, too many clients
+        return UnavailableError(str(err))
+    return StorageError(str(err))
+
+
+def explain(url: str, err: BaseException) -> str:
+    """One line: why the database of ``url`` can't be used."""
+    return f"can't use {display_url(url)}: {first_line(err)}"
+
+
+def _jsonb_contains(name: str, value: Any) -> str:
+    return dumps({name: value})
+
+
+POSTGRES = Backend(
+    name="postgres",
+    placeholder="%s",
+    json=JsonSql(
+        param="?::jsonb",
+        text="({col} ->> '{key}')",
+        value="({col} -> '{key}')",
+        compare="?::jsonb",
+        scalar="{col} @> ?::jsonb",  # containment: JSONB's GIN-friendly equality of one key
+        scalar_param=_jsonb_contains,
+        search=("EXISTS (SELECT 1 FROM jsonb_each(r.data) AS kv(k, v) WHERE jsonb_typeof(kv.v) = "
+                "'string' AND (kv.v #>> '{}') ILIKE ? ESCAPE '\\')"),
+    ),
+    row_lock=" FOR UPDATE",
+    migration_lock=f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})",
+    migrations_table="SELECT to_regclass('schema_migrations')",
+    notify=_NOTIFY,
+    inline_reads=False,
+    single_writer=False,
+    driver_errors=(psycopg.Error,),
+    translate=translate,
+    explain=explain,
+)
 
 
 def check_connection(url: str) -> None:
@@ -44,7 +114,7 @@ def check_connection(url: str) -> None:
     try:
         psycopg.connect(conninfo, autocommit=True).close()
     except psycopg.Error as err:
-        raise StorageError(f"can't connect to {where}: {_first_line(err)}") from err
+        raise UnavailableError(f"can't connect to {where}: {_first_line(err)}") from err
 
 
 def _first_line(err: Exception) -> str:
@@ -58,7 +128,7 @@ def _first_line(err: Exception) -> str:
 class PostgresStorage:
     """A PostgreSQL database (``postgresql://...``)."""
 
-    dialect = "postgres"
+    backend = POSTGRES
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
         self.url = url
@@ -67,12 +137,16 @@ class PostgresStorage:
         # send their statements alone, saving BEGIN and COMMIT round trips (psycopg's recommended pattern).
         self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=True,
                                    kwargs={"autocommit": True})
+        self.notifier = PgNotifier(url, self.pool)
 
     @contextmanager
     def write(self) -> Iterator[SqlTx]:
-        """One transaction; commit on success, roll back on any exception."""
-        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            yield SqlTx(cur, self.dialect)
+        """One transaction; commit on success, roll back on any exception. psycopg's errors become StorageErrors."""
+        try:
+            with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                yield SqlTx(cur, POSTGRES)
+        except psycopg.Error as err:
+            raise translate(err) from err
 
     @contextmanager
     def read(self) -> Iterator[SqlTx]:
@@ -82,25 +156,15 @@ class PostgresStorage:
         and a COMMIT would cost two round trips and buy nothing; a consistent snapshot
         across statements (REPEATABLE READ) would cost more than the API needs.
         """
-        with self.pool.connection() as conn, conn.cursor() as cur:
-            yield SqlTx(cur, self.dialect)
+        try:
+            with self.pool.connection() as conn, conn.cursor() as cur:
+                yield SqlTx(cur, POSTGRES)
+        except psycopg.Error as err:
+            raise translate(err) from err
 
     def migrate(self) -> list[int]:
-        """Apply pending migrations under an advisory lock."""
-        applied: list[int] = []
-        with self.write() as tx:
-            tx.q("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
-            tx.q("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                 "applied_at TEXT NOT NULL)")
-            for version, name, sql in MIGRATIONS:
-                if tx.q("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
-                    continue
-                for stmt in statements(self.dialect, sql):
-                    tx.q(stmt)
-                tx.q("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                     (version, name, ts(dt.datetime.now(dt.UTC))))
-                applied.append(version)
-        return applied
+        """Apply pending migrations in one transaction, under an advisory lock."""
+        return migrate(self)
 
     def ping(self) -> bool:
         """Whether the server answers."""
@@ -112,5 +176,151 @@ class PostgresStorage:
             return False
 
     def close(self) -> None:
-        """Close the pool."""
+        """Stop the notifier's connections and close the pool."""
+        self.notifier.close()
         self.pool.close()
+
+
+class PgNotifier:
+    """LISTEN/NOTIFY between the processes sharing the database, each on a connection of its own.
+
+    A listener's connection must stay out of the pool (it is busy waiting), and a NOTIFY sent
+    outside any transaction should not wait for a pooled connection behind the writers.
+    """
+
+    max_payload = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes and more
+
+    def __init__(self, url: str, pool: ConnectionPool) -> None:
+        self._url = url
+        self._pool = pool
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None  # the NOTIFY connection, made when first needed
+        self._namespace: str | None = None
+        self._listeners: list[_Listener] = []
+
+    @property
+    def namespace(self) -> str:
+        """``database/schema``: servers on other schemas of one database hear the same channels."""
+        if self._namespace is None:
+            with translated(POSTGRES), self._pool.connection() as conn:
+                self._learn_namespace(conn)
+        return self._namespace or ""
+
+    def _learn_namespace(self, conn: psycopg.Connection[Any]) -> None:
+        row = conn.execute("SELECT current_database() || '/' || current_schema()").fetchone()
+        self._namespace = str(row[0]) if row else ""
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """A new autocommit connection of the notifier's own (not from the pool)."""
+        conn = psycopg.connect(self._url, autocommit=True)
+        if self._namespace is None:
+            self._learn_namespace(conn)
+        return conn
+
+    def notify(self, channel: str, payload: str) -> None:
+        """NOTIFY now (autocommit); a lost connection is re-made once, then :class:`UnavailableError`."""
+        statement = _NOTIFY.replace("?", POSTGRES.placeholder)
+        with self._lock:
+            for attempt in range(2):
+                try:
+                    if self._conn is None or self._conn.closed:
+                        self._conn = self.connect()
+                    self._conn.execute(statement, (channel, payload))
+                    return
+                except psycopg.Error as err:
+                    self._drop()
+                    error = translate(err)
+                    if attempt or not isinstance(error, UnavailableError):
+                        raise error from err
+
+    def listen(self, channels: Sequence[str], callback: Callable[[str, str], None]) -> _Listener:
+        """LISTEN on ``channels`` in a background thread that calls ``callback(channel, payload)``."""
+        listener = _Listener(self, list(channels), callback)
+        with self._lock:
+            self._listeners.append(listener)
+        listener.start()
+        return listener
+
+    def close(self) -> None:
+        """Stop every listener and close the NOTIFY connection."""
+        with self._lock:
+            listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            listener.stop()
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with suppress(psycopg.Error):
+                self._conn.close()
+        self._conn = None
+
+
+class _Listener:
+    """One LISTEN connection in a thread of its own, re-made (with a growing pause) whenever it is lost."""
+
+    def __init__(self, notifier: PgNotifier, channels: list[str], callback: Callable[[str, str], None]) -> None:
+        self._notifier = notifier
+        self._channels = channels
+        self._callback = callback
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bpf-listen", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the LISTEN to be in place; whether it is."""
+        return self._ready.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop listening (within half a second) and close the connection."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        delay = 0.5
+        names = ", ".join(self._channels)
+        while not self._stop.is_set():
+            conn = None
+            try:
+                conn = self._notifier.connect()
+                for channel in self._channels:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                self._ready.set()
+                delay = 0.5
+                while not self._stop.is_set():
+                    for note in conn.notifies(timeout=0.5):
+                        self._hear(note.channel, note.payload)
+            except Exception as exc:
+                if self._stop.is_set():
+                    break
+                log.warning("LISTEN %s lost (%s); reconnecting in %.1fs", names, exc, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+            finally:
+                if conn is not None:
+                    with suppress(Exception):
+                        conn.close()
+
+    def _hear(self, channel: str, payload: str) -> None:
+        try:
+            self._callback(channel, payload)
+        except Exception:  # the listener's failure must not cost the connection
+            log.exception("a %s listener failed", channel)
+
+
+@contextmanager
+def opening(url: str, *, create: bool = True) -> Iterator[PostgresStorage]:
+    """The database of ``url``, connected once (a StorageError at once if it can't be), for
+    :func:`~bpf_dsl.storage.open_storage` to check and migrate; closed again if that fails.
+    (``create`` is for files: a server's database exists or it doesn't.)"""
+    storage = PostgresStorage(url)
+    try:
+        yield storage
+    except BaseException:
+        storage.close()
+        raise

@@ -1,4 +1,4 @@
-"""The SQL of every operation, written once; the two backends differ only where marked.
+"""The SQL of every operation, written once for every backend; where they differ, it asks the backend object.
 
 Values are kept as JSON (``data`` column). Timestamps are fixed-width UTC text
 (``2026-01-31T09:00:00.000000Z``), which sorts like time in both databases.
@@ -14,7 +14,17 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from bpf_dsl.storage.base import EventRow, InstanceRow, Page, RecordRow, TokenRow, VisitRow, iter_chunks
+from bpf_dsl.storage.backend import Backend
+from bpf_dsl.storage.base import (
+    TOKENS_CHANNEL,
+    EventRow,
+    InstanceRow,
+    Page,
+    RecordRow,
+    TokenRow,
+    VisitRow,
+    iter_chunks,
+)
 
 SHARDS = 8
 
@@ -43,9 +53,6 @@ def _default(v: Any) -> Any:
     raise TypeError(f"can't store {type(v).__name__}")
 
 
-TOKENS_CHANNEL = "bpf_tokens"  # PostgreSQL NOTIFY channel: the id of each revoked token
-
-
 def dumps(v: Any) -> str:
     """JSON text for storage."""
     return json.dumps(v, default=_default, separators=(",", ":"), sort_keys=True)
@@ -72,28 +79,32 @@ def _instance(r: Sequence[Any]) -> InstanceRow:
 
 
 class SqlTx:
-    """A transaction over a DB-API cursor; ``dialect`` is ``sqlite`` or ``postgres``."""
+    """A transaction over a DB-API cursor of ``backend``'s driver."""
 
-    def __init__(self, cursor: Any, dialect: str) -> None:
+    def __init__(self, cursor: Any, backend: Backend) -> None:
         self.cur = cursor
-        self.dialect = dialect
-        self.pg = dialect == "postgres"
+        self.backend = backend
+        self._placeholder = backend.placeholder
+        self._errors = backend.driver_errors
 
     def q(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        """Run one statement; ``?`` placeholders become ``%s`` on PostgreSQL."""
-        if self.pg:
-            sql = sql.replace("?", "%s")
-        self.cur.execute(sql, tuple(params))
+        """Run one statement (``?`` placeholders become the driver's); the driver's errors become StorageErrors."""
+        if self._placeholder != "?":
+            sql = sql.replace("?", self._placeholder)
+        try:
+            self.cur.execute(sql, tuple(params))
+        except self._errors as err:
+            raise self.backend.translate(err) from err
         return self.cur
 
     def _json(self) -> str:
-        return "?::jsonb" if self.pg else "?"
+        return self.backend.json.param
 
     # -- records ----------------------------------------------------------------------
     def _lock(self, lock: bool) -> str:
-        # PostgreSQL: lock the row for this transaction so a concurrent command waits instead of
-        # failing its compare-and-set. SQLite's BEGIN IMMEDIATE already serialises writers.
-        return " FOR UPDATE" if lock and self.pg else ""
+        # Where writers run concurrently, lock the row for this transaction so a concurrent command
+        # waits instead of failing its compare-and-set (the backend says how, or that it needn't).
+        return self.backend.row_lock if lock else ""
 
     def get_record(self, record_id: str, lock: bool = False) -> RecordRow | None:
         row = self.q(f"SELECT {_RECORD_COLS} FROM records WHERE id = ?{self._lock(lock)}", (record_id,)).fetchone()
@@ -152,28 +163,20 @@ class SqlTx:
         self.q("UPDATE records SET active_instance_id = ? WHERE id = ?", (instance_id, record_id))
 
     def _field_expr(self, field_name: str) -> str:
-        if self.pg:
-            return f"(data ->> '{_safe(field_name)}')"
-        return f"json_extract(data, '$.{_safe(field_name)}')"
+        return self.backend.json.text.format(col="data", key=_safe(field_name))
 
     def _equals(self, name: str, value: Any) -> tuple[str, tuple[Any, ...]]:
-        """A clause matching records whose field ``name`` holds ``value`` (stored JSON), the same on both dialects.
+        """A clause matching records whose field ``name`` holds ``value`` (stored JSON), the same on every backend.
 
         Empty values are not stored (an absent key and null mean the same), so null matches an absent
         key; a list (choices) matches the same list, not one containing it (JSONB's ``@>`` would).
         """
-        key = _safe(name)
-        if self.pg:
-            if value is None:
-                return f"(r.data -> '{key}') IS NULL", ()
-            if isinstance(value, list | dict):
-                return f"(r.data -> '{key}') = ?::jsonb", (dumps(value),)
-            return "r.data @> ?::jsonb", (dumps({name: value}),)
+        js, key = self.backend.json, _safe(name)
         if value is None:
-            return f"json_extract(r.data, '$.{key}') IS NULL", ()
-        if isinstance(value, list | dict):  # json_extract gives arrays back as minified JSON text
-            return f"json_extract(r.data, '$.{key}') = json(?)", (dumps(value),)
-        return f"json_extract(r.data, '$.{key}') = ?", (_sqlite_value(value),)
+            return f"{js.value.format(col='r.data', key=key)} IS NULL", ()
+        if isinstance(value, list | dict):
+            return f"{js.value.format(col='r.data', key=key)} = {js.compare}", (dumps(value),)
+        return js.scalar.format(col="r.data", key=key), (js.scalar_param(name, value),)
 
     def related(self, entity: str, field_name: str, target_id: str) -> list[str]:
         rows = self.q(f"SELECT id FROM records WHERE entity = ? AND {self._field_expr(field_name)} = ? "
@@ -181,14 +184,10 @@ class SqlTx:
         return [r[0] for r in rows]
 
     def find_unique(self, entity: str, field_name: str, value: Any, exclude_id: str | None) -> str | None:
-        if self.pg:
-            sql = "SELECT id FROM records WHERE entity = ? AND data @> ?::jsonb AND id <> ? LIMIT 1"
-            params: tuple[Any, ...] = (entity, dumps({field_name: value}), exclude_id or "")
-        else:
-            sql = (f"SELECT id FROM records WHERE entity = ? AND {self._field_expr(field_name)} = ? "
-                   "AND id <> ? LIMIT 1")
-            params = (entity, _sqlite_value(value), exclude_id or "")
-        row = self.q(sql, params).fetchone()
+        js = self.backend.json
+        equals = js.scalar.format(col="data", key=_safe(field_name))
+        row = self.q(f"SELECT id FROM records WHERE entity = ? AND {equals} AND id <> ? LIMIT 1",
+                     (entity, js.scalar_param(field_name, value), exclude_id or "")).fetchone()
         return None if row is None else str(row[0])
 
     def list_records(self, entity: str, where: dict[str, Any], process: str | None, stage: str | None,
@@ -203,12 +202,7 @@ class SqlTx:
         if search:
             # A case-insensitive substring of any text value (not of the keys, as `data LIKE` would be).
             pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            if self.pg:
-                clauses.append("EXISTS (SELECT 1 FROM jsonb_each(r.data) AS kv(k, v) WHERE jsonb_typeof(kv.v) = "
-                               "'string' AND (kv.v #>> '{}') ILIKE ? ESCAPE '\\')")
-            else:
-                clauses.append("EXISTS (SELECT 1 FROM json_each(r.data) AS kv WHERE kv.type = 'text' "
-                               "AND kv.value LIKE ? ESCAPE '\\')")
+            clauses.append(self.backend.json.search)
             params.append(pattern)
         for name, value in where.items():
             clause, param = self._equals(name, value)
@@ -464,9 +458,9 @@ class SqlTx:
         """Revoke a token; False if there is no such token or it was revoked already."""
         cur = self.q("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (ts(at), token_id))
         done = bool(cur.rowcount == 1)
-        if done and self.pg:
+        if done and self.backend.notify is not None:
             # Delivered on commit to every server process listening: they drop the token from their caches.
-            self.q("SELECT pg_notify(?, ?)", (TOKENS_CHANNEL, token_id))
+            self.q(self.backend.notify, (TOKENS_CHANNEL, token_id))
         return done
 
     def list_tokens(self) -> list[TokenRow]:
@@ -507,11 +501,3 @@ def _read_cursor(cursor: str) -> tuple[str, str]:
     if not sep:
         raise ValueError(f"the cursor {cursor[:40]!r} is not one this server gave: pass a page's nextCursor")
     return created, record_id
-
-
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, bool):
-        return 1 if value else 0
-    if isinstance(value, Decimal):
-        return float(value)
-    return value

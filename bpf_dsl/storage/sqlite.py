@@ -7,20 +7,101 @@ busy timeout.
 
 from __future__ import annotations
 
-import datetime as dt
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from decimal import Decimal
+from typing import Any
 
-from bpf_dsl.storage.schema import MIGRATIONS, statements
-from bpf_dsl.storage.sql import SqlTx, ts
+from bpf_dsl.errors import (
+    ConflictError,
+    IntegrityError,
+    StorageError,
+    TransientError,
+    UnavailableError,
+    UsageError,
+)
+from bpf_dsl.storage.backend import Backend, JsonSql
+from bpf_dsl.storage.migrate import migrate
+from bpf_dsl.storage.sql import SqlTx
+
+SCHEME = "sqlite:///"
+
+# The primary result codes (the low byte of an extended code) that say the file can't be used at all.
+_UNUSABLE = {sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT,
+             sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_FULL, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_AUTH}
+_UNIQUE = {sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY}
+
+
+def translate(err: Exception) -> StorageError:
+    """A sqlite3 exception as bpf's, by its result code (``sqlite_errorcode``)."""
+    code = getattr(err, "sqlite_errorcode", None) or 0
+    primary = code & 0xFF
+    if isinstance(err, sqlite3.IntegrityError):
+        return (ConflictError if code in _UNIQUE else IntegrityError)(str(err))
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return TransientError(str(err))  # another connection holds the lock past the busy timeout: try again
+    if primary in _UNUSABLE or (isinstance(err, sqlite3.ProgrammingError) and "closed" in str(err)):
+        return UnavailableError(str(err))
+    return StorageError(str(err))
+
+
+def explain(url: str, err: BaseException | None) -> str:
+    """One line saying why SQLite can't use the file of ``url`` (``err``: what SQLite said, if it got that far)."""
+    path = url.removeprefix(SCHEME)
+    reason = str(err) if err is not None else ""
+    folder = os.path.dirname(os.path.abspath(path))
+    if "not a database" in reason:
+        return f"{path} is not a bpf database ({reason})"
+    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        # Every command may bring the schema up to date first, so reading alone is not enough.
+        return f"can't use {path}: no permission to read and write it"
+    if not os.access(folder, os.W_OK):
+        return f"can't use {path}: the folder {folder} is not writable (SQLite keeps its journal beside the file)"
+    return f"can't open {path}: {reason or 'unknown reason'}"
+
+
+def _sqlite_value(name: str, value: Any) -> Any:
+    """A scalar as json_extract gives it back: booleans are 1 and 0, decimals floats."""
+    if isinstance(value, bool):
+        return 1 if value else 0
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+SQLITE = Backend(
+    name="sqlite",
+    placeholder="?",
+    json=JsonSql(
+        param="?",  # JSON kept as text
+        text="json_extract({col}, '$.{key}')",
+        value="json_extract({col}, '$.{key}')",
+        compare="json(?)",  # json_extract gives arrays and objects back as minified JSON text
+        scalar="json_extract({col}, '$.{key}') = ?",
+        scalar_param=_sqlite_value,
+        search=("EXISTS (SELECT 1 FROM json_each(r.data) AS kv WHERE kv.type = 'text' "
+                "AND kv.value LIKE ? ESCAPE '\\')"),
+    ),
+    row_lock="",  # BEGIN IMMEDIATE holds the file's write lock for the whole transaction
+    migration_lock=None,  # each migration in its own BEGIN IMMEDIATE
+    migrations_table="SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+    notify=None,
+    inline_reads=True,
+    single_writer=True,
+    driver_errors=(sqlite3.Error,),
+    translate=translate,
+    explain=explain,
+)
 
 
 class SqliteStorage:
     """A SQLite database file (``sqlite:///path``)."""
 
-    dialect = "sqlite"
+    backend = SQLITE
+    notifier = None  # one process owns the file's writes at a time; nobody to notify
 
     def __init__(self, url: str, path: str) -> None:
         self.url = url
@@ -31,7 +112,10 @@ class SqliteStorage:
 
     def connect(self) -> None:
         """Open this thread's connection now, so that a file SQLite can't use fails at open time."""
-        self._conn()
+        try:
+            self._conn()
+        except sqlite3.Error as err:
+            raise translate(err) from err
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -53,44 +137,36 @@ class SqliteStorage:
 
     @contextmanager
     def write(self) -> Iterator[SqlTx]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT``; any exception rolls back."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; any exception rolls back. sqlite3's errors become StorageErrors."""
         try:
-            yield SqlTx(conn.cursor(), self.dialect)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:  # a failed COMMIT leaves the transaction open: close it
-                conn.execute("ROLLBACK")
-            raise
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqlTx(conn.cursor(), SQLITE)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # a failed COMMIT leaves the transaction open: close it
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as err:
+            raise translate(err) from err
 
     @contextmanager
     def read(self) -> Iterator[SqlTx]:
         """A consistent snapshot for reads (WAL readers never block the writer)."""
-        conn = self._conn()
-        conn.execute("BEGIN")
         try:
-            yield SqlTx(conn.cursor(), self.dialect)
-        finally:
-            conn.execute("ROLLBACK")
+            conn = self._conn()
+            conn.execute("BEGIN")
+            try:
+                yield SqlTx(conn.cursor(), SQLITE)
+            finally:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as err:
+            raise translate(err) from err
 
     def migrate(self) -> list[int]:
         """Apply pending migrations, each in its own transaction with its bookkeeping row."""
-        conn = self._conn()
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-                     " applied_at TEXT NOT NULL)")
-        applied: list[int] = []
-        for version, name, sql in MIGRATIONS:
-            with self.write() as tx:
-                done = tx.q("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone()
-                if done:
-                    continue
-                for stmt in statements(self.dialect, sql):
-                    tx.q(stmt)
-                tx.q("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                     (version, name, ts(dt.datetime.now(dt.UTC))))
-                applied.append(version)
-        return applied
+        return migrate(self)
 
     def ping(self) -> bool:
         """Whether the file answers a query."""
@@ -108,3 +184,69 @@ class SqliteStorage:
                     conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+@contextmanager
+def opening(url: str, *, create: bool) -> Iterator[SqliteStorage]:
+    """The file of ``url``, connected, for :func:`~bpf_dsl.storage.open_storage` to check and migrate.
+
+    Fails early and in one readable StorageError (a folder, a missing folder, a file that
+    is not a database, no permission). ``create=False``: a file that doesn't exist is an
+    error rather than a new, empty database. If opening fails, here or in the block, a
+    file this call created is removed again: no empty database is left behind.
+    """
+    path = url.removeprefix(SCHEME)
+    new_file = None if os.path.lexists(path) else path
+    try:
+        storage = _connect(url, path, create)
+    except BaseException:
+        _remove_new(new_file)
+        raise
+    try:
+        yield storage
+    except BaseException:
+        storage.close()
+        _remove_new(new_file)
+        raise
+
+
+def _connect(url: str, path: str, create: bool) -> SqliteStorage:
+    if not path:
+        raise UsageError("sqlite URL needs a path: sqlite:///bpf.db")
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise StorageError(f"{path} is a folder, not a database file")
+    if not os.path.isdir(folder):
+        if os.path.exists(folder) or any(os.path.isfile(p) for p in _ancestors(folder)):
+            raise StorageError(f"can't create {path}: a part of the path is a file, not a folder")
+        raise UsageError(f"no such folder for the database: {folder}")
+    if not create and not os.path.exists(path):
+        raise StorageError(f"no database at {path}: give --db URL, or run `bpf serve PATH` here once")
+    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        raise UnavailableError(explain(url, None))
+    storage = SqliteStorage(url, path)
+    try:
+        storage.connect()
+    except StorageError as err:
+        storage.close()
+        raise type(err)(explain(url, err.__cause__)) from err.__cause__
+    return storage
+
+
+def _ancestors(folder: str) -> list[str]:
+    out: list[str] = []
+    while True:
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return out
+        out.append(parent)
+        folder = parent
+
+
+def _remove_new(path: str | None) -> None:
+    """Remove a database file (and its journal) that a failed open created."""
+    if not path:
+        return
+    for name in (path, f"{path}-wal", f"{path}-shm", f"{path}-journal"):
+        with suppress(OSError):
+            os.unlink(name)
