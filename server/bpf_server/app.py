@@ -18,15 +18,13 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from bpf_dsl.plugins import default_registry
-from bpf_dsl.service import Service
-from bpf_dsl.storage import open_storage
+from bpf_dsl.service import Service, default_registry, open_storage
 
 from .boot import load_program
-from .context import in_thread
 from .schema import build_schema
 from .settings import Settings
 from .state import AppState
+from .threads import in_thread
 from .view import GraphQLView
 
 STATIC = Path(__file__).resolve().parent / "static"

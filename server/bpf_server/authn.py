@@ -5,7 +5,7 @@ client costs one full verification (hash, expiry, last-used) per
 :data:`CACHE_SECONDS`, not one per request. A revoked token is refused at once
 all the same: on SQLite each request re-reads the token's row (inline, a read by
 key); on PostgreSQL ``bpf token revoke`` sends a NOTIFY that every server
-process hears (:class:`~bpf_server.events.PgRelay`) and drops the token from its
+process hears (:class:`~bpf_server.events.Relay`) and drops the token from its
 cache. Only while a process's LISTEN connection is down does a revoked token
 work there for up to :data:`CACHE_SECONDS`.
 """
@@ -15,10 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from bpf_dsl.service import Caller
-from bpf_dsl.service.auth import Tokens, Verdict, bearer, hash_token
+from bpf_dsl.service import Caller, Tokens, Verdict, bearer, hash_token
 
-from .context import in_thread
+from .threads import in_thread
 
 CACHE_SECONDS = 5.0
 CACHE_ENTRIES = 10_000

@@ -12,14 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import bpf_dsl
-from bpf_dsl.check import check_packs
-from bpf_dsl.definition import Program
 from bpf_dsl.errors import SourceError
-from bpf_dsl.plugins import Registry
-from bpf_dsl.service import Service
-from bpf_dsl.service.versions import latest_program
-from bpf_dsl.storage import Storage
+from bpf_dsl.service import Program, Registry, Service, Storage, check_packs, load, load_samples, stored_program
 
 EMPTY = Program({}, {}, {}, {})
 
@@ -48,12 +42,12 @@ def load_program(paths: list[str], demo: bool, registry: Registry, storage: Stor
     check_packs(registry)  # a pack whose own modules don't check is left out, with its reason
     notes = plugin_failures(registry)
     accepted = list(paths)
-    program = bpf_dsl.load(accepted, registry) if accepted else None
+    program = load(accepted, registry) if accepted else None
     if demo:
         for name, module in sorted(registry.modules.items()):
             trial = [*accepted, str(module.path)]
             try:
-                program = bpf_dsl.load(trial, registry)
+                program = load(trial, registry)
             except SourceError as err:
                 notes.append(f"plugin pack {_pack_of(registry, name)}: module {name} doesn't check and is left out: "
                              f"{err}")
@@ -66,8 +60,7 @@ def load_program(paths: list[str], demo: bool, registry: Registry, storage: Stor
     if program is not None:
         return Boot(program, accepted, notes)
     if not demo and storage is not None:
-        with storage.read() as tx:
-            stored = latest_program(tx, registry)
+        stored = stored_program(storage, registry)
         if stored is not None:
             notes.append("no .bpf paths given: serving the model last stored in the database")
             return Boot(stored, [], notes, latest=True)
@@ -78,16 +71,10 @@ def load_program(paths: list[str], demo: bool, registry: Registry, storage: Stor
     return Boot(EMPTY, [], notes)
 
 
-def load_samples(service: Service, registry: Registry) -> str | None:
-    """The installed packs' sample records (``bpf_dsl.service.samples``, when that module exists); a line to report."""
+def demo_samples(service: Service, registry: Registry) -> str | None:
+    """Create the installed packs' sample records (``--demo``); a line to report."""
     try:
-        from bpf_dsl import samples  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return None
-    try:
-        result = samples.load_samples(service, registry)
+        created = load_samples(service, registry)
     except Exception as err:  # sample data must never keep the server from starting
         return f"sample records failed: {type(err).__name__}: {err}"
-    if isinstance(result, int):
-        return f"{result} sample record(s) created"
-    return f"sample records: {result}" if result is not None else None
+    return f"{created} sample record(s) created"

@@ -8,9 +8,12 @@ import errno
 import os
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bpf_dsl.errors import ListenError, UsageError
+
+if TYPE_CHECKING:
+    from bpf_dsl.service import Tokens
 
 
 def add_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
@@ -47,9 +50,8 @@ def _token_usage(args: argparse.Namespace) -> int:
     raise UsageError("bpf token needs a command: create, revoke or list")
 
 
-def _tokens(db: str | None, *, create: bool = False) -> Any:
-    from bpf_dsl.service.auth import Tokens
-    from bpf_dsl.storage import open_storage
+def _tokens(db: str | None, *, create: bool = False) -> Tokens:
+    from bpf_dsl.service import Tokens, open_storage
 
     # Only `token create` may make a new database: listing or revoking in the wrong folder leaves no file behind.
     return Tokens(open_storage(db, create=create))
@@ -61,7 +63,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     try:
         made = tokens.create(args.user, args.role, args.expires_days)
     finally:
-        tokens.storage.close()
+        tokens.close()
     if made.previous_roles is not None and tuple(made.previous_roles) != made.roles:
         print(f"bpf token: the roles of {made.user} changed from {', '.join(made.previous_roles) or 'none'} "
               f"to {', '.join(made.roles)}", file=sys.stderr)
@@ -73,17 +75,16 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     """``bpf token revoke TOKEN_ID``."""
-    from bpf_dsl.service.auth import token_id_of
+    from bpf_dsl.service import token_id_of
 
     token_id = token_id_of(args.token_id) or args.token_id  # a whole token names its id too
     tokens = _tokens(args.db)
     try:
         done = tokens.revoke(token_id)
         if not done:  # unknown, or revoked before: which one decides the message and the exit code
-            with tokens.storage.read() as tx:
-                found = tx.get_token(token_id)
+            found = tokens.get(token_id)
     finally:
-        tokens.storage.close()
+        tokens.close()
     if done:
         print(f"revoked {token_id}")
         return 0
@@ -100,7 +101,7 @@ def cmd_token_list(args: argparse.Namespace) -> int:
     try:
         rows = tokens.list()
     finally:
-        tokens.storage.close()
+        tokens.close()
     table = [("ID", "USER", "ROLES", "CREATED", "EXPIRES", "LAST USED", "REVOKED")]
     table += [(r.id, r.user, ",".join(r.roles), _when(r.created_at), _when(r.expires_at), _when(r.last_used_at),
                _when(r.revoked_at)) for r in rows]
@@ -155,12 +156,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """``bpf serve [PATH...] [--db URL] [--host H] [--port P] [--workers N] [--demo] [--no-graphiql]``."""
     import uvicorn
 
-    from bpf_dsl.plugins import default_registry
-    from bpf_dsl.service import Service
-    from bpf_dsl.storage import database_url, display_url, open_storage
+    from bpf_dsl.service import Service, database_url, default_registry, display_url, open_storage
 
     from .app import configure_logging, create_app
-    from .boot import load_program, load_samples
+    from .boot import demo_samples, load_program
     from .limits import MAX_WS_MESSAGE_BYTES
     from .settings import ENV, Settings
 
@@ -196,11 +195,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
                         host=args.host, port=args.port, workers=args.workers)
     service = Service(boot.program, storage, registry)
     if args.demo:
-        line = load_samples(service, registry)
+        line = demo_samples(service, registry)
         if line:
             print(f"bpf serve: {line}", file=sys.stderr)
         # The demo is meant to be opened at once: hand out a short-lived admin token to sign in with.
-        from bpf_dsl.service.auth import Tokens
+        from bpf_dsl.service import Tokens
 
         made = Tokens(storage).create("demo", ["admin"], 7)
         print(f"bpf serve: demo sign-in token (admin, 7 days): {made.token}", file=sys.stderr)

@@ -14,31 +14,20 @@ queries whatever its size.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-import anyio.to_thread
 from strawberry.dataloader import DataLoader
 
-from bpf_dsl.engine import FormState
-from bpf_dsl.service import Caller, Service, Visit
-from bpf_dsl.service.reads import InstanceDetail
-from bpf_dsl.storage import InstanceRow, RecordRow
+from bpf_dsl.service import Caller, FormField, InstanceDetail, InstanceRow, RecordRow, Service, Visit
 
+from .events import EventHub
 from .limits import ClientError
-
-if TYPE_CHECKING:
-    from .events import EventHub
-    from .state import AppState
+from .state import AppState
+from .threads import in_thread
 
 T = TypeVar("T")
-
-
-async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a blocking call (the service, the database) in a worker thread."""
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
 
 class Reader(Protocol):
@@ -60,8 +49,7 @@ class Loaders:
             load_fn=self._details, cache_key_fn=_row_key)
         self.histories: DataLoader[InstanceRow, list[Visit]] = DataLoader(
             load_fn=self._histories, cache_key_fn=_row_key)
-        self.forms: DataLoader[RecordRow, tuple[dict[str, Any], FormState]] = DataLoader(
-            load_fn=self._forms, cache_key_fn=_row_key)
+        self.forms: DataLoader[RecordRow, list[FormField]] = DataLoader(load_fn=self._forms, cache_key_fn=_row_key)
 
     async def _records(self, ids: Sequence[str]) -> list[RecordRow | None]:
         found = await self.read(self.service.get_records, self.caller, list(ids))
@@ -77,7 +65,7 @@ class Loaders:
     async def _histories(self, rows: Sequence[InstanceRow]) -> list[list[Visit]]:
         return await self.read(self.service.histories, list(rows))
 
-    async def _forms(self, rows: Sequence[RecordRow]) -> list[tuple[dict[str, Any], FormState]]:
+    async def _forms(self, rows: Sequence[RecordRow]) -> list[list[FormField]]:
         return await self.read(self.service.forms, list(rows))
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from graphql import ASTValidationRule, GraphQLError, StringValueNode
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 
-from bpf_dsl.service.values import unstorable
+from bpf_dsl.service import unstorable
 
 log = logging.getLogger("bpf.server")
 

@@ -1,21 +1,16 @@
-"""What one server process keeps while it runs: the service, the event hub and relay, the authenticator, caches."""
+"""What one server process keeps while it runs: the service, the event hub and relay, the authenticator."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from bpf_dsl.nodes import Process
-from bpf_dsl.parser import parse
-from bpf_dsl.service import ProcessEvent, Service
-from bpf_dsl.service.auth import Tokens
-from bpf_dsl.tools import graph
+from bpf_dsl.service import ProcessEvent, Service, Tokens
 
 from .authn import Authenticator
-from .events import EventHub, PgRelay
+from .events import EventHub, Relay
 from .settings import Settings
 
 
@@ -26,18 +21,16 @@ class AppState:
         self.service = service
         self.settings = settings
         self.hub = EventHub()
-        embedded = service.storage.dialect == "sqlite"
-        self.auth = Authenticator(Tokens(service.storage), recheck_revocation=embedded)
-        self.relay = None if embedded else PgRelay(service.storage.url, self.hub, on_revoked=self.auth.forget)
+        notifier = service.notifier  # the database's LISTEN/NOTIFY (PostgreSQL); None: no other process to hear
+        self.auth = Authenticator(Tokens(service.storage), recheck_revocation=notifier is None)
+        self.relay = None if notifier is None else Relay(notifier, self.hub, on_revoked=self.auth.forget)
         self._unsubscribe: Callable[[], None] | None = None
-        self._diagrams: dict[tuple[str, str], str | None] = {}
-        self._lock = threading.Lock()
         # SQLite has one writer at a time; left to themselves, writer threads wait for its lock in the busy
         # handler's sleeps (up to 100 ms each). Queued here, in the event loop, they go in turn without sleeping.
         self.write_gate: contextlib.AbstractAsyncContextManager[Any] = (
-            asyncio.Lock() if service.storage.dialect == "sqlite" else contextlib.nullcontext())
+            asyncio.Lock() if service.single_writer else contextlib.nullcontext())
         # Reads by key on the embedded database cost less than a hand-off to a thread (see context.py).
-        self.inline_reads = embedded
+        self.inline_reads = service.inline_reads
 
     def start(self) -> None:
         """Hear the service's events; with PostgreSQL, relay them to and from the other server processes."""
@@ -57,20 +50,3 @@ class AppState:
         self.hub.publish(event)
         if self.relay is not None:
             self.relay.send(event)
-
-    def diagram(self, name: str, fmt: str) -> str | None:
-        """The diagram of a process of the program (drawn once per format, from its source)."""
-        key = (name, fmt)
-        with self._lock:
-            if key in self._diagrams:
-                return self._diagrams[key]
-        found = None
-        for path, text in self.service.program.sources:
-            module = parse(text, path)
-            node = next((d for d in module.declarations if isinstance(d, Process) and d.name == name), None)
-            if node is not None:
-                found = graph.render(node, fmt)
-                break
-        with self._lock:
-            self._diagrams[key] = found
-        return found

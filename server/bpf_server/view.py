@@ -26,7 +26,7 @@ from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
-from bpf_dsl.service.values import unstorable
+from bpf_dsl.service import unstorable
 
 from .authn import Refused
 from .context import Context

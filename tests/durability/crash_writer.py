@@ -1,4 +1,5 @@
-"""The writer test_sigkill_loses_no_acknowledged_move kills: moves instances of a SQLite database in a loop and reports each commit.
+"""The writer test_sigkill_loses_no_acknowledged_move kills: moves instances of a SQLite database in a loop and
+reports each commit.
 
     python crash_writer.py DATABASE_URL PROGRAM.bpf SEED
 

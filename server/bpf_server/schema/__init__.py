@@ -1,6 +1,6 @@
 """The GraphQL schema: the contract's types (API.md), the typed entity types of the loaded program, the limits.
 
-Built once per server process from the :class:`~bpf_dsl.definition.Program`;
+Built once per server process from the :class:`~bpf_dsl.service.Program`;
 ``print_sdl(program)`` is what the snapshot test compares.
 """
 
@@ -13,14 +13,14 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.printer import print_schema
-from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from bpf_dsl.definition import Program
+from bpf_dsl.service import Program
 
 from ..limits import PARSER_CACHE, VALIDATION_CACHE, Limits, MaskUnexpected
 from .entities import EntityTypes
 from .mutations import Mutation
+from .names import CONFIG, QUERY_FIELDS, static_type_names
 from .queries import Query
 from .subscriptions import Subscription
 
@@ -37,15 +37,12 @@ class BpfSchema(strawberry.Schema):
 
 
 def _query_type(program: Program) -> type:
-    entities = EntityTypes(program, _QUERY_FIELDS)
+    entities = EntityTypes(program, static_type_names(), QUERY_FIELDS)
     namespace: dict[str, Any] = {"__module__": __name__, **entities.query_fields}
     cls = type("Query", (Query,), namespace)
     return strawberry.type(cls, name="Query", description="Reads. Processes, their instances and stages the "
                                                               "caller's roles don't allow are absent.")
 
-
-_QUERY_FIELDS = frozenset({"entities", "processes", "record", "records", "processInstance", "processInstances",
-                           "processBar", "me", "processDiagram", "processAnalytics"})
 
 
 def build_schema(program: Program) -> BpfSchema:
@@ -54,7 +51,7 @@ def build_schema(program: Program) -> BpfSchema:
         query=_query_type(program), mutation=Mutation, subscription=Subscription,
         extensions=[Limits, lambda: ParserCache(maxsize=PARSER_CACHE),
                     lambda: ValidationCache(maxsize=VALIDATION_CACHE), MaskUnexpected],
-        config=StrawberryConfig(),
+        config=CONFIG,
     )
 
 

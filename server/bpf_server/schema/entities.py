@@ -11,38 +11,22 @@ reads the resolvers' annotations, and those of closures must be real objects.
 """
 
 import datetime as dt
+import typing
 from collections.abc import Callable
-from typing import Any, Optional, cast
+from typing import Any, Optional
 
 import strawberry
-from strawberry.scalars import JSON
+from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
 
-from bpf_dsl.definition import Program
-from bpf_dsl.model import EntitySpec, FieldSpec
+from bpf_dsl.service import EntitySpec, FieldSpec, Program
 
-from .types import (
-    FieldState,
-    Info,
-    ProcessInstance,
-    Record,
-    record_active_instance,
-    record_form,
-    record_instances,
-    record_values,
-)
+from .names import field_names, graphql_name, public_fields
+from .types import Info, Record
 
 INT32 = (-(2**31), 2**31 - 1)
 
-# Names the contract and the extras use: an entity type may not take them.
-RESERVED_TYPES = frozenset({
-    "Query", "Mutation", "Subscription", "JSON", "DateTime", "Date", "String", "Int", "Float", "Boolean", "ID",
-    "InstanceStatus", "StageState", "TransitionErrorCode", "Entity", "Field", "Option", "Process", "Stage", "Step",
-    "Record", "ProcessInstance", "StageVisit", "ProcessBar", "BarStage", "BarStep", "TransitionError",
-    "InstanceResult", "FieldError", "ValidationError", "RecordResult", "RecordPage", "ProcessEvent", "Me",
-    "ProcessAnalytics", "StageAnalytics", "FieldState",
-})
-BUILTIN_FIELDS = frozenset({"id", "entity", "version", "values", "createdAt", "updatedAt", "instances",
-                            "activeInstance", "form"})
+#: ``Record``'s fields, which every entity type has too: a .bpf field of one of these names gets a ``_`` appended.
+BUILTIN_FIELDS = field_names(Record)
 
 
 def pascal(name: str) -> str:
@@ -59,10 +43,10 @@ def camel(name: str) -> str:
 class EntityTypes:
     """The generated type of every entity, and the Query fields that fetch them."""
 
-    def __init__(self, program: Program, taken_query_fields: frozenset[str]) -> None:
+    def __init__(self, program: Program, reserved_types: frozenset[str], taken_query_fields: frozenset[str]) -> None:
         self.program = program
         self.names: dict[str, str] = {}
-        used = set(RESERVED_TYPES)
+        used = set(reserved_types) | KIND_TYPES
         for entity in program.entities:
             base = pascal(entity)
             name = base if base not in used else f"{base}Record"
@@ -89,17 +73,7 @@ class EntityTypes:
             self.query_fields[f"q_{entity}"] = _fetch(entity, name, self.classes[entity])
 
     def _fields(self, spec: EntitySpec) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": strawberry.field(resolver=_id, name="id"),
-            "entity": strawberry.field(resolver=_entity, name="entity"),
-            "version": strawberry.field(resolver=_version, name="version"),
-            "values": strawberry.field(resolver=_values, name="values"),
-            "created_at": strawberry.field(resolver=_created, name="createdAt"),
-            "updated_at": strawberry.field(resolver=_updated, name="updatedAt"),
-            "instances": strawberry.field(resolver=_instances, name="instances"),
-            "active_instance": strawberry.field(resolver=_active, name="activeInstance"),
-            "form": strawberry.field(resolver=_form, name="form"),
-        }
+        out = _record_fields()
         for f in spec.field_list():
             name = f"{f.name}_" if f.name in BUILTIN_FIELDS else f.name
             out[f"f_{f.name}"] = self._typed(f, name)
@@ -116,41 +90,15 @@ class EntityTypes:
                                 graphql_type=Optional[py])  # noqa: UP045
 
 
-# -- resolvers shared by every entity type (root is a types.Record) ----------------------------------------------
-def _id(root: Any) -> strawberry.ID:
-    return strawberry.ID(root.row.id)
-
-
-def _entity(root: Any) -> str:
-    return str(root.row.entity)
-
-
-def _version(root: Any) -> int:
-    return int(root.row.version)
-
-
-def _values(root: Any, info: Info) -> JSON:
-    return cast(JSON, record_values(info.context, root.row))
-
-
-def _created(root: Any) -> dt.datetime:
-    return root.row.created_at  # type: ignore[no-any-return]
-
-
-def _updated(root: Any) -> dt.datetime:
-    return root.row.updated_at  # type: ignore[no-any-return]
-
-
-async def _instances(root: Any, info: Info) -> list[ProcessInstance]:
-    return await record_instances(info.context, root.row)
-
-
-async def _active(root: Any, info: Info) -> Optional[ProcessInstance]:  # noqa: UP045
-    return await record_active_instance(info.context, root.row)
-
-
-async def _form(root: Any, info: Info) -> list[FieldState]:
-    return await record_form(info.context, root.row)
+# -- resolvers of every entity type (root is a types.Record) -------------------------------------------------------
+def _record_fields() -> dict[str, Any]:
+    """``Record``'s fields, fresh for one entity type: the same names, types and resolvers, without descriptions
+    (the typed fields' descriptions are the .bpf labels)."""
+    out: dict[str, Any] = {}
+    for f in public_fields(Record):
+        assert f.base_resolver is not None, f"Record.{f.python_name} has no resolver"
+        out[f.python_name] = strawberry.field(resolver=f.base_resolver.wrapped_func, name=graphql_name(f))
+    return out
 
 
 def _same(value: Any) -> Any:
@@ -199,6 +147,15 @@ _KINDS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "choice": (str, _text), "choices": (list[str], _list), "integer": (int, _int), "decimal": (float, _float),
     "money": (float, _float), "bool": (bool, _bool), "date": (dt.date, _date), "datetime": (dt.datetime, _datetime),
 }
+
+
+def _scalar(py: Any) -> str:
+    element = typing.get_args(py)[0] if typing.get_origin(py) is list else py
+    return DEFAULT_SCALAR_REGISTRY[element].name
+
+
+#: The scalars the typed fields use (``Date`` only ever appears through them): no entity type takes their names.
+KIND_TYPES = frozenset(_scalar(py) for py, _ in _KINDS.values())
 
 
 def _plain(field_name: str, convert: Callable[[Any], Any]) -> Callable[..., Any]:

@@ -8,8 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from bpf_dsl.service import TransitionFailure, ValidationFailure
-from bpf_dsl.storage import InstanceRow, RecordRow
+from bpf_dsl.service import InstanceRow, RecordRow, TransitionFailure, ValidationFailure
 
 from ..context import Context
 from . import fields as described

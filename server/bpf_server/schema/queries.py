@@ -7,7 +7,7 @@ from functools import partial
 import strawberry
 from strawberry.scalars import JSON
 
-from bpf_dsl.tools.graph import FORMATS
+from bpf_dsl.service import DIAGRAM_FORMATS
 
 from ..limits import ClientError
 from . import fields as described
@@ -93,7 +93,7 @@ class Query:
         if found is None:
             return None
         detail, bars = found
-        return ProcessBar.from_domain(ctx, detail, bars)
+        return ProcessBar.from_domain(detail, bars)
 
     @described.field("Who the token belongs to.")
     def me(self, info: Info) -> Me:
@@ -104,18 +104,14 @@ class Query:
     async def process_diagram(self, info: Info, name: str, format: str | None = "svg") -> str | None:
         ctx = info.context
         fmt = format or "svg"
-        if fmt not in FORMATS:
-            raise ClientError(f"unknown diagram format {fmt!r}: use one of {', '.join(FORMATS)}")
-        defn = ctx.service.program.processes.get(name)
-        if defn is None or not ctx.me.may_use(defn.roles):
+        if fmt not in DIAGRAM_FORMATS:
+            raise ClientError(f"unknown diagram format {fmt!r}: use one of {', '.join(DIAGRAM_FORMATS)}")
+        if ctx.service.visible_process(ctx.me, name) is None:
             return None
-        return await ctx.run(ctx.app.diagram, name, fmt)
+        return await ctx.run(ctx.service.diagram, ctx.me, name, fmt)
 
     @described.field("Records per stage, time in stage, conversion; null if not visible.")
     async def process_analytics(self, info: Info, name: str) -> ProcessAnalytics | None:
         ctx = info.context
-        defn = ctx.service.program.processes.get(name)
         found = await ctx.run(ctx.service.analytics, ctx.me, name)
-        if defn is None or found is None:
-            return None
-        return ProcessAnalytics.from_domain(defn, found)
+        return ProcessAnalytics.from_domain(found) if found is not None else None

@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from bpf_dsl.service import ProcessEvent as DomainEvent
-from bpf_dsl.service.values import unstorable
+from bpf_dsl.service import unstorable
 
 from ..context import Context
 from ..limits import ClientError
@@ -20,8 +20,7 @@ def _wanted(ctx: Context, event: DomainEvent, record_id: str | None, process: st
         return False
     if process is not None and event.process != process:
         return False
-    defn = ctx.service.program.processes.get(event.process)
-    return ctx.me.may_use(defn.roles if defn is not None else ())
+    return ctx.service.may_see(ctx.me, event.process)
 
 
 @strawberry.type
@@ -38,10 +37,8 @@ class Subscription:
             problem = unstorable(str(text)) if text is not None else None
             if problem:  # as over HTTP, where the request is refused at the door
                 raise ClientError(f"an argument holds {problem}, which no value may contain")
-        if process is not None:
-            defn = ctx.service.program.processes.get(process)
-            if defn is None or not ctx.me.may_use(defn.roles):
-                raise ClientError(f"no process {process!r} among yours")
+        if process is not None and ctx.service.visible_process(ctx.me, process) is None:
+            raise ClientError(f"no process {process!r} among yours")
         wanted_record = str(record_id) if record_id is not None else None
         async with ctx.hub.subscription() as queue:
             while True:

@@ -17,13 +17,24 @@ from typing import Annotated, Any, TypeVar, cast
 import strawberry
 from strawberry.scalars import JSON
 
-from bpf_dsl.definition import ProcessDefinition, StageDef, StepDef
-from bpf_dsl.model import EntitySpec, FieldSpec, OptionSpec
-from bpf_dsl.nodes import derive_label
-from bpf_dsl.service import StageBar, TransitionFailure, ValidationFailure, Visit
-from bpf_dsl.service.reads import Analytics, InstanceDetail
-from bpf_dsl.service.values import to_json
-from bpf_dsl.storage import InstanceRow, RecordRow
+from bpf_dsl.service import (
+    Analytics,
+    EntitySpec,
+    FieldSpec,
+    InstanceDetail,
+    InstanceRow,
+    OptionSpec,
+    ProcessDefinition,
+    RecordRow,
+    StageBar,
+    StageDef,
+    StepDef,
+    TransitionFailure,
+    ValidationFailure,
+    Visit,
+    derive_label,
+)
+from bpf_dsl.service import TransitionErrorCode as ErrorCode
 
 from ..context import Context
 from ..limits import ClientError
@@ -57,23 +68,15 @@ class StageState(Enum):
     UPCOMING = "UPCOMING"
 
 
-@strawberry.enum(description="Why an instance command was refused.")
-class TransitionErrorCode(Enum):
-    STAGE_GATE = strawberry.enum_value("STAGE_GATE", description="required steps of the active stage are not filled")
-    END = strawberry.enum_value("END", description="no next stage: the active stage is the last on the path")
-    BEGINNING = strawberry.enum_value("BEGINNING", description="no previous stage")
-    UNREACHABLE = strawberry.enum_value("UNREACHABLE", description="the stage is not on the traversed path")
-    INVALID = strawberry.enum_value(
-        "INVALID", description="unknown stage or step, or an argument that makes no sense here")
-    CROSS_ENTITY_TARGET_REQUIRED = strawberry.enum_value(
-        "CROSS_ENTITY_TARGET_REQUIRED",
-        description="the next stage is on another entity, no record given and no `create`")
-    NOT_ACTIVE = strawberry.enum_value("NOT_ACTIVE", description="the instance is finished or aborted")
-    CANCELLED = strawberry.enum_value("CANCELLED", description="a plugin's pre-change hook said no")
-    VERSION_CONFLICT = strawberry.enum_value(
-        "VERSION_CONFLICT", description="expectedVersion is not the current version")
-    FORBIDDEN = strawberry.enum_value("FORBIDDEN", description="the caller's roles don't allow this process")
-    NOT_FOUND = strawberry.enum_value("NOT_FOUND", description="no such instance or record")
+def _derived_enum(codes: type[ErrorCode], description: str) -> type[Enum]:
+    """The engine's enum as a GraphQL enum of the same name: member for member, each described by its meaning."""
+    members: dict[str, Any] = {c.name: strawberry.enum_value(c.value, description=c.meaning) for c in codes}
+    made: type[Enum] = Enum(codes.__name__, members)  # type: ignore[misc]  # members computed, not literal
+    return strawberry.enum(made, description=description)
+
+
+# Derived, never written twice: a code the engine adds is in the schema (and the SDL snapshot) at once.
+TransitionErrorCode = _derived_enum(ErrorCode, "Why an instance command was refused.")
 
 
 _STATUS = {"active": InstanceStatus.ACTIVE, "finished": InstanceStatus.FINISHED, "aborted": InstanceStatus.ABORTED}
@@ -239,10 +242,7 @@ class Record:
 
 def record_values(ctx: Context, row: RecordRow) -> dict[str, Any]:
     """The stored values with every declared field present (null when empty)."""
-    spec = ctx.service.program.entities.get(row.entity)
-    if spec is None:
-        return dict(row.values)
-    return {name: row.values.get(name) for name in spec.fields}
+    return ctx.service.values_of(row)
 
 
 async def record_instances(ctx: Context, row: RecordRow) -> list[ProcessInstance]:
@@ -252,7 +252,7 @@ async def record_instances(ctx: Context, row: RecordRow) -> list[ProcessInstance
 
 async def record_active_instance(ctx: Context, row: RecordRow) -> ProcessInstance | None:
     rows = await ctx.loaders.instances.load(row.id)
-    chosen = next((r for r in rows if r.id == row.active_instance_id), rows[0] if rows else None)
+    chosen = ctx.service.active_among(row, rows)
     if chosen is None:
         return None
     found = await ProcessInstance.many(ctx, [chosen])
@@ -260,15 +260,13 @@ async def record_active_instance(ctx: Context, row: RecordRow) -> ProcessInstanc
 
 
 async def record_form(ctx: Context, row: RecordRow) -> list[FieldState]:
-    spec = ctx.service.program.entities.get(row.entity)
-    if spec is None:
+    if row.entity not in ctx.service.program.entities:
         return []
-    values, form = await ctx.loaders.forms.load(row)
-    return [FieldState(name=f.name, label=f.label, type=f.type.kind, value=to_json(f, values.get(f.name)),
-                       required=form.is_required(f.name, f.required), hidden=f.name in form.hidden,
-                       locked=f.name in form.locked, recommendation=form.recommendation(f.name),
-                       options=[Option.from_domain(o) for o in f.type.options], lookup_entity=f.type.entity)
-            for f in spec.field_list()]
+    fields = await ctx.loaders.forms.load(row)
+    return [FieldState(name=f.spec.name, label=f.spec.label, type=f.spec.type.kind, value=f.value,
+                       required=f.required, hidden=f.hidden, locked=f.locked, recommendation=f.recommendation,
+                       options=[Option.from_domain(o) for o in f.spec.type.options], lookup_entity=f.spec.type.entity)
+            for f in fields]
 
 
 @strawberry.type(description="A field of a record with the rules' verdict: the form a page draws.")
@@ -307,14 +305,14 @@ class ProcessInstance:
 
     @classmethod
     async def many(cls, ctx: Context, rows: list[InstanceRow]) -> list[ProcessInstance]:
-        """The rows' objects; an instance whose definition can't be rebuilt is left out."""
+        """The rows' objects, each with the definition the service shows it with; one without is left out."""
+        svc = ctx.service
         out = []
         for row in rows:
-            current = ctx.service.program.processes.get(row.process)
-            defn = current if current is not None and current.version == row.definition_version else \
-                await ctx.read(ctx.service.definition_of, row)
-            defn = defn or current
-            if defn is not None and row.active_stage in defn.by_name:
+            # At hand (the current version, or one loaded before): no hand-off to a thread.
+            defn = svc.shown_definition(row) if svc.definition_known(row) else \
+                await ctx.read(svc.shown_definition, row)
+            if defn is not None:
                 out.append(cls(row=row, defn=defn))
         return out
 
@@ -449,18 +447,14 @@ class ProcessBar:
     stages: list[BarStage]
 
     @classmethod
-    def from_domain(cls, ctx: Context, detail: InstanceDetail, bars: list[StageBar]) -> ProcessBar:
-        entities = ctx.service.program.entities
+    def from_domain(cls, detail: InstanceDetail, bars: list[StageBar]) -> ProcessBar:
         out = []
         for bar in bars:
             stage = Stage.from_domain(bar.stage)
-            fields = entities[bar.stage.entity].fields if bar.stage.entity in entities else {}
             steps = []
             for i, s in enumerate(bar.steps):
-                spec = fields.get(s.step.field) if s.step.field else None
-                value = to_json(spec, s.value) if spec is not None and s.value is not None else None
                 step = stage.steps[i] if i < len(stage.steps) else Step.from_domain(s.step)
-                steps.append(BarStep(step=step, value=value, done=s.done, required=s.required, hidden=s.hidden,
+                steps.append(BarStep(step=step, value=s.value, done=s.done, required=s.required, hidden=s.hidden,
                                      locked=s.locked, recommendation=s.recommendation))
             out.append(BarStage(stage=stage, state=StageState(bar.state), steps=steps))
         instance = ProcessInstance.from_domain(detail.row, detail.definition, detail)
@@ -470,14 +464,14 @@ class ProcessBar:
 # -- expected failures -------------------------------------------------------------------------------------------------
 @strawberry.type(description="Why an instance command was refused; nothing changed.")
 class TransitionError:
-    code: TransitionErrorCode
+    code: ErrorCode = strawberry.field(graphql_type=TransitionErrorCode)
     message: str
     missing_steps: list[str]
     current_version: int | None
 
     @classmethod
     def from_domain(cls, failure: TransitionFailure) -> TransitionError:
-        return cls(code=TransitionErrorCode(failure.code), message=failure.message,
+        return cls(code=ErrorCode(failure.code), message=failure.message,
                    missing_steps=list(failure.missing_steps), current_version=failure.current_version)
 
 
@@ -545,12 +539,8 @@ class ProcessAnalytics:
     stages: list[StageAnalytics]
 
     @classmethod
-    def from_domain(cls, defn: ProcessDefinition, found: Analytics) -> ProcessAnalytics:
-        stages = []
-        for s in defn.stages:
-            onward = [v for (a, _b), v in found.conversion.items() if a == s.name]
-            stages.append(StageAnalytics(
-                stage=Stage.from_domain(s), count=found.counts.get(s.name, 0),
-                median_seconds=found.median_seconds.get(s.name), p90_seconds=found.p90_seconds.get(s.name),
-                conversion_to_next=min(1.0, sum(onward)) if onward else None))
-        return cls(process=Process.from_domain(defn), stages=stages)
+    def from_domain(cls, found: Analytics) -> ProcessAnalytics:
+        stages = [StageAnalytics(stage=Stage.from_domain(s.stage), count=s.count, median_seconds=s.median_seconds,
+                                 p90_seconds=s.p90_seconds, conversion_to_next=s.conversion_to_next)
+                  for s in found.stages]
+        return cls(process=Process.from_domain(found.definition), stages=stages)
