@@ -7,6 +7,7 @@ the instance is simply absent).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import statistics
 from collections.abc import Callable
@@ -24,23 +25,8 @@ from bpf_dsl.service.values import encode, parse_input, present, to_json
 from bpf_dsl.service.versions import Versions
 from bpf_dsl.storage import InstanceRow, Page, RecordRow, Storage, Tx
 
-
-@dataclass(frozen=True, slots=True)
-class BarStep:
-    """A step as the process bar shows it, on current data; ``value`` in API.md's JSON shape."""
-
-    step: StepDef
-    value: Any
-    done: bool
-    required: bool
-    hidden: bool
-    locked: bool
-    recommendation: str | None
-
-    @property
-    def blocks(self) -> bool:
-        """Whether this step keeps its stage from being left."""
-        return self.required and not self.done and not self.hidden
+#: A step as the process bar shows it: the engine's status, its ``value`` in API.md's JSON shape.
+BarStep = StepStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,13 +246,14 @@ class Reads:
         return detail, bars
 
     def _bar_steps(self, stage: StageDef, statuses: list[StepStatus]) -> tuple[BarStep, ...]:
+        """The engine's step statuses with each value in API.md's JSON shape."""
         spec = self.program.entities.get(stage.entity)
         fields = spec.fields if spec is not None else {}
         out = []
         for s in statuses:
             field = fields.get(s.step.field) if s.step.field else None
             value = to_json(field, s.value) if field is not None and s.value is not None else None
-            out.append(BarStep(s.step, value, s.done, s.required, s.hidden, s.locked, s.recommendation))
+            out.append(dataclasses.replace(s, value=value))
         return tuple(out)
 
     def definition_known(self, row: InstanceRow) -> bool:
