@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 VERSION = "0.1.0"  # pyproject.toml's version; a test keeps the two the same
+__version__ = VERSION  # the name the facade re-exports (bpf_dsl.__version__)
 
 
 @contextmanager

@@ -8,19 +8,42 @@ reader of the output went away (``bpf export | head``), 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
-import json
-import logging
 import os
 import sys
-import tempfile
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, NoReturn, TextIO, cast
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 from bpf_dsl.errors import BpfError, OutputError, SourceError, UsageError, WriteError
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# Start-up: `bpf --help`, `bpf` alone and a usage error import nothing of the pipeline and
+# none of the server; each command imports what it needs when it runs, and only the named
+# command's group of sub-parsers is built (docs/decisions.md, "Command line").
+
 BROKEN_PIPE = 141  # what a shell reports for a command killed by SIGPIPE: the usual end of `... | head`
+
+EXTENSIONS = "bpf.commands"  # the entry-point group through which the server adds serve and token
+
+#: Every command of ``bpf`` in the order ``bpf --help`` lists them: the group that builds its
+#: sub-parser, and its help line. A group's sub-parsers are built only when one of its commands
+#: is named; the others are listed from here (the groups' own help lines are the same:
+#: tests/cli/test_cli_startup.py compares them). The server's commands register through the
+#: ``bpf.commands`` entry points, loaded only when one of them is named.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("main", "parse and check .bpf files"),
+    "fmt": ("main", "rewrite .bpf files in the canonical layout"),
+    "graph": ("main", "draw a process as Mermaid, DOT or SVG"),
+    "migrate": ("data", "bring the database schema up to date"),
+    "instances": ("data", "process instances: upgrade to the newest definitions"),
+    "import": ("data", "bulk-create records from CSV or JSON lines"),
+    "export": ("data", "write every record of an entity as CSV or JSON lines"),
+    "plugins": ("packs", "list installed plugin packs"),
+    "init": ("packs", "make a new project folder from a plugin pack's template"),
+    "serve": (EXTENSIONS, "the GraphQL server and the web page"),
+    "token": (EXTENSIONS, "API tokens: create, revoke, list"),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -97,6 +120,8 @@ def _warn_empty_folders(command: str, paths: Sequence[str]) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """``bpf check PATH...``."""
+    import json
+
     from bpf_dsl.check import CheckCache, check_paths
 
     _warn_empty_folders("check", _existing(args.paths))
@@ -120,6 +145,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _write_atomically(path: Path, text: str) -> None:
+    import tempfile
+
     # A crash mid-write must never leave half a file: write beside it, then rename over it.
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -139,6 +166,8 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def cmd_fmt(args: argparse.Namespace) -> int:
     """``bpf fmt PATH... [--check]``."""
+    from pathlib import Path
+
     from bpf_dsl.loader import expand_paths, not_utf8
     from bpf_dsl.tools.formatter import format_text
 
@@ -177,6 +206,8 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 
 def cmd_graph(args: argparse.Namespace) -> int:
     """``bpf graph PATH --process NAME [--format mermaid|dot|svg]``."""
+    from pathlib import Path
+
     from bpf_dsl.check import check_paths
     from bpf_dsl.nodes import Process
     from bpf_dsl.tools import graph as graphs
@@ -203,38 +234,84 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
-    parser = _Parser(prog="bpf", description="Business process flows as text: check, format, draw, serve.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    p = sub.add_parser("check", help="parse and check .bpf files")
+def _add_main_commands(sub: Any) -> None:
+    """Register check, fmt and graph."""
+    p = sub.add_parser("check", help=COMMANDS["check"][1])
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--no-cache", action="store_true", help="don't read or write the check cache")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("fmt", help="rewrite .bpf files in the canonical layout")
+    p = sub.add_parser("fmt", help=COMMANDS["fmt"][1])
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--check", action="store_true", help="only report files that would change (exit 1)")
     p.set_defaults(func=cmd_fmt)
 
-    p = sub.add_parser("graph", help="draw a process as Mermaid, DOT or SVG")
+    p = sub.add_parser("graph", help=COMMANDS["graph"][1])
     p.add_argument("path", metavar="PATH")
     p.add_argument("--process", required=True, metavar="NAME")
     p.add_argument("--format", choices=["mermaid", "dot", "svg"], default="mermaid")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(func=cmd_graph)
 
-    from bpf_dsl.cli import data, packs
+
+def _add_data_commands(sub: Any) -> None:
+    from bpf_dsl.cli import data
 
     data.add_commands(sub, _Parser)
+
+
+def _add_pack_commands(sub: Any) -> None:
+    from bpf_dsl.cli import packs
+
     packs.add_commands(sub, _Parser)
-    for ep in importlib.metadata.entry_points(group="bpf.commands"):
+
+
+def _add_extension_commands(sub: Any) -> None:
+    """Every ``bpf.commands`` entry point registers its commands; a broken one is a warning."""
+    import importlib.metadata
+
+    for ep in importlib.metadata.entry_points(group=EXTENSIONS):
         try:
             ep.load()(sub, _Parser)
-        except Exception as exc:  # a broken extension must not take `bpf check` down with it
+        except Exception as exc:  # a broken extension must not take the other commands down with it
             print(f"bpf: warning: the commands of {ep.name} failed to load: {exc}", file=sys.stderr)
+
+
+_GROUPS: dict[str, Callable[[Any], None]] = {
+    "main": _add_main_commands, "data": _add_data_commands, "packs": _add_pack_commands,
+    EXTENSIONS: _add_extension_commands,
+}
+
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names: its first positional argument (``bpf`` itself takes only options)."""
+    args: Iterator[str] = iter(argv)
+    for arg in args:
+        if arg == "--":
+            return next(args, None)
+        if arg == "-" or not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser of ``bpf``: with ``argv``, built for the command it names; without, whole.
+
+    Only the group of the named command gets its real sub-parsers; the other commands
+    (all of them for ``bpf --help``, ``bpf`` alone or an unknown command) are listed by
+    name and help line from :data:`COMMANDS`, so those import none of them.
+    """
+    parser = _Parser(prog="bpf", description="Business process flows as text: check, format, draw, serve.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    named = None if argv is None else command_named(argv)
+    built: set[str] = set()
+    for name, (group, help_line) in COMMANDS.items():
+        if argv is not None and (named not in COMMANDS or COMMANDS[named][0] != group):
+            sub.add_parser(name, help=help_line)  # listed only: it isn't the command named
+        elif group not in built:
+            _GROUPS[group](sub)
+            built.add(group)
     return parser
 
 
@@ -242,18 +319,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``bpf``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = False
-    parser = build_parser()
+    parser = build_parser(argv)
     stdout = sys.stdout
     sys.stdout = cast(TextIO, _Output(stdout))
     try:
         args = parser.parse_args(argv)
         debug = bool(getattr(args, "debug", False))
-        if not debug:
-            # The connection pool logs each failed attempt; the command reports the failure once itself.
-            logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
             return 2
+        if not debug:
+            import logging
+
+            # The connection pool logs each failed attempt; the command reports the failure once itself.
+            logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
         func: Callable[[argparse.Namespace], int] = args.func
         code = func(args)
         sys.stdout.flush()  # a full disk is reported here, not by the interpreter after main returns

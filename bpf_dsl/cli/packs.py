@@ -8,10 +8,12 @@ import json
 import os
 import shutil
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bpf_dsl.errors import UsageError, WriteError
-from bpf_dsl.plugins import Registry, TemplateSpec
+
+if TYPE_CHECKING:
+    from bpf_dsl.plugins import Registry, TemplateSpec
 
 
 def _registry() -> Registry:

@@ -5,6 +5,9 @@ third-party libraries are imported only where docs/architecture.md says."""
 from __future__ import annotations
 
 import ast
+import importlib
+import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -37,18 +40,53 @@ def test_the_cycle_finder_finds_a_cycle_hidden_in_a_function(tmp_path: pytest.Te
 
 
 def test_the_facade_only_re_exports_with_an_exact_all() -> None:
+    # The shape, in order: the docstring; `from typing import TYPE_CHECKING`; the real imports under
+    # `if TYPE_CHECKING:` (for type checkers and editors); the table `_EXPORTS` (name -> module); the
+    # PEP 562 `__getattr__` (and `__dir__`) that import a name's module on first use; `__all__`.
     tree = ast.parse((REPO / "bpf_dsl" / "__init__.py").read_text(encoding="utf-8"))
-    imported: set[str] = set()
+    shape: list[str] = []
+    typed: dict[str, str] = {}
+    table: dict[str, str] = {}
     for i, node in enumerate(tree.body):
         if i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-            continue  # the docstring
-        if isinstance(node, ast.ImportFrom):
-            imported |= {a.asname or a.name for a in node.names}
-            continue
-        is_all = isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__all__"]
-        assert is_all, f"line {node.lineno}: the facade holds only imports and __all__"
-    assert set(bpf_dsl.__all__) == imported
+            shape.append("docstring")
+        elif isinstance(node, ast.ImportFrom) and node.module == "typing" and \
+                [a.name for a in node.names] == ["TYPE_CHECKING"]:
+            shape.append("typing")
+        elif isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING" \
+                and not node.orelse:
+            for inner in node.body:
+                assert isinstance(inner, ast.ImportFrom) and inner.module, f"line {inner.lineno}: only imports here"
+                typed |= {a.asname or a.name: inner.module for a in inner.names}
+            shape.append("imports")
+        elif isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["_EXPORTS"]:
+            table = ast.literal_eval(node.value)
+            assert all(isinstance(k, str) and isinstance(v, str) for k, v in table.items())
+            shape.append("table")
+        elif isinstance(node, ast.FunctionDef) and node.name in ("__getattr__", "__dir__"):
+            shape.append(node.name)
+        elif isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__all__"]:
+            shape.append("__all__")
+        else:
+            raise AssertionError(f"line {node.lineno}: the facade holds only its docstring, the TYPE_CHECKING "
+                                 "imports, the _EXPORTS table, __getattr__, __dir__ and __all__")
+    assert [s for s in shape if s != "__dir__"] == ["docstring", "typing", "imports", "table", "__getattr__",
+                                                    "__all__"], shape
     assert len(bpf_dsl.__all__) == len(set(bpf_dsl.__all__))
+    assert set(bpf_dsl.__all__) == set(table) == set(typed)
+    assert table == typed, "the table and the TYPE_CHECKING imports name different modules"
+    for name, module in table.items():  # every name resolves, to what its module holds
+        assert getattr(bpf_dsl, name) is getattr(importlib.import_module(module), name), name
+    assert set(bpf_dsl.__all__) <= set(dir(bpf_dsl))
+    with pytest.raises(AttributeError):
+        _ = bpf_dsl.no_such_name  # type: ignore[attr-defined]
+
+
+def test_importing_the_facade_imports_nothing_else() -> None:
+    # `bpf --help` imports bpf_dsl as its package: the facade must not pull the pipeline in.
+    code = "import sys, bpf_dsl; print(sorted(m for m in sys.modules if m.startswith('bpf_dsl')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "['bpf_dsl']"
 
 
 def test_the_package_top_level_reads_as_the_pipeline() -> None:

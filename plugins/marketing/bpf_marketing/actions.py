@@ -5,8 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from bpf_dsl.plugins import ActionSpec, FunctionSpec, Param
-from bpf_dsl.service import ActionFailed
+from bpf_dsl.plugins import ActionFailed, ActionSpec, FunctionSpec, Param
 
 NO_SALES = ("the sales pack isn't installed (or not imported): the hand-off creates a sales lead, so install it "
             "with `pip install bpf-sales` and add `import sales` next to `import marketing`")

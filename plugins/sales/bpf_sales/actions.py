@@ -11,8 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from bpf_dsl.plugins import ActionSpec, FunctionSpec, Param
-from bpf_dsl.service import ActionFailed
+from bpf_dsl.plugins import ActionFailed, ActionSpec, FunctionSpec, Param
 
 OUTCOME = Param("outcome", "text", options=("won", "lost"))
 LOST_REASON = Param("reason", "text", required=False, options=("canceled", "out_sold"))

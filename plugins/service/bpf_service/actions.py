@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bpf_dsl.plugins import ActionSpec, FunctionSpec, Param
-from bpf_dsl.service import ActionFailed
+from bpf_dsl.plugins import ActionFailed, ActionSpec, FunctionSpec, Param
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 
