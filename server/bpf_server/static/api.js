@@ -1,5 +1,5 @@
 // Talking to the server: the token, GraphQL over HTTP, subscriptions over graphql-transport-ws,
-// and the metadata every view reads (entities, processes, who I am).
+// and the metadata every view reads (entities, processes, who I am), read once per session.
 
 const TOKEN_KEY = 'bpf.token';
 
@@ -7,7 +7,7 @@ const TOKEN_KEY = 'bpf.token';
 export const token = {
   get: () => sessionStorage.getItem(TOKEN_KEY),
   set: (value) => sessionStorage.setItem(TOKEN_KEY, value),
-  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+  clear: () => { sessionStorage.removeItem(TOKEN_KEY); forgetMeta(); },
 };
 
 /** The server refused the token (401): the app signs out and asks for it again. */
@@ -40,6 +40,7 @@ export async function gql(query, variables = {}, bearer = token.get()) {
     if (bearer === token.get()) listeners.forEach((fn) => fn(error));
     throw error;
   }
+  noteProgram(response.headers.get(PROGRAM_HEADER));
   let body;
   try {
     body = await response.json();
@@ -113,21 +114,22 @@ export function subscribe(query, variables, onData, onStatus = () => {}) {
 
 // ---------------------------------------------------------------- metadata
 
-const META = `
-  query Meta {
-    me { user roles }
+// What the schema offers beyond API.md (`q`, `r`), who I am, the entities and processes: one request.
+const CAPS = `
+    q: __type(name: "Query") { fields { name args { name } } }
+    r: __type(name: "Record") { fields { name } }`;
+const ME = 'me { user roles }';
+const BODY = `
     entities { name label fields { name label type required lookupEntity options { name label } } }
     processes { name label entity order version roles
-      stages { name label category entity steps { name label field kind required } } }
-  }`;
+      stages { name label category entity steps { name label field kind required } } }`;
 
-const CAPS = `
-  query Caps {
-    q: __type(name: "Query") { fields { name args { name } } }
-    r: __type(name: "Record") { fields { name } }
-  }`;
+const META_KEY = 'bpf.meta';
+const PROGRAM_HEADER = 'Bpf-Program';
+/** The tag of what the metadata is read from (the schema, the program, the page's files), put in the page. */
+const pageProgram = document.querySelector('meta[name="bpf-program"]')?.content || null;
 
-/** Loaded once after signing in; views read it synchronously. */
+/** Loaded once per session (kept in sessionStorage across reloads); views read it synchronously. */
 export const meta = {
   me: null,
   entities: [],
@@ -135,32 +137,139 @@ export const meta = {
   /** "field.arg" pairs the live schema offers beyond API.md (e.g. "records.search"). */
   args: new Set(),
   fields: new Set(),
+  /** The program tag this metadata was read under. */
+  program: null,
   entity(name) { return this.entities.find((e) => e.name === name) || null; },
   process(name) { return this.processes.find((p) => p.name === name) || null; },
   processesOf(entity) { return this.processes.filter((p) => p.entity === entity); },
   has(path) { return this.args.has(path) || this.fields.has(path); },
 };
 
-/** Load who I am, the entities and processes, and what the schema offers. */
-export async function loadMeta(bearer = token.get()) {
-  let caps = null;
-  try { caps = await gql(CAPS, {}, bearer); } catch (error) {
+/** A short hash of a token: which token the kept metadata was read with (the token itself is kept apart). */
+function tokenKey(bearer) {
+  let a = 0x811c9dc5;
+  let b = 0x9e3779b9;
+  for (let i = 0; i < (bearer || '').length; i += 1) {
+    const c = bearer.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return `${(a >>> 0).toString(36)}.${(b >>> 0).toString(36)}`;
+}
+
+function capsOf(data) {
+  const args = [];
+  const fields = [];
+  for (const field of data?.q?.fields || []) {
+    fields.push(field.name);
+    for (const arg of field.args) args.push(`${field.name}.${arg.name}`);
+  }
+  for (const field of data?.r?.fields || []) fields.push(`Record.${field.name}`);
+  return { args, fields };
+}
+
+function fill(kept, program) {
+  meta.args = new Set(kept.args);
+  meta.fields = new Set(kept.fields);
+  meta.me = kept.me || null;
+  meta.entities = kept.entities;
+  meta.processes = [...kept.processes].sort((a, b) => a.order - b.order || a.label.localeCompare(b.label));
+  meta.program = program;
+}
+
+/** Forget the kept metadata (signing out, a refused token). */
+export function forgetMeta() {
+  sessionStorage.removeItem(META_KEY);
+  meta.program = null;
+}
+
+/**
+ * Fill `meta` from what this tab kept, if it was read with this token under the program the page was served
+ * with. True when it was: no request needed.
+ */
+export function restoreMeta(bearer = token.get()) {
+  if (!pageProgram || !bearer) return false;
+  let kept;
+  try { kept = JSON.parse(sessionStorage.getItem(META_KEY) || 'null'); } catch { kept = null; }
+  if (!kept || kept.program !== pageProgram || kept.who !== tokenKey(bearer)) return false;
+  fill(kept.data, kept.program);
+  return true;
+}
+
+let lastProgram = null; // the Bpf-Program header of the latest answer
+let loading = null; // the metadata request under way
+
+async function fetchMeta(bearer) {
+  try {
+    return await gql(`query Meta {${CAPS}\n    ${ME}${BODY}\n  }`, {}, bearer);
+  } catch (error) {
     if (error instanceof AuthError) throw error;
   }
-  meta.args = new Set();
-  meta.fields = new Set();
-  for (const field of caps?.q?.fields || []) {
-    meta.fields.add(field.name);
-    for (const arg of field.args) meta.args.add(`${field.name}.${arg.name}`);
+  // A server without `me` (or without introspection): ask what it offers, then for the rest.
+  let caps = null;
+  try { caps = await gql(`query Caps {${CAPS}\n  }`, {}, bearer); } catch (error) {
+    if (error instanceof AuthError) throw error;
   }
-  for (const field of caps?.r?.fields || []) meta.fields.add(`Record.${field.name}`);
-  const query = meta.fields.size && !meta.fields.has('me') ? META.replace('me { user roles }', '') : META;
-  const data = await gql(query, {}, bearer);
-  meta.me = data.me || null;
-  meta.entities = data.entities;
-  meta.processes = [...data.processes].sort((a, b) => a.order - b.order || a.label.localeCompare(b.label));
-  return meta;
+  const { fields } = capsOf(caps);
+  const me = fields.length && !fields.includes('me') ? '' : ME;
+  return { ...caps, ...(await gql(`query Meta {\n    ${me}${BODY}\n  }`, {}, bearer)) };
 }
+
+/** Load who I am, the entities and processes, and what the schema offers; keep them for this tab. */
+export async function loadMeta(bearer = token.get()) {
+  const run = (async () => {
+    const data = await fetchMeta(bearer);
+    const kept = { ...capsOf(data), me: data.me || null, entities: data.entities, processes: data.processes };
+    const program = lastProgram || pageProgram;
+    fill(kept, program);
+    if (program) {
+      try {
+        sessionStorage.setItem(META_KEY, JSON.stringify({ program, who: tokenKey(bearer), data: kept }));
+      } catch { /* storage full or off: read again on the next load */ }
+    }
+    return meta;
+  })();
+  loading = run;
+  try {
+    return await run;
+  } finally {
+    if (loading === run) loading = null;
+  }
+}
+
+const changeListeners = new Set();
+/** Called after the metadata was read again because an answer showed it stale, and it did change. */
+export function onMetaChanged(fn) { changeListeners.add(fn); }
+
+/** Read the metadata again (once at a time); tell the listeners if it changed. */
+async function refreshMeta() {
+  if (loading || !token.get()) return;
+  const before = JSON.stringify([meta.me, meta.entities, meta.processes, [...meta.fields], [...meta.args]]);
+  try {
+    await loadMeta();
+  } catch {
+    return; // a refused token signs out (onAuthError); anything else: the next answer tries again
+  }
+  const after = JSON.stringify([meta.me, meta.entities, meta.processes, [...meta.fields], [...meta.args]]);
+  if (after !== before) changeListeners.forEach((fn) => fn());
+}
+
+/** Every answer names the program the server runs: one unlike the metadata's means the metadata is stale. */
+function noteProgram(program) {
+  if (!program) return;
+  lastProgram = program;
+  if (meta.program && program !== meta.program && !loading) refreshMeta();
+}
+
+/** A view's answer included `me` (see `meField`): roles unlike the metadata's mean it is stale. */
+export function checkMe(me) {
+  if (!me || !meta.me || loading) return;
+  const roles = (m) => [...m.roles].sort().join(',');
+  if (me.user !== meta.me.user || roles(me) !== roles(meta.me)) refreshMeta();
+}
+
+/** `me { user roles }` for a view's query when the server offers it, so the view can call `checkMe`. */
+export function meField() { return meta.has('me') ? ME : ''; }
 
 /**
  * A record's display title: its first required text field with a value, else any text

@@ -1,7 +1,7 @@
 // The page's entry point: signing in and out, the header, and a small router over
 // `/`, `/records/{id}` and `/processes/{name}` (deep links work on reload).
 
-import { AuthError, loadMeta, meta, onAuthError, token } from './api.js';
+import { AuthError, loadMeta, meta, onAuthError, onMetaChanged, restoreMeta, token } from './api.js';
 import { renderProcess } from './process.js';
 import { renderRecord } from './record.js';
 import { renderRecords } from './records.js';
@@ -26,6 +26,9 @@ export function navigate(url, { replace = false } = {}) {
  */
 function settle(title) {
   document.title = title ? `${title} · bpf` : 'bpf';
+  // The view's first content is on screen: the tests count the requests between these two marks.
+  performance.clearMarks('bpf:drawn');
+  performance.mark('bpf:drawn');
   if (focusOnRender) {
     focusOnRender = false;
     const heading = main.querySelector('h1');
@@ -39,6 +42,8 @@ function settle(title) {
 }
 
 function route() {
+  performance.clearMarks('bpf:route');
+  performance.mark('bpf:route');
   if (cleanup) { cleanup(); cleanup = null; }
   if (!token.get()) { renderSignIn(); return; }
   const path = location.pathname.replace(/\/+$/, '') || '/';
@@ -166,6 +171,10 @@ document.addEventListener('focusin', (event) => {
 
 window.addEventListener('popstate', () => { focusOnRender = true; route(); });
 
+// An answer showed the kept metadata stale (another program, other roles) and it was read again: the header
+// shows the new one at once, the view on its next draw.
+onMetaChanged(() => renderHeader());
+
 onAuthError(() => {
   if (cleanup) { cleanup(); cleanup = null; }
   token.clear();
@@ -175,7 +184,8 @@ onAuthError(() => {
 async function boot() {
   if (!token.get()) { renderSignIn(); return; }
   try {
-    await loadMeta();
+    // Read once per tab: kept across reloads while the token and the server's program stay the same.
+    if (!restoreMeta()) await loadMeta();
   } catch (e) {
     if (e instanceof AuthError) return; // onAuthError shows the sign-in
     mount(main, h('div', { class: 'card' }, h('h1', {}, 'The server did not answer'), h('p', { role: 'alert' }, e.message),

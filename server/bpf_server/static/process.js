@@ -1,13 +1,14 @@
 // A process's page: its diagram (the server's SVG, parsed and cleaned before it is inserted)
 // and its funnel: records per stage, conversion to the next stage, time in stage.
 
-import { gql, meta } from './api.js';
+import { checkMe, gql, meField, meta } from './api.js';
 import { duration, h, mount, percent } from './util.js';
 
-const QUERY = `query ProcessPage($name: String!) {
+const query = () => `query ProcessPage($name: String!) {
   processDiagram(name: $name, format: "svg")
   processAnalytics(name: $name) {
     stages { stage { name label } count medianSeconds p90Seconds conversionToNext } }
+  ${meField()}
 }`;
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -85,8 +86,9 @@ export function renderProcess(main, name, { settle }) {
         h('p', { class: 'fine-print' }, 'Definition version ', h('code', {}, process.version)))));
   settle(process.label);
 
-  gql(QUERY, { name }).then((data) => {
+  gql(query(), { name }).then((data) => {
     if (!alive) return;
+    checkMe(data.me);
     diagramBox.removeAttribute('aria-busy');
     funnelBox.removeAttribute('aria-busy');
     const svg = data.processDiagram ? cleanSvg(data.processDiagram) : null;

@@ -1,20 +1,26 @@
 // A record's page: the process bar across the top, the record's fields in a form below,
 // the history as a timeline, and live updates over the processEvents subscription.
 
-import { gql, meta, recordTitle, subscribe } from './api.js';
+import { checkMe, gql, meField, meta, RECORD_BRIEF, recordTitle, subscribe } from './api.js';
 import { BAR_FIELDS, createBar } from './bar.js';
 import { collect, createDrafts, displayValue, fieldControl, isConflict, showErrors } from './forms.js';
 import { rememberTitle } from './lookup.js';
 import { announce, clock, duration, h, keepFocus, mount, secondsSince, timeEl } from './util.js';
 
+/**
+ * Everything the page draws, in one request: the record and its form, the bar, the records its lookups
+ * point at (for their titles), and who I am (to notice that the kept metadata's roles are stale).
+ */
 function pageQuery() {
   const form = meta.has('Record.form')
     ? 'form { name label type value required hidden locked recommendation lookupEntity options { name label } }'
     : '';
+  const lookups = meta.has('recordLookups') ? `recordLookups(id: $id) { ${RECORD_BRIEF} }` : '';
   return `query RecordPage($id: ID!) {
     record(id: $id) { id entity version values createdAt updatedAt ${form}
       instances { id status process { name label } activeStage { name label } } }
     processBar(recordId: $id) { ${BAR_FIELDS} }
+    ${lookups} ${meField()}
   }`;
 }
 
@@ -62,7 +68,12 @@ export function renderRecord(main, id, { settle }) {
     }
     const first = record === null;
     record = data.record;
+    checkMe(data.me);
+    // Titles of the records the page links to, known without asking for each.
     rememberTitle(record);
+    (data.recordLookups || []).forEach(rememberTitle);
+    const bound = data.processBar ? [data.processBar.instance.record, data.processBar.instance.activeRecord] : [];
+    bound.forEach((r) => r && rememberTitle(r));
     const entity = meta.entity(record.entity);
     const title = recordTitle(record);
     mount(crumbs, h('ol', {}, h('li', {}, h('a', { href: '/' }, 'Records')),

@@ -1,7 +1,7 @@
 // The records list: an entity picker, filters by process and stage, search, cursor paging,
 // and the "New …" dialog whose form is generated from the entity's fields.
 
-import { gql, meta, recordTitle } from './api.js';
+import { checkMe, gql, meField, meta, recordTitle } from './api.js';
 import { collect, fieldControl, showErrors } from './forms.js';
 import { rememberTitle } from './lookup.js';
 import { announce, debounce, h, mount, timeEl } from './util.js';
@@ -21,6 +21,7 @@ function listQuery() {
       items { id entity version values createdAt
         activeInstance { id status process { name label } activeStage { name label } } }
     }
+    ${meField()}
   }`;
 }
 
@@ -122,7 +123,9 @@ export function renderRecords(main, params, { navigate, settle }) {
     if (meta.has('records.process')) variables.process = state.process || null;
     let page;
     try {
-      page = (await gql(listQuery(), variables)).records;
+      const data = await gql(listQuery(), variables);
+      checkMe(data.me);
+      page = data.records;
     } catch (error) {
       if (!alive || mine !== requestNo) return;
       results.removeAttribute('aria-busy');
