@@ -14,12 +14,12 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
 
 from bpf_dsl.service import Service, default_registry, open_storage
 
+from .assets import PROGRAM_HEADER, Assets, Tagged, fingerprint
 from .boot import load_program
 from .schema import build_schema
 from .settings import Settings
@@ -38,17 +38,16 @@ log = logging.getLogger("bpf.server")
 def create_app(service: Service, settings: Settings) -> Starlette:
     """The app serving ``service``; the lifespan starts and stops the event relay."""
     state = AppState(service, settings)
-    view = GraphQLView(build_schema(service.program), state, graphiql=settings.graphiql)
+    schema = build_schema(service.program)
+    view = GraphQLView(schema, state, graphiql=settings.graphiql)
+    assets = Assets(STATIC, fingerprint(str(schema), service.program))
 
     async def healthz(request: Request) -> Response:
         ok = await in_thread(service.storage.ping)
         return JSONResponse({"status": "ok" if ok else "database unavailable"}, status_code=200 if ok else 503)
 
     async def page(request: Request) -> Response:
-        index = STATIC / "index.html"
-        if index.is_file():
-            return FileResponse(index, media_type="text/html")
-        return HTMLResponse(PLACEHOLDER)
+        return assets.page(request) or HTMLResponse(PLACEHOLDER)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -60,12 +59,12 @@ def create_app(service: Service, settings: Settings) -> Starlette:
 
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
-        Route("/graphql", view),
+        Route("/graphql", Tagged(view, PROGRAM_HEADER, assets.program_tag)),
         WebSocketRoute("/graphql", view),
         Route("/", page, methods=["GET", "HEAD"]),
         Route("/records/{id:path}", page, methods=["GET", "HEAD"]),
         Route("/processes/{name:path}", page, methods=["GET", "HEAD"]),
-        Mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static"),
+        Route("/static/{path:path}", assets.file, methods=["GET", "HEAD"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.bpf = state

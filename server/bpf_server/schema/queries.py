@@ -48,6 +48,18 @@ class Query:
         row = await info.context.loaders.records.load(str(id))
         return Record.from_domain(row) if row is not None else None
 
+    @described.field("The records that record `id`'s lookup fields point at (those that exist), in field order: "
+                     "what a page needs to show its lookups' titles in the same request.")
+    async def record_lookups(self, info: Info, id: strawberry.ID) -> list[Record]:
+        loaders = info.context.loaders
+        row = await loaders.records.load(str(id))
+        spec = None if row is None else info.context.service.program.entities.get(row.entity)
+        if row is None or spec is None:
+            return []
+        values = (row.values.get(f.name) for f in spec.fields.values() if f.type.kind == "lookup")
+        targets = await loaders.records.load_many(list(dict.fromkeys(v for v in values if isinstance(v, str) and v)))
+        return [Record.from_domain(target) for target in targets if target is not None]
+
     @described.field("Records of an entity whose fields equal `where`'s values (optionally in a "
                                   "stage, or holding `search` in a text value), newest first, in pages.")
     async def records(self, info: Info, entity: str, where: JSON | None = UNSET, stage: str | None = UNSET,
