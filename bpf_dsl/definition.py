@@ -357,6 +357,8 @@ class Program:
     sources: tuple[tuple[str, str], ...] = ()
     # The checked AST of every process, by name: what its diagram is drawn from (no source is parsed twice).
     process_nodes: Mapping[str, n.Process] = field(default_factory=dict, compare=False, repr=False)
+    # The checked AST of every business rule: what tells whether reads may depend on the clock.
+    rule_nodes: tuple[n.Rule, ...] = field(default=(), compare=False, repr=False)
 
     def processes_on(self, entity: str) -> list[ProcessDefinition]:
         """The processes whose primary entity is ``entity``, lowest order first."""
@@ -373,4 +375,4 @@ def compile_program(checked: CheckResult, registry: Registry) -> Program:
     return Program(dict(checked.entities), dict(checked.roles), processes,
                    {k: tuple(v) for k, v in rules.items()},
                    tuple(d for d in checked.diagnostics if not d.is_error),
-                   process_nodes={p.name: p for p in checked.processes})
+                   process_nodes={p.name: p for p in checked.processes}, rule_nodes=tuple(checked.rules))

@@ -98,8 +98,13 @@ _COMPARE = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operato
             ">=": operator.ge}
 
 
+_NUMBERS = frozenset({int, Decimal})  # never empty, and ordered among themselves as they are
+
+
 def compare(op: str, a: Any, b: Any) -> bool:
     """``a op b`` with the empty-is-false rule; values that can't be ordered compare false."""
+    if type(a) in _NUMBERS and type(b) in _NUMBERS:
+        return bool(_COMPARE[op](a, b))  # what the general case below comes to for these, in a fraction of the time
     if is_empty(a) or is_empty(b):
         return False
     a, b = _norm(a, b)

@@ -165,7 +165,7 @@ def _import_file(path: str) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     """``bpf import FILE --entity E [--db URL]``."""
     from bpf_dsl.service import SYSTEM, Service
-    from bpf_dsl.service.bulk import check_header, import_batch, read_header, read_rows
+    from bpf_dsl.service.bulk import Importer, check_header, read_header, read_rows
 
     fmt = args.format or ("jsonl" if args.file.endswith((".jsonl", ".ndjson", ".json")) else "csv")
     _import_file(args.file)
@@ -184,6 +184,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         svc = Service(program, storage, registry)
         entity = program.entities[args.entity]
+        importer = Importer(svc, SYSTEM, args.entity, not args.no_process)
         progress = _Progress(os.path.getsize(args.file))
         imported = 0
         failures = []
@@ -196,7 +197,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
         with open(args.file, encoding="utf-8-sig", newline="") as handle:
             for batch in _batches(read_rows(lines(handle), fmt, entity, args.file), args.batch_size):
-                problems = import_batch(svc, SYSTEM, args.entity, batch, not args.no_process)
+                problems = importer.batch(batch)
                 if problems:
                     failures.extend(problems)
                     first, last = batch[0][0], batch[-1][0]

@@ -28,7 +28,7 @@ Modules, one job each:
 from __future__ import annotations
 
 from bpf_dsl.engine.actions import Abandon, Action, Finish, Next, Previous, Reactivate, RunAction, SetActive, Start
-from bpf_dsl.engine.core import can_move_next, start, step
+from bpf_dsl.engine.core import can_move_next, start, start_is_plain, step
 from bpf_dsl.engine.data import EMPTY_FORM, DataView, FieldMessage, FormState, RecordSource
 from bpf_dsl.engine.effects import ActionOrigin, CallAction, CreateRecord, Effect, Event, SetField, VisitOp
 from bpf_dsl.engine.env import RecordEnv
@@ -44,5 +44,6 @@ __all__ = [
     "DataView", "Effect", "Event", "FieldMessage", "Finish", "FormState", "InstanceState", "MemoryData", "Moved",
     "Next", "Outcome", "Previous", "Reactivate", "RecordEnv", "RecordSource", "Refused", "RuleResult", "RunAction",
     "SetActive", "SetField", "Start", "Status", "StepStatus", "TransitionErrorCode", "VisitOp", "active_path",
-    "can_move_next", "evaluate_rules", "is_filled", "missing_steps", "next_stage", "stage_steps", "start", "step",
+    "can_move_next", "evaluate_rules", "is_filled", "missing_steps", "next_stage", "stage_steps", "start",
+    "start_is_plain", "step",
 ]

@@ -59,6 +59,15 @@ def start(defn: ProcessDefinition, instance_id: str, record_id: str, now: dt.dat
     return outcome
 
 
+def start_is_plain(defn: ProcessDefinition) -> bool:
+    """Whether :func:`start` runs no hook: no ``on start``, no ``on enter`` on the first stage.
+
+    Such a start reads no record and has no effects: two starts differ only by the ids,
+    the moment and the user given, so a bulk import may start the process once and copy it.
+    """
+    return bool(defn.stages) and not defn.hooks.get("start") and not defn.stages[0].on_enter
+
+
 def step(defn: ProcessDefinition, state: InstanceState | None, action: Action, now: dt.datetime, data: DataView,
          by: str, *, new_id: NewId | None = None) -> Outcome:
     """Apply ``action`` to ``state`` (None only for :class:`Start`).

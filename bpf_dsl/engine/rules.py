@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from bpf_dsl.definition import CompiledRule, RuleAction, RuleBranch, RuleItem
+from bpf_dsl.definition import CompiledRule, RuleBranch, RuleItem
 from bpf_dsl.engine.data import EMPTY_FORM, FieldMessage, FormState, RecordSource
 from bpf_dsl.engine.env import RecordEnv
 from bpf_dsl.expr import is_empty, truthy
@@ -46,18 +46,33 @@ def evaluate_rules(rules: Iterable[CompiledRule], spec: EntitySpec, values: Mapp
     locked: set[str] = set()
     recommendations: list[FieldMessage] = []
     errors: list[FieldMessage] = []
-    for action in _actions_run(rules, env):
-        kind, name = action.kind, action.field
-        if kind in ("set", "default"):
-            assert name is not None and action.value is not None  # the checker guarantees both
-            if kind == "set" or is_empty(working.get(name)):
-                working[name] = action.value(env)
-        elif kind == "error":
-            errors.append(FieldMessage(name, action.message or ""))
-        elif kind == "recommend":
-            recommendations.append(FieldMessage(name, action.message or ""))
-        elif name is not None:
-            _switch(kind, name, required, hidden, locked)
+    # An explicit stack of iterators instead of recursion (rules may nest deeply), and no generator between
+    # the rules and their actions: conditions are evaluated as they are reached, so they see earlier sets.
+    stack: list[Iterator[RuleItem]] = [iter(r.body) for r in reversed(rules if isinstance(rules, tuple | list)
+                                                                       else list(rules))]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, RuleBranch):
+                for condition, body in item.arms:
+                    if condition is None or truthy(condition(env)):
+                        stack.append(iter(body))
+                        break
+                else:
+                    continue  # no arm holds: on with this body
+                break  # into the arm
+            kind, name = item.kind, item.field
+            if kind in ("set", "default"):
+                assert name is not None and item.value is not None  # the checker guarantees both
+                if kind == "set" or is_empty(working.get(name)):
+                    working[name] = item.value(env)
+            elif kind == "error":
+                errors.append(FieldMessage(name, item.message or ""))
+            elif kind == "recommend":
+                recommendations.append(FieldMessage(name, item.message or ""))
+            elif name is not None:
+                _switch(kind, name, required, hidden, locked)
+        else:
+            stack.pop()  # this body is done: on with the one around it
     form = FormState(MappingProxyType(required), frozenset(hidden), frozenset(locked), tuple(recommendations),
                      tuple(errors))
     return RuleResult(form, working)
@@ -74,21 +89,3 @@ def _switch(kind: str, name: str, required: dict[str, bool], hidden: set[str], l
         locked.add(name)
     elif kind == "unlock":
         locked.discard(name)
-
-
-def _actions_run(rules: Iterable[CompiledRule], env: RecordEnv) -> Iterator[RuleAction]:
-    """The actions that run, in order; conditions are evaluated lazily, so they see earlier sets."""
-    # An explicit stack of iterators instead of recursion: rules may nest deeply.
-    stack: list[Iterator[RuleItem]] = [iter(r.body) for r in reversed(list(rules))]
-    while stack:
-        item = next(stack[-1], None)
-        if item is None:
-            stack.pop()
-            continue
-        if isinstance(item, RuleBranch):
-            for condition, body in item.arms:
-                if condition is None or truthy(condition(env)):
-                    stack.append(iter(body))
-                    break
-        else:
-            yield item

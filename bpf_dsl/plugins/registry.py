@@ -134,6 +134,15 @@ class Registry:
         self._owners = {k: v for k, v in self._owners.items() if v != name}
         self.categories = {c for p in self.packs for c in p.categories}
 
+    def hears_changes(self) -> bool:
+        """Whether any pack implements ``bpf_before_change`` or ``bpf_after_change``.
+
+        When none does, :meth:`before_change` answers None and :meth:`after_change` does nothing
+        for every change: a caller with many changes to tell (a bulk import) may skip them.
+        """
+        return any(pm.hook.bpf_before_change.get_hookimpls() or pm.hook.bpf_after_change.get_hookimpls()
+                   for _, pm in self.managers)
+
     def before_change(self, change: Change) -> str | None:
         """The first veto any pack gives, or None. A hook that raises vetoes too (fail safe)."""
         for name, pm in self.managers:

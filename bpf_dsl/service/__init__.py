@@ -25,10 +25,12 @@ from bpf_dsl.service.auth import Tokens, Verdict, bearer, hash_token, token_id_o
 from bpf_dsl.service.core import ActionContext, Service, new_id
 from bpf_dsl.service.diagrams import FORMATS as DIAGRAM_FORMATS
 from bpf_dsl.service.reads import Analytics, BarStep, FormField, InstanceDetail, StageBar, StageStats, Visit
+from bpf_dsl.service.recording import Dependencies
 from bpf_dsl.service.results import SYSTEM, Caller, ProcessEvent, TransitionFailure, ValidationFailure
 from bpf_dsl.service.samples import load_samples
 from bpf_dsl.service.values import FieldError, unstorable
 from bpf_dsl.service.versions import stored_program
+from bpf_dsl.service.writer import GroupCommit, Job
 from bpf_dsl.storage import (
     TOKENS_CHANNEL,
     InstanceRow,
@@ -48,9 +50,10 @@ def open_service(program: Program, url: str | None = None, registry: Registry | 
 
 
 __all__ = ["DIAGRAM_FORMATS", "SYSTEM", "TOKENS_CHANNEL", "ActionContext", "ActionFailed", "Analytics", "BarStep",
-           "Caller", "EntitySpec", "FieldError", "FieldSpec", "FormField", "InstanceDetail", "InstanceRow",
-           "Listening", "Notifier", "OptionSpec", "ProcessDefinition", "ProcessEvent", "Program", "RecordRow",
-           "Registry", "Service", "StageBar", "StageDef", "StageStats", "StepDef", "Storage", "Tokens",
-           "TransitionErrorCode", "TransitionFailure", "ValidationFailure", "Verdict", "Visit", "bearer",
-           "check_packs", "database_url", "default_registry", "derive_label", "display_url", "hash_token", "load",
-           "load_samples", "new_id", "open_service", "open_storage", "stored_program", "token_id_of", "unstorable"]
+           "Caller", "Dependencies", "EntitySpec", "FieldError", "FieldSpec", "FormField", "GroupCommit",
+           "InstanceDetail", "InstanceRow", "Job", "Listening", "Notifier", "OptionSpec", "ProcessDefinition",
+           "ProcessEvent", "Program", "RecordRow", "Registry", "Service", "StageBar", "StageDef", "StageStats",
+           "StepDef", "Storage", "Tokens", "TransitionErrorCode", "TransitionFailure", "ValidationFailure", "Verdict",
+           "Visit", "bearer", "check_packs", "database_url", "default_registry", "derive_label", "display_url",
+           "hash_token", "load", "load_samples", "new_id", "open_service", "open_storage", "stored_program",
+           "token_id_of", "unstorable"]

@@ -12,22 +12,29 @@ a field left out would get its declared default instead.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
-from bpf_dsl.definition import Program
+from bpf_dsl._util import gc_paused
+from bpf_dsl.definition import ProcessDefinition, Program
+from bpf_dsl.engine import Moved, start, start_is_plain
 from bpf_dsl.errors import ConflictError, ImportFileError
 from bpf_dsl.model import EntitySpec
+from bpf_dsl.plugins import Change
 from bpf_dsl.service.core import Service, _Abort, _Work
 from bpf_dsl.service.data import TxData
-from bpf_dsl.service.results import Caller, ValidationFailure
-from bpf_dsl.service.values import FieldError, parse_input, present
-from bpf_dsl.storage import Storage, Tx
+from bpf_dsl.service.ids import ordered_id, ordered_ids
+from bpf_dsl.service.records import prepare, shape_of
+from bpf_dsl.service.results import SYSTEM, Caller, ProcessEvent, ValidationFailure
+from bpf_dsl.service.rows import row_of
+from bpf_dsl.service.values import FieldError, converters, parse_input, present
+from bpf_dsl.storage import InstanceRow, RecordRow, Storage, Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,7 @@ def read_rows(text: Iterable[str], fmt: str, entity: EntitySpec, name: str = "th
     if header is None:
         return
     check_header(header, entity, name)
+    columns = [(column, _reader(entity, column)) for column in header]  # each column's reading, looked up once
     for cells in reader:
         number = reader.line_num  # the row's last line: a quoted cell may span several
         if not cells:
@@ -83,7 +91,8 @@ def read_rows(text: Iterable[str], fmt: str, entity: EntitySpec, name: str = "th
             yield number, RowError(number, (FieldError(None, f"{count}, {more} than the header's "
                                                              f"{len(header)} columns"),))
             continue
-        yield number, {k: _cell(entity, k, v) for k, v in zip(header, cells, strict=True)}
+        yield number, {column: (cell or None) if read is None else read(cell)
+                       for (column, read), cell in zip(columns, cells, strict=True)}
 
 
 def read_header(text: Iterable[str]) -> list[str] | None:
@@ -103,66 +112,241 @@ def check_header(header: list[str], entity: EntitySpec, name: str) -> None:
                               f"{listed} (fields: id, {', '.join(entity.fields)})")
 
 
-def _cell(entity: EntitySpec, name: str, raw: str | None) -> Any:
-    """A CSV cell in the JSON shape of its field (CSV has only text)."""
-    if raw is None or raw == "":
-        return None
+def _reader(entity: EntitySpec, name: str) -> Callable[[str], Any] | None:
+    """How a CSV cell of the column ``name`` reads in the JSON shape of its field (CSV has only text), an empty
+    cell as None. None: as it is, where the field takes text (and in ``id``)."""
     spec = entity.fields.get(name)
-    if spec is None:
-        return raw
-    kind = spec.type.kind
-    if kind in ("integer", "decimal", "money"):
-        try:
-            number = Decimal(raw.strip())
-        except InvalidOperation:
-            return raw  # left as text: validation names the field
-        return int(number) if number == number.to_integral_value() else float(number)
-    if kind == "bool":
-        lowered = raw.strip().lower()
-        return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(lowered, raw)
-    if kind == "choices":
-        return [part.strip() for part in raw.split(";") if part.strip()]
-    return raw
+    return _READERS.get(spec.type.kind) if spec is not None else None
+
+
+def _number(raw: str) -> Any:
+    if not raw:
+        return None
+    try:
+        number = Decimal(raw.strip())
+    except InvalidOperation:
+        return raw  # left as text: validation names the field
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+_BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _bool(raw: str) -> Any:
+    if not raw:
+        return None
+    return _BOOLS.get(raw.strip().lower(), raw)
+
+
+def _choices(raw: str) -> Any:
+    if not raw:
+        return None
+    return [part.strip() for part in raw.split(";") if part.strip()]
+
+
+_READERS: dict[str, Callable[[str], Any]] = {
+    "integer": _number, "decimal": _number, "money": _number, "bool": _bool, "choices": _choices,
+}
 
 
 def import_batch(service: Service, caller: Caller, entity: str, rows: list[tuple[int, Any]],
                  start_process: bool) -> list[RowError]:
     """Create every row of a batch in one transaction; any bad row rolls the batch back."""
-    spec = service.program.entities[entity]
-    chosen = service.visible_processes(caller, entity)[0] if start_process and service.visible_processes(
-        caller, entity) else None
-    problems: list[RowError] = []
+    return Importer(service, caller, entity, start_process).batch(rows)
 
-    def command(tx: Tx, data: TxData, work: _Work) -> None:
-        problems.clear()  # a retried batch starts over
-        for line, given in rows:
-            if isinstance(given, RowError):
-                problems.append(given)
+
+class Importer:
+    """Creates the rows of a file batch by batch: each batch is one transaction, all or nothing.
+
+    Every row is validated as ``create_record`` validates (values, defaults, business
+    rules, bounds, required fields, lookups, uniqueness) and, unless ``start_process``
+    is False, gets the caller's default process on ``entity``, started by the engine
+    with its first visit and history. What is the same for every row is looked up
+    once (the entity, the process); what a batch writes is gathered and written at
+    the end in one ``executemany`` per table, the stage counters summed. A start that
+    runs hooks (``on start``, the first stage's ``on enter``) writes its row on its
+    own, through the service, after the rows gathered before it.
+    """
+
+    def __init__(self, service: Service, caller: Caller, entity: str, start_process: bool) -> None:
+        self.service = service
+        self.caller = caller
+        self.spec = service.program.entities[entity]
+        mine = service.visible_processes(caller, entity) if start_process else []
+        self.process = mine[0] if mine else None
+        self.shape = shape_of(self.spec)
+        self.convert = converters(self.spec)
+        self.unique = tuple(f.name for f in self.shape.unique)
+        self.hooks = service.registry.hears_changes()
+        self.plain = self.process is not None and start_is_plain(self.process)
+
+    def batch(self, rows: list[tuple[int, Any]]) -> list[RowError]:
+        """Import ``rows`` ((line, JSON-shaped values or a :class:`RowError`)) in one transaction; the bad rows."""
+        problems: list[RowError] = []
+
+        def command(tx: Tx, data: TxData, work: _Work) -> None:
+            problems.clear()  # a retried batch starts over
+            ready = self._validate(tx, data, rows, problems)
+            if not problems:
+                self._write(tx, data, work, ready, problems)
+            if problems:
+                raise _Abort(ValidationFailure(f"{len(problems)} bad row(s)"))
+
+        try:
+            with gc_paused():  # a batch's many small objects are freed when it ends: no cycles to look for
+                self.service._run(command)
+        except ConflictError:  # an id taken meanwhile by another writer (the retries found it taken every time)
+            problems.append(RowError(rows[0][0], (FieldError("id", "a record with one of these ids exists"),)))
+        return problems
+
+    def _validate(self, tx: Tx, data: TxData, rows: list[tuple[int, Any]],
+                  problems: list[RowError]) -> list[tuple[int, RecordRow]]:
+        """The rows to write, each validated as if the rows before it were written; the bad ones in ``problems``."""
+        spec, now = self.spec, data.now
+        given = [str(g["id"]) for _, g in rows if isinstance(g, dict) and g.get("id")]
+        taken = tx.existing_record_ids(given) if given else set()
+        first_line: dict[str, int] = {}  # id -> the line that has it, in this batch
+        seen: dict[tuple[str, Any], int] = {}  # (unique field, stored value) -> the line that has it
+        ready: list[tuple[int, RecordRow]] = []
+        fresh = iter(ordered_ids(len(rows)))  # in file order, so that an export gives the rows back in it
+        for line, row in rows:
+            if isinstance(row, RowError):
+                problems.append(row)
                 continue
-            raw = dict(given) if isinstance(given, dict) else given
+            raw = dict(row) if isinstance(row, dict) else row
             record_id = raw.pop("id", None) if isinstance(raw, dict) else None
-            values, errors = parse_input(spec, raw)
+            values, errors = parse_input(spec, raw, self.convert)
             if errors:
                 problems.append(RowError(line, tuple(errors)))
                 continue
-            try:
-                row = service._insert_record(data, entity, values, enforce_locks=False,
-                                             record_id=str(record_id) if record_id else None)
-            except _Abort as abort:
-                failure = abort.failure
-                errs = failure.field_errors if isinstance(failure, ValidationFailure) else ()
-                problems.append(RowError(line, errs or (FieldError(None, failure.message),)))
+            prepared = prepare(data, spec, values, record_id=None, before=None, enforce_locks=False,
+                               checked=True, shape=self.shape)
+            found = list(prepared.errors)
+            keys = [(name, _key(prepared.values[name])) for name in self.unique if name in prepared.values]
+            for key in keys:  # the database holds no row of this batch yet: its rows are compared here
+                if key in seen and not any(e.field == key[0] for e in found):
+                    label = spec.fields[key[0]].label
+                    found.append(FieldError(key[0], f"{label} must be unique; another {spec.name} has this value"))
+            if found:
+                problems.append(RowError(line, tuple(found)))
                 continue
-            if chosen is not None:
-                service._start_instance(tx, data, work, caller, chosen, row.id, make_active=True)
-        if problems:
-            raise _Abort(ValidationFailure(f"{len(problems)} bad row(s)"))
+            rid = str(record_id) if record_id else next(fresh)
+            if record_id:
+                if rid in taken:
+                    problems.append(RowError(line, (FieldError("id", f"a record with the id {rid} exists"),)))
+                    continue
+                if rid in first_line:
+                    problems.append(RowError(line, (FieldError("id", f"the id {rid} is on line {first_line[rid]} "
+                                                                     "too"),)))
+                    continue
+                first_line[rid] = line
+            for key in keys:
+                seen[key] = line
+            record = RecordRow(rid, spec.name, prepared.values, 1, now, now)
+            data.remember(record)  # the rows after it see it (a lookup of it), as they would once it is written
+            ready.append((line, record))
+        return ready
 
-    try:
-        service._run(command)
-    except ConflictError:  # a row's id is taken (the retries found it taken every time)
-        problems.append(RowError(rows[0][0], (FieldError("id", "a record with one of these ids exists"),)))
-    return problems
+    def _write(self, tx: Tx, data: TxData, work: _Work, ready: list[tuple[int, RecordRow]],
+               problems: list[RowError]) -> None:
+        """Write the validated rows with their instances: gathered, one ``executemany`` per table."""
+        defn, caller, service = self.process, self.caller, self.service
+        records: list[RecordRow] = []
+        instances: list[InstanceRow] = []
+        visits: list[tuple[str, str, str, str, str, dt.datetime, str]] = []
+        events: list[tuple[str, str, str | None, dt.datetime, str, dict[str, Any]]] = []
+
+        def flush() -> None:
+            tx.insert_records(records)
+            tx.insert_instances(instances)
+            tx.open_visits(visits)
+            tx.append_events(events)
+            for gathered in (records, instances, visits, events):
+                gathered.clear()
+
+        if defn is None:
+            records.extend(record for _, record in ready)
+            flush()
+            return
+        now, user, entity, listened = data.now, caller.user, defn.entity, bool(service.listeners)
+        fresh = iter(ordered_ids(len(ready)))
+        # A start that runs no hook is the same for every record but for its ids: started once, copied.
+        plain = _outline(defn, start(defn, _INSTANCE, _RECORD, now, data, user), now, _RECORD) if self.plain else None
+        for line, record in ready:
+            rid, iid = record.id, next(fresh)
+            outline = plain
+            if outline is None:
+                # Its hooks read the record: started on it, with its ids.
+                outline = _outline(defn, start(defn, iid, rid, now, data, user, new_id=ordered_id), now, rid)
+            if outline is None:
+                # Hooks ran (records to write, actions to call): this row goes through the service's own start.
+                flush()
+                tx.insert_record(record)
+                try:
+                    service._start_instance(tx, data, work, caller, defn, rid, make_active=True)
+                except _Abort as abort:
+                    problems.append(RowError(line, (FieldError(None, f"the record was not created: "
+                                                                     f"{abort.failure.message}"),)))
+                    return
+                continue
+            t = outline.row
+            for kind, stage in outline.changes if self.hooks else ():  # no pack hears changes: nothing to tell
+                change = Change(kind, defn.name, iid, rid, None, stage, t.status, user)
+                veto = service.registry.before_change(change)
+                if veto:
+                    problems.append(RowError(line, (FieldError(None, f"the record was not created: {veto}"),)))
+                    return
+                work.changes.append(change)
+            records.append(RecordRow(rid, record.entity, record.values, record.version, record.created_at,
+                                     record.updated_at, iid))
+            instances.append(InstanceRow(iid, rid, t.process, t.definition_version, t.status, t.active_stage,
+                                         t.traversed, {entity: rid}, t.stage_started_at, t.created_at, t.updated_at,
+                                         t.completed_at, t.version, t.actions_done))
+            for stage in outline.visits:
+                visits.append((iid, defn.name, stage, entity, rid, now, outline.visit_by))
+            for kind, stage, by in outline.logged:
+                events.append((iid, kind, stage, now, by, {}))
+            for kind, stage, by in outline.published if listened else ():  # nobody subscribed: nothing to tell
+                work.events.append(ProcessEvent(kind, iid, rid, defn.name, stage, now, by))
+        flush()
+
+
+_INSTANCE, _RECORD = "<instance>", "<record>"  # the ids a plain start is made with, once for all rows
+_LOGGED = ("started", "finished", "abandoned", "reactivated")  # the kinds the service logs in instance_events
+
+
+@dataclass(frozen=True, slots=True)
+class _Outline:
+    """What starting a process writes for one record, as the service writes it, but for the ids."""
+
+    row: InstanceRow  # the instance (its ids and bound record are filled in for each row)
+    visits: tuple[str, ...]  # the stages whose visits it opens (on the primary record)
+    visit_by: str
+    logged: tuple[tuple[str, str | None, str], ...]  # (kind, stage, by) of its history events
+    published: tuple[tuple[str, str | None, str], ...]  # of the events published after commit
+    changes: tuple[tuple[str, str | None], ...]  # (kind, stage) of the changes the packs' hooks hear
+
+
+def _outline(defn: ProcessDefinition, moved: Moved, now: dt.datetime, record_id: str) -> _Outline | None:
+    """The outline of a start (what ``Service._start_instance`` would write); None if it needs the service:
+    its hooks had effects, or a visit opened elsewhere than on the primary record."""
+    state = moved.state
+    if moved.effects or state.bound != ((defn.entity, record_id),):
+        return None
+    for op in moved.visits:
+        stage = defn.stage(op.stage)
+        if op.kind != "open" or stage is None or stage.entity != defn.entity:
+            return None
+    return _Outline(row_of(state, defn, now), tuple(op.stage for op in moved.visits),
+                    moved.events[0].by if moved.events else SYSTEM.user,
+                    tuple((e.kind, e.stage, e.by) for e in moved.events if e.kind in _LOGGED),
+                    tuple((e.kind, e.stage, e.by) for e in moved.events),
+                    tuple((e.kind, e.stage) for e in moved.events if e.kind != "notification"))
+
+
+def _key(value: Any) -> Any:
+    """A stored value as a dict key (lists of choices are not hashable)."""
+    return value if isinstance(value, str | int | float | bool) else json.dumps(value, sort_keys=True)
 
 
 def export_rows(program: Program, storage: Storage, entity: str, fmt: str, page_size: int = 500) -> Iterator[str]:

@@ -1,10 +1,17 @@
 """The service: the imperative shell around the pure engine, and the only place that owns transactions.
 
-Each command is one transaction: load, check the caller's roles and the expected
+Each command is one unit of work: load, check the caller's roles and the expected
 version, run the engine step, execute its effects (record writes through the
 rules, plugin actions), ask the plugins' pre-change hooks, save the instance and
 its history, commit; then publish events and tell post-change hooks. A failure
-anywhere rolls everything back.
+anywhere rolls everything of the command back.
+
+A command is a transaction of its own, or, once :meth:`Service.start_group_commit`
+has started group commit (the server does on SQLite), a savepoint of the one
+transaction committed for every command that arrived meanwhile
+(:mod:`bpf_dsl.service.writer`): rolled back alone when it fails, answered only
+after that transaction committed, its events and hooks run after the commit in the
+order the commands ran.
 """
 
 from __future__ import annotations
@@ -15,8 +22,10 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from bpf_dsl.definition import ProcessDefinition, Program
@@ -48,6 +57,7 @@ from bpf_dsl.service.results import SYSTEM, Caller, ProcessEvent, TransitionFail
 from bpf_dsl.service.rows import row_of, state_of
 from bpf_dsl.service.values import FieldError, decode, parse_input
 from bpf_dsl.service.versions import Versions
+from bpf_dsl.service.writer import MAX_BATCH, GroupCommit, GroupStopped, GroupWriter
 from bpf_dsl.storage import InstanceRow, Notifier, RecordRow, Storage, Tx
 
 log = logging.getLogger("bpf.service")
@@ -96,6 +106,8 @@ class Service(Reads):
         self.versions = Versions(program, registry)
         self.diagrams = Diagrams(program)
         self.listeners: list[Callable[[ProcessEvent], None]] = []
+        self._group: GroupCommit | None = None
+        self._writer: GroupWriter | None = None
         with storage.write() as tx:
             self.versions.record_current(tx, clock())
 
@@ -110,6 +122,45 @@ class Service(Reads):
         return self.storage.backend.single_writer
 
     @property
+    def group_commit(self) -> GroupCommit | None:
+        """Group commit, when on (:meth:`start_group_commit`): where commands are submitted."""
+        return self._group
+
+    def start_group_commit(self, max_batch: int = MAX_BATCH, *, thread: bool = True) -> GroupCommit:
+        """Group commit from now on: every command, from any thread, runs inside a transaction shared with the
+        commands that arrive together, each in its own savepoint (:mod:`bpf_dsl.service.writer`).
+
+        ``thread``: a writer thread of its own drives it; False: the caller drives it (the server does, from
+        its event loop). The server turns it on where the backend asks for it (``backend.group_commit``).
+        """
+        if self._group is None:
+            self._group = GroupCommit(self.storage, max_batch=max_batch)
+            if thread:
+                self._writer = GroupWriter(self._group)
+        return self._group
+
+    def stop_group_commit(self) -> None:
+        """Back to one transaction per command, in the caller's thread (what was submitted runs first)."""
+        group, writer = self._group, self._writer
+        if writer is not None:
+            writer.stop()  # its commands still run in the group
+        elif group is not None:
+            group.close()
+        self._group = self._writer = None
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        """Call a command (``svc.move_next``, ...) inside the next group commit; the future is answered after the
+        commit that holds it. Without group commit the call runs here, and the future comes back answered."""
+        if self._group is not None:
+            return self._group.submit(partial(fn, *args, **kwargs))
+        done: Future[Any] = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
+
+    @property
     def notifier(self) -> Notifier | None:
         """Notifications to and from the other processes on the database (PostgreSQL); None where it has none."""
         return self.storage.notifier
@@ -122,7 +173,19 @@ class Service(Reads):
             yield tx, TxData(tx, self.program, self.clock()), work
 
     def _run(self, command: Callable[[Tx, TxData, _Work], Any]) -> Any:
-        """Run ``command`` in a write transaction, retried when a concurrent writer won a race."""
+        """Run ``command``: in a savepoint of the shared transaction under group commit, else in a transaction
+        of its own; retried when a concurrent writer won a race."""
+        group = self._group
+        if group is not None:
+            tx = group.current()
+            if tx is not None:
+                return self._run_in(tx, group, command)
+            if not group.on_driver():
+                try:
+                    return group.submit(partial(self._run, command)).result()
+                except GroupStopped:
+                    pass  # stopped meanwhile: a transaction of its own
+            # The driver between two rounds (a post-commit hook running a command): a transaction of its own.
         for attempt in range(RETRIES):
             try:
                 with self._tx() as (tx, data, work):
@@ -140,6 +203,31 @@ class Service(Reads):
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                 continue
             self._after_commit(work)
+            return result
+        raise RuntimeError("too much contention: the command lost its race 12 times")
+
+    def _run_in(self, tx: Tx, group: GroupCommit, command: Callable[[Tx, TxData, _Work], Any]) -> Any:
+        """Run ``command`` in a savepoint of the group's open transaction; its post-commit work waits for the
+        commit. A lost race is run again at once (another process committed in between: nothing to wait for)."""
+        for attempt in range(RETRIES):
+            work = _Work()
+            try:
+                with tx.savepoint():
+                    result = command(tx, TxData(tx, self.program, self.clock()), work)
+            except _Abort as abort:
+                return abort.failure
+            except _Conflict:
+                continue
+            except (ConflictError, TransientError) as exc:
+                if isinstance(exc, TransientError) and group.shared:
+                    # A deadlock's victim, or a lock that wasn't free: the commands before it hold their locks,
+                    # so that a retry here would meet the same. The round is given up, each command run alone.
+                    group.abandon()
+                    raise
+                if tx.lost or attempt == RETRIES - 1:
+                    raise
+                continue
+            group.after_commit(partial(self._after_commit, work))
             return result
         raise RuntimeError("too much contention: the command lost its race 12 times")
 

@@ -13,6 +13,7 @@ from typing import Any
 from bpf_dsl.definition import Program
 from bpf_dsl.engine import EMPTY_FORM, FormState, RuleResult, evaluate_rules
 from bpf_dsl.model import EntitySpec
+from bpf_dsl.service.recording import Dependencies
 from bpf_dsl.service.values import decode
 from bpf_dsl.storage import RecordRow, Tx
 
@@ -20,10 +21,11 @@ from bpf_dsl.storage import RecordRow, Tx
 class TxData:
     """Reads records for the engine and the rules inside one transaction."""
 
-    def __init__(self, tx: Tx, program: Program, now: dt.datetime) -> None:
+    def __init__(self, tx: Tx, program: Program, now: dt.datetime, deps: Dependencies | None = None) -> None:
         self.tx = tx
         self.program = program
         self.now = now
+        self.deps = deps  # a read's dependencies being recorded (reads only: commands never keep answers)
         self._rows: dict[str, RecordRow | None] = {}
         self._values: dict[str, dict[str, Any]] = {}
 
@@ -34,8 +36,10 @@ class TxData:
     def row(self, record_id: str, *, lock: bool = False) -> RecordRow | None:
         """The stored row (cached for the transaction)."""
         if record_id not in self._rows or lock:
-            self._rows[record_id] = self.tx.get_record(record_id, lock)
+            row = self._rows[record_id] = self.tx.get_record(record_id, lock)
             self._values.pop(record_id, None)
+            if self.deps is not None:
+                self.deps.record(record_id, row)
         return self._rows[record_id]
 
     def values(self, entity: str, record_id: str) -> Mapping[str, Any] | None:
@@ -52,6 +56,8 @@ class TxData:
 
     def related(self, entity: str, via_field: str, target_id: str) -> list[str]:
         """Ids of ``entity`` records whose lookup ``via_field`` points at ``target_id``, newest first."""
+        if self.deps is not None:
+            self.deps.opaque = True  # a search, not a row by key
         return self.tx.related(entity, via_field, target_id)
 
     def form(self, entity: str, record_id: str) -> FormState:
@@ -67,11 +73,15 @@ class TxData:
                               self.now, record_id)
 
     def remember(self, row: RecordRow) -> None:
-        """A row this transaction just wrote: later reads see it."""
+        """A row this transaction just wrote, or read already: later reads see it."""
         self._rows[row.id] = row
         self._values.pop(row.id, None)
+        if self.deps is not None:
+            self.deps.record(row.id, row)
 
     def forget(self, record_id: str) -> None:
-        """A row this transaction deleted."""
+        """A row this transaction deleted, or found absent."""
         self._rows[record_id] = None
         self._values.pop(record_id, None)
+        if self.deps is not None:
+            self.deps.record(record_id, None)

@@ -2,23 +2,28 @@
 
 Reads run in a read transaction and never write. A caller sees an instance only
 if its roles allow the instance's process (FORBIDDEN's counterpart for queries:
-the instance is simply absent).
+the instance is simply absent). While dependencies are being recorded
+(:mod:`bpf_dsl.service.recording`), each read notes the rows it read.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import statistics
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from bpf_dsl.definition import ProcessDefinition, Program, StageDef, StepDef
 from bpf_dsl.engine import EMPTY_FORM, StepStatus, active_path, can_move_next, missing_steps, stage_steps
 from bpf_dsl.model import FieldSpec
+from bpf_dsl.plugins import Registry
 from bpf_dsl.service.data import TxData
 from bpf_dsl.service.diagrams import Diagrams
+from bpf_dsl.service.recording import Dependencies, opaque, reads_may_depend_on_time, record, recording
 from bpf_dsl.service.results import Caller
 from bpf_dsl.service.rows import state_of
 from bpf_dsl.service.values import encode, parse_input, present, to_json
@@ -112,7 +117,35 @@ class Reads:
     storage: Storage
     versions: Versions
     diagrams: Diagrams
+    registry: Registry
     clock: Callable[[], dt.datetime]
+
+    # -- keeping answers ---------------------------------------------------------------------------------
+    def recording(self) -> AbstractContextManager[Dependencies]:
+        """Record what the reads made in the block (in this context, and the tasks and threads it starts)
+        depend on (:mod:`bpf_dsl.service.recording`): what a kept answer must be checked against."""
+        return record()
+
+    @functools.cached_property
+    def reads_timeless(self) -> bool:
+        """Whether reads depend on the stored data only, never on the clock: whether an answer may be kept
+        until the rows it depends on change (:func:`~bpf_dsl.service.recording.reads_may_depend_on_time`)."""
+        return not reads_may_depend_on_time(self.program, self.registry)
+
+    def unchanged(self, deps: Dependencies) -> bool:
+        """Whether every row the recorded reads depended on is still as they read it (False for opaque ones:
+        a search can't be read again cheaply)."""
+        if deps.opaque:
+            return False
+        if deps.none:
+            return True
+        listed = {iid for rows in deps.involving.values() for iid, _ in rows}
+        alone = [iid for iid in deps.instances if iid not in listed]
+        with self.storage.read() as tx:  # one query
+            now = tx.row_versions(list(deps.records), alone, list(deps.involving))
+        return (all(now.records.get(rid) == seen for rid, seen in deps.records.items())
+                and all(now.instances.get(iid) == deps.instances[iid] for iid in alone)
+                and all(now.involving[rid] == seen for rid, seen in deps.involving.items()))
 
     def may_see(self, caller: Caller, process: str) -> bool:
         """Whether the caller's roles allow a process (one the program doesn't have: admins only)."""
@@ -136,12 +169,21 @@ class Reads:
     def get_record(self, caller: Caller, record_id: str) -> RecordRow | None:
         """A record by id."""
         with self.storage.read() as tx:
-            return tx.get_record(record_id)
+            row = tx.get_record(record_id)
+        deps = recording()
+        if deps is not None:
+            deps.record(record_id, row)
+        return row
 
     def get_records(self, caller: Caller, ids: list[str]) -> dict[str, RecordRow]:
         """Records by id, in one query (for DataLoaders)."""
         with self.storage.read() as tx:
-            return tx.get_records(ids)
+            found = tx.get_records(ids)
+        deps = recording()
+        if deps is not None:
+            for rid in ids:
+                deps.record(rid, found.get(rid))
+        return found
 
     def list_records(self, caller: Caller, entity: str, where: Any = None, stage: str | None = None,
                      first: int = 50, after: str | None = None, process: str | None = None,
@@ -161,24 +203,36 @@ class Reads:
                 matching[name] = None  # empty: matches the records where the field is empty
         if not 0 <= first <= MAX_PAGE:
             raise ValueError(f"`first` must be between 0 and {MAX_PAGE}, not {first}")
+        opaque()
         with self.storage.read() as tx:
             return tx.list_records(entity, matching, process, stage, first, after, search or None)
 
     def instances_of(self, caller: Caller, record_id: str) -> list[InstanceRow]:
         """The record's instances the caller may see, newest activity first."""
         with self.storage.read() as tx:
-            return [r for r in tx.instances_involving_many([record_id])[record_id] if self.visible(caller, r)]
+            rows = tx.instances_involving_many([record_id])[record_id]
+        deps = recording()
+        if deps is not None:
+            deps.instances_of(record_id, rows)
+        return [r for r in rows if self.visible(caller, r)]
 
     def instances_of_many(self, caller: Caller, record_ids: list[str]) -> dict[str, list[InstanceRow]]:
         """Instances of many records in one query (for DataLoaders)."""
         with self.storage.read() as tx:
             found = tx.instances_involving_many(record_ids)
+        deps = recording()
+        if deps is not None:
+            for rid, rows in found.items():
+                deps.instances_of(rid, rows)
         return {rid: [r for r in rows if self.visible(caller, r)] for rid, rows in found.items()}
 
     def get_instance(self, caller: Caller, instance_id: str) -> InstanceRow | None:
         """An instance by id, if the caller may see it."""
         with self.storage.read() as tx:
             row = tx.get_instance(instance_id)
+        deps = recording()
+        if deps is not None:
+            deps.instance(instance_id, row)
         return row if row is not None and self.visible(caller, row) else None
 
     def active_instance(self, caller: Caller, record: RecordRow) -> InstanceRow | None:
@@ -187,8 +241,12 @@ class Reads:
             return self._active_instance(tx, caller, record)
 
     def _active_instance(self, tx: Tx, caller: Caller, record: RecordRow) -> InstanceRow | None:
-        rows = [r for r in tx.instances_involving_many([record.id])[record.id] if self.visible(caller, r)]
-        return self.active_among(record, rows)
+        found = tx.instances_involving_many([record.id])[record.id]
+        deps = recording()
+        if deps is not None:
+            deps.record(record.id, record)
+            deps.instances_of(record.id, found)
+        return self.active_among(record, [r for r in found if self.visible(caller, r)])
 
     @staticmethod
     def active_among(record: RecordRow, rows: list[InstanceRow]) -> InstanceRow | None:
@@ -200,15 +258,19 @@ class Reads:
         return rows[0] if rows else None
 
     def _defn(self, tx: Tx, row: InstanceRow) -> ProcessDefinition | None:
+        _note_version(self.program, row)
         return self.versions.get(tx, row.process, row.definition_version)
 
     def detail(self, row: InstanceRow) -> InstanceDetail | None:
         """Stages, paths and the gate of an instance on current data."""
+        deps = recording()
+        if deps is not None:
+            deps.instance(row.id, row)
         with self.storage.read() as tx:
             defn = self._defn(tx, row)
             if defn is None:
                 return None
-            data = TxData(tx, self.program, self.clock())
+            data = TxData(tx, self.program, self.clock(), deps)
             state = state_of(row, defn)
             path = tuple(active_path(defn, state, data, data.now))
             missing = tuple(missing_steps(defn, state, data)) if row.status == "active" else ()
@@ -218,13 +280,16 @@ class Reads:
 
     def process_bar(self, caller: Caller, record_id: str) -> tuple[InstanceDetail, list[StageBar]] | None:
         """The bar of the record's active instance: the active path with each stage's state and steps."""
+        deps = recording()
         with self.storage.read() as tx:  # one connection for the record, its instance and the gate's data
             record = tx.get_record(record_id)
+            if deps is not None:
+                deps.record(record_id, record)
             row = self._active_instance(tx, caller, record) if record is not None else None
             defn = self._defn(tx, row) if row is not None else None
             if record is None or row is None or defn is None:
                 return None
-            data = TxData(tx, self.program, self.clock())
+            data = TxData(tx, self.program, self.clock(), deps)
             data.remember(record)  # already read: the gate's steps read it again
             state = state_of(row, defn)
             path = active_path(defn, state, data, data.now)
@@ -265,6 +330,7 @@ class Reads:
         """The definition an instance runs on (without a query when it is the current one, or loaded before)."""
         known, defn = self.versions.cached(row.process, row.definition_version)
         if known:
+            _note_version(self.program, row)
             return defn
         with self.storage.read() as tx:
             return self._defn(tx, row)
@@ -282,8 +348,9 @@ class Reads:
         of instances costs a bounded number of queries whatever its size.
         """
         out: list[InstanceDetail | None] = []
+        deps = recording()
         with self.storage.read() as tx:
-            data = TxData(tx, self.program, self.clock())
+            data = TxData(tx, self.program, self.clock(), deps)
             ids = sorted({rid for r in rows for rid in (r.record_id, *r.bound.values())})
             fetched = tx.get_records(ids)
             for rid in ids:
@@ -292,6 +359,8 @@ class Reads:
                 else:
                     data.forget(rid)
             for row in rows:
+                if deps is not None:
+                    deps.instance(row.id, row)
                 defn = self._defn(tx, row)
                 if defn is None or row.active_stage not in defn.by_name:
                     out.append(None)
@@ -306,6 +375,10 @@ class Reads:
 
     def histories(self, rows: list[InstanceRow]) -> list[list[Visit]]:
         """:meth:`history` of many instances in one query (for DataLoaders)."""
+        deps = recording()
+        if deps is not None:
+            for r in rows:  # a history changes only with its instance's version
+                deps.instance(r.id, r)
         with self.storage.read() as tx:
             found = tx.visits_of_many([r.id for r in rows])
             defns = [self._defn(tx, r) for r in rows]
@@ -324,7 +397,7 @@ class Reads:
         (none for a record of an entity the program doesn't declare)."""
         out: list[list[FormField]] = []
         with self.storage.read() as tx:
-            data = TxData(tx, self.program, self.clock())
+            data = TxData(tx, self.program, self.clock(), recording())
             for row in rows:
                 spec = self.program.entities.get(row.entity)
                 if spec is None:
@@ -341,6 +414,9 @@ class Reads:
 
     def history(self, row: InstanceRow) -> list[Visit]:
         """Every stage visit of an instance, with times and who moved it."""
+        deps = recording()
+        if deps is not None:
+            deps.instance(row.id, row)
         with self.storage.read() as tx:
             defn = self._defn(tx, row)
             visits = tx.visits(row.id)
@@ -356,6 +432,7 @@ class Reads:
         defn = self.visible_process(caller, process)
         if defn is None:
             return None
+        opaque()
         with self.storage.read() as tx:
             counts = tx.stage_counts(process)
             durations = tx.stage_durations(process)
@@ -382,6 +459,16 @@ class Reads:
         """
         defn = self.visible_process(caller, process)
         return self.diagrams.draw(defn, fmt) if defn is not None else None
+
+
+def _note_version(program: Program, row: InstanceRow) -> None:
+    """An instance shown with its definition: one of a version other than the current one makes the answer
+    one not to keep (whether that version's conditions read the clock is not known without rebuilding it)."""
+    deps = recording()
+    if deps is not None:
+        current = program.processes.get(row.process)
+        if current is None or current.version != row.definition_version:
+            deps.uncacheable = True
 
 
 def _percentile(values: list[float], q: float) -> float:

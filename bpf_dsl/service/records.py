@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bpf_dsl.model import EntitySpec
+from bpf_dsl.model import EntitySpec, FieldSpec
 from bpf_dsl.service.data import TxData
 from bpf_dsl.service.values import FieldError, check_values, encode, missing_required
+
+_NOT_GIVEN = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,17 +25,43 @@ class Prepared:
     errors: tuple[FieldError, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What :func:`prepare` reads of an entity's declaration, looked up once (an import prepares many rows)."""
+
+    entity: EntitySpec
+    defaults: dict[str, Any]  # the declared defaults, by field
+    required: tuple[FieldSpec, ...]
+    lookups: tuple[FieldSpec, ...]
+    unique: tuple[FieldSpec, ...]
+
+
+def shape_of(entity: EntitySpec) -> Shape:
+    """The :class:`Shape` of ``entity``."""
+    fields = entity.field_list()
+    return Shape(entity, {f.name: f.default for f in fields if f.default is not None},
+                 tuple(f for f in fields if f.required), tuple(f for f in fields if f.type.kind == "lookup"),
+                 tuple(f for f in fields if f.unique))
+
+
 def prepare(data: TxData, entity: EntitySpec, changes: Mapping[str, Any], *, record_id: str | None,
-            before: Mapping[str, Any] | None, enforce_locks: bool) -> Prepared:
+            before: Mapping[str, Any] | None, enforce_locks: bool, checked: bool = False,
+            shape: Shape | None = None) -> Prepared:
     """Merge Python ``changes`` into ``before`` (None for a new record) and check the result.
 
     New records get their fields' declared defaults first. Locks are those the rules
     give the stored record; hooks and actions (``enforce_locks`` False) may write
-    locked fields, as a server-side workflow may in D365.
+    locked fields, as a server-side workflow may in D365. ``checked``: ``changes`` come
+    from :func:`~bpf_dsl.service.values.parse_input`, which checked each value as
+    :func:`check_values` would; only the values that are not those (defaults, what
+    the rules set, stored ones) are checked again. ``shape``: ``entity``'s, made once
+    by a caller that prepares many records.
     """
+    if shape is None or shape.entity is not entity:
+        shape = shape_of(entity)
     errors: list[FieldError] = []
     if before is None:
-        merged = {f.name: f.default for f in entity.field_list() if f.default is not None}
+        merged = dict(shape.defaults)
         merged.update(changes)
     else:
         merged = dict(before)
@@ -47,18 +75,21 @@ def prepare(data: TxData, entity: EntitySpec, changes: Mapping[str, Any], *, rec
     result = data.rules(entity.name, merged, record_id)
     values = dict(result.values)
     errors += [FieldError(e.field, e.message) for e in result.form.errors]
-    errors += check_values(entity, values)
-    errors += missing_required(entity, values)
-    errors += _lookups(data, entity, values)
-    errors += _unique(data, entity, values, record_id)
+    if checked:
+        errors += check_values(entity, {k: v for k, v in values.items() if changes.get(k, _NOT_GIVEN) is not v})
+    else:
+        errors += check_values(entity, values)
+    errors += missing_required(entity, values, shape.required)
+    errors += _lookups(data, shape.lookups, values)
+    errors += _unique(data, entity, shape.unique, values, record_id)
     return Prepared(encode(entity, values), tuple(errors))
 
 
-def _lookups(data: TxData, entity: EntitySpec, values: Mapping[str, Any]) -> list[FieldError]:
+def _lookups(data: TxData, fields: tuple[FieldSpec, ...], values: Mapping[str, Any]) -> list[FieldError]:
     out = []
-    for spec in entity.field_list():
+    for spec in fields:
         ref = values.get(spec.name)
-        if spec.type.kind != "lookup" or ref is None:
+        if ref is None:
             continue
         row = data.row(str(ref))
         if row is None or row.entity != spec.type.entity:
@@ -66,10 +97,11 @@ def _lookups(data: TxData, entity: EntitySpec, values: Mapping[str, Any]) -> lis
     return out
 
 
-def _unique(data: TxData, entity: EntitySpec, values: Mapping[str, Any], record_id: str | None) -> list[FieldError]:
+def _unique(data: TxData, entity: EntitySpec, fields: tuple[FieldSpec, ...], values: Mapping[str, Any],
+            record_id: str | None) -> list[FieldError]:
     out = []
-    for spec in entity.field_list():
-        if not spec.unique or values.get(spec.name) is None:
+    for spec in fields:
+        if values.get(spec.name) is None:
             continue
         stored = encode(entity, {spec.name: values[spec.name]}).get(spec.name)
         if data.tx.find_unique(entity.name, spec.name, stored, record_id) is not None:

@@ -26,8 +26,9 @@ def state_of(row: InstanceRow, defn: ProcessDefinition) -> InstanceState:
 def row_of(state: InstanceState, defn: ProcessDefinition, now: dt.datetime,
            created_at: dt.datetime | None = None) -> InstanceRow:
     """The row to store of an engine state (stage names, stable across definition versions)."""
-    names = [s.name for s in defn.stages]
+    stages = defn.stages
     return InstanceRow(state.id, state.record_id, defn.name, state.definition_version, state.status,
-                       names[state.active_stage], tuple(names[i] for i in state.traversed), dict(state.bound),
+                       stages[state.active_stage].name, tuple(stages[i].name for i in state.traversed),
+                       dict(state.bound),
                        state.stage_started_at, created_at or state.created_at, now, state.completed_at, state.version,
                        tuple(sorted(state.actions_done)))

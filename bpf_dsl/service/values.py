@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from bpf_dsl.model import BUILTIN_COLUMNS, NUMBER_KINDS, TEXT_KINDS, EntitySpec, FieldSpec
@@ -24,6 +25,9 @@ MAX_TEXT = 100_000  # characters; a text field without `max` is still bounded at
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ().\-]{3,32}$")
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://\S+$")
+_FORMATS = {"email": (_EMAIL, "an email address such as ann@example.com"),
+            "phone": (_PHONE, "a phone number such as +44 20 7946 0000"),
+            "url": (_URL, "a URL such as https://example.com")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +62,13 @@ def decode(entity: EntitySpec, stored: Mapping[str, Any]) -> dict[str, Any]:
     return {name: to_python(spec, stored.get(name)) for name, spec in entity.fields.items()}
 
 
+_PLAIN = frozenset({str, int, bool, float})  # types whose values are their own JSON shape
+
+
 def to_json(spec: FieldSpec, value: Any) -> Any:
     """A Python value in the API's (and storage's) JSON shape."""
-    if value is None:
-        return None
+    if value is None or type(value) in _PLAIN:
+        return value
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dt.datetime):
@@ -75,13 +82,11 @@ def to_json(spec: FieldSpec, value: Any) -> Any:
 
 def encode(entity: EntitySpec, values: Mapping[str, Any]) -> dict[str, Any]:
     """Python values to JSON, dropping empties (an absent field and null mean the same)."""
-    out: dict[str, Any] = {}
-    for name, value in values.items():
-        spec = entity.fields.get(name)
-        if spec is None or value is None or value == () or value == []:
-            continue
-        out[name] = to_json(spec, value)
-    return out
+    fields = entity.fields
+    # A value of a plain type is its own JSON shape, and never empty the way () and [] are.
+    return {name: value if type(value) in _PLAIN else to_json(fields[name], value)
+            for name, value in values.items()
+            if value is not None and name in fields and (type(value) in _PLAIN or (value != () and value != []))}
 
 
 def present(entity: EntitySpec, stored: Mapping[str, Any]) -> dict[str, Any]:
@@ -89,23 +94,44 @@ def present(entity: EntitySpec, stored: Mapping[str, Any]) -> dict[str, Any]:
     return {name: stored.get(name) for name in entity.fields}
 
 
-def parse_input(entity: EntitySpec, raw: Any) -> tuple[dict[str, Any], list[FieldError]]:
-    """Validate API input (JSON) field by field: Python values, and an error for each bad one."""
-    if not isinstance(raw, Mapping):
+#: A field's reading of one JSON value: its Python value, or ValueError saying what is wrong.
+Converter = Callable[[Any], Any]
+
+
+def converters(entity: EntitySpec) -> dict[str, Converter]:
+    """Each field's :data:`Converter`, made once: what :func:`parse_input` applies to its value."""
+    out: dict[str, Converter] = {}
+    for name, spec in entity.fields.items():
+        convert = _BY_KIND.get(spec.type.kind, _as_is)
+        if convert is _choice or convert is _choices:
+            out[name] = partial(convert, spec, names=spec.type.option_names)
+        else:
+            out[name] = partial(convert, spec)
+    return out
+
+
+def parse_input(entity: EntitySpec, raw: Any,
+                convert: Mapping[str, Converter] | None = None) -> tuple[dict[str, Any], list[FieldError]]:
+    """Validate API input (JSON) field by field: Python values, and an error for each bad one.
+
+    ``convert``: ``entity``'s :func:`converters`, made once by a caller that parses many records.
+    """
+    if type(raw) is not dict and not isinstance(raw, Mapping):  # (the ABC's check costs more than the loop)
         return {}, [FieldError(None, "values must be an object of field name → value")]
     values: dict[str, Any] = {}
     errors: list[FieldError] = []
+    fields = entity.fields
     for name, value in raw.items():
         if not isinstance(name, str):
             errors.append(FieldError(None, "field names are strings"))
             continue
-        spec = entity.fields.get(name)
+        spec = fields.get(name)
         if spec is None:
             why = "is set by the server" if name in BUILTIN_COLUMNS else f"is not a field of {entity.name}"
             errors.append(FieldError(name, f"`{name}` {why}"))
             continue
         try:
-            values[name] = _convert(spec, value)
+            values[name] = _convert(spec, value) if convert is None else convert[name](value)
         except ValueError as exc:
             errors.append(FieldError(name, str(exc)))
     return values, errors
@@ -115,69 +141,118 @@ def _convert(spec: FieldSpec, value: Any) -> Any:
     """One JSON value to Python, or ValueError saying what is wrong."""
     if value is None:
         return None
-    kind = spec.type.kind
-    if kind in TEXT_KINDS:
-        if not isinstance(value, str):
-            raise ValueError(f"{spec.label} must be text")
-        if value == "":
-            return None
-        _storable(spec, value)
-        if len(value) > MAX_TEXT:
-            raise ValueError(f"{spec.label} is longer than {MAX_TEXT} characters")
-        checks = {"email": (_EMAIL, "an email address such as ann@example.com"),
-                  "phone": (_PHONE, "a phone number such as +44 20 7946 0000"),
-                  "url": (_URL, "a URL such as https://example.com")}
-        if kind in checks and not checks[kind][0].match(value):
-            raise ValueError(f"{spec.label} must be {checks[kind][1]}")
-        _bounds(spec, len(value), "characters long")
-        return value
-    if kind in NUMBER_KINDS:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ValueError(f"{spec.label} must be a number")
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation:
-            raise ValueError(f"{spec.label} must be a number") from None
-        if not number.is_finite():
-            raise ValueError(f"{spec.label} must be a finite number")
-        if kind == "integer":
-            if number != number.to_integral_value():
-                raise ValueError(f"{spec.label} must be a whole number")
-            _bounds(spec, number, "")
-            return int(number)
+    convert = _BY_KIND.get(spec.type.kind)
+    return value if convert is None else convert(spec, value)
+
+
+def _text(spec: FieldSpec, value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{spec.label} must be text")
+    if value == "":
+        return None
+    _storable(spec, value)
+    if len(value) > MAX_TEXT:
+        raise ValueError(f"{spec.label} is longer than {MAX_TEXT} characters")
+    check = _FORMATS.get(spec.type.kind)
+    if check is not None and not check[0].match(value):
+        raise ValueError(f"{spec.label} must be {check[1]}")
+    _bounds(spec, len(value), "characters long")
+    return value
+
+
+def _number(spec: FieldSpec, value: Any) -> Any:
+    if value is None:
+        return None
+    if type(value) is int:  # what the general case below comes to for a whole number, without the text
+        if spec.type.kind == "integer":
+            _bounds(spec, value, "")
+            return value
+        number = Decimal(value)
         _bounds(spec, number, "")
         return number
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise ValueError(f"{spec.label} must be true or false")
-        return value
-    if kind == "date":
-        try:
-            return dt.date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else _bad()
-        except ValueError:
-            raise ValueError(f"{spec.label} must be a date as YYYY-MM-DD") from None
-    if kind == "datetime":
-        try:
-            moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else _bad()
-        except ValueError:
-            raise ValueError(f"{spec.label} must be an ISO 8601 date and time with a zone") from None
-        if moment.tzinfo is None:
-            raise ValueError(f"{spec.label} needs a time zone (end it with Z or an offset such as +02:00)")
-        return moment
-    if kind == "choice":
-        if value not in spec.type.option_names:
-            raise ValueError(f"{spec.label} must be one of: {', '.join(spec.type.option_names)}")
-        return value
-    if kind == "choices":
-        if not isinstance(value, list) or any(v not in spec.type.option_names for v in value):
-            raise ValueError(f"{spec.label} must be a list of: {', '.join(spec.type.option_names)}")
-        return tuple(sorted(set(value)))
-    if kind == "lookup":
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"{spec.label} must be the id of a {spec.type.entity} record")
-        _storable(spec, value)
-        return value
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{spec.label} must be a number")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{spec.label} must be a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{spec.label} must be a finite number")
+    if spec.type.kind == "integer":
+        if number != number.to_integral_value():
+            raise ValueError(f"{spec.label} must be a whole number")
+        _bounds(spec, number, "")
+        return int(number)
+    _bounds(spec, number, "")
+    return number
+
+
+def _boolean(spec: FieldSpec, value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise ValueError(f"{spec.label} must be true or false")
     return value
+
+
+def _date(spec: FieldSpec, value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else _bad()
+    except ValueError:
+        raise ValueError(f"{spec.label} must be a date as YYYY-MM-DD") from None
+
+
+def _datetime(spec: FieldSpec, value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else _bad()
+    except ValueError:
+        raise ValueError(f"{spec.label} must be an ISO 8601 date and time with a zone") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{spec.label} needs a time zone (end it with Z or an offset such as +02:00)")
+    return moment
+
+
+def _choice(spec: FieldSpec, value: Any, names: tuple[str, ...] | None = None) -> Any:
+    if value is None:
+        return None
+    names = spec.type.option_names if names is None else names
+    if value not in names:
+        raise ValueError(f"{spec.label} must be one of: {', '.join(names)}")
+    return value
+
+
+def _choices(spec: FieldSpec, value: Any, names: tuple[str, ...] | None = None) -> Any:
+    if value is None:
+        return None
+    names = spec.type.option_names if names is None else names
+    if not isinstance(value, list) or any(v not in names for v in value):
+        raise ValueError(f"{spec.label} must be a list of: {', '.join(names)}")
+    return tuple(sorted(set(value)))
+
+
+def _lookup(spec: FieldSpec, value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{spec.label} must be the id of a {spec.type.entity} record")
+    _storable(spec, value)
+    return value
+
+
+def _as_is(spec: FieldSpec, value: Any) -> Any:
+    return value
+
+
+_BY_KIND: dict[str, Callable[..., Any]] = {
+    **dict.fromkeys(TEXT_KINDS, _text), **dict.fromkeys(NUMBER_KINDS, _number), "bool": _boolean, "date": _date,
+    "datetime": _datetime, "choice": _choice, "choices": _choices, "lookup": _lookup,
+}
 
 
 def unstorable(text: str) -> str | None:
@@ -188,6 +263,8 @@ def unstorable(text: str) -> str | None:
     """
     if "\x00" in text:
         return "the NUL character (\\u0000)"
+    if text.isascii():
+        return None  # no surrogate either
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -213,9 +290,10 @@ def _bounds(spec: FieldSpec, measure: Any, unit: str) -> None:
         raise ValueError(f"{spec.label} must be at most {spec.maximum}{suffix}")
 
 
-def missing_required(entity: EntitySpec, values: Mapping[str, Any]) -> list[FieldError]:
-    """Declared ``required`` fields without a value."""
-    return [FieldError(f.name, f"{f.label} is required") for f in entity.field_list()
+def missing_required(entity: EntitySpec, values: Mapping[str, Any],
+                     fields: tuple[FieldSpec, ...] | None = None) -> list[FieldError]:
+    """Declared ``required`` fields without a value (``fields``: the entity's required ones, if known)."""
+    return [FieldError(f.name, f"{f.label} is required") for f in (entity.field_list() if fields is None else fields)
             if f.required and (values.get(f.name) is None or values.get(f.name) == ())]
 
 

@@ -28,9 +28,11 @@ from bpf_dsl.storage.base import (
     Notifier,
     Page,
     RecordRow,
+    RowVersions,
     Storage,
     Tx,
     VisitRow,
+    WriteSession,
 )
 from bpf_dsl.storage.errors import explained
 from bpf_dsl.storage.schema import MIGRATIONS
@@ -80,5 +82,5 @@ def _refuse_newer_schema(storage: Storage) -> None:
 
 
 __all__ = ["DEFAULT_URL", "SCHEMES", "TOKENS_CHANNEL", "Backend", "EventRow", "InstanceRow", "Listening", "Notifier",
-           "Page", "RecordRow", "Storage", "StorageError", "Tx", "VisitRow", "database_url", "display_url",
-           "open_storage", "run_migrations"]
+           "Page", "RecordRow", "RowVersions", "Storage", "StorageError", "Tx", "VisitRow", "WriteSession",
+           "database_url", "display_url", "open_storage", "run_migrations"]

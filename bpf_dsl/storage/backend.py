@@ -67,9 +67,17 @@ class Backend:
     #: Reads by key cost less than the hand-off to a worker thread (an embedded database): the server runs
     #: them inline on its event loop.
     inline_reads: bool
-    #: One writer at a time (a database file's write lock): the server queues its writes behind one in-process
-    #: lock instead of letting writer threads sleep in the busy handler.
+    #: One writer at a time (a database file's write lock): writer threads would sleep in the busy handler, so
+    #: the server's writes go through one writer (:attr:`group_commit`) rather than many threads.
     single_writer: bool
+    #: Group commit: the server's commands go through one writer thread, which commits the commands that arrive
+    #: together in one transaction, each in a savepoint of its own (:class:`bpf_dsl.service.writer.GroupWriter`).
+    #: One fsync then serves many commands. False: each command is a transaction of its own, in its own thread.
+    group_commit: bool
+    #: A statement whose one value changes whenever another connection committed (``PRAGMA data_version``),
+    #: read on the connection of the thread asking: what lets a reader tell in a microsecond that nothing was
+    #: written since it last looked (:meth:`~bpf_dsl.storage.base.Storage.generation`). None: the backend has none.
+    data_version: str | None
     #: The driver's exception classes: what the storage's door catches (and nothing above storage may).
     driver_errors: tuple[type[Exception], ...]
     #: The door itself: a driver's exception as the :class:`~bpf_dsl.errors.StorageError` to raise from it

@@ -108,8 +108,32 @@ class Page:
     total: int
 
 
+@dataclass(frozen=True, slots=True)
+class RowVersions:
+    """What says whether rows changed (:meth:`Tx.row_versions`): records' versions and active instances,
+    instances' versions, and per record the (id, version) of the instances it takes part in."""
+
+    records: dict[str, tuple[int, str | None]]
+    instances: dict[str, int]
+    involving: dict[str, set[tuple[str, int]]]
+
+
 class Tx(Protocol):
     """One transaction's view of the database."""
+
+    #: Set when the database dropped the whole transaction under a :meth:`savepoint`: it can't be committed.
+    lost: bool
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A unit of its own inside the transaction (one command of a group commit): rolled back alone when
+        the block raises."""
+
+    def keep_counts(self) -> None:
+        """Keep the stage counter changes from now on, for :meth:`write_counts` (a transaction of many commands:
+        each counter row written once, at the end, in one order)."""
+
+    def write_counts(self) -> None:
+        """Write the stage counter changes kept since :meth:`keep_counts`."""
 
     # records
     def get_record(self, record_id: str, lock: bool = False) -> RecordRow | None: ...
@@ -131,6 +155,8 @@ class Tx(Protocol):
     def instances_of(self, record_id: str) -> list[InstanceRow]: ...
     def instances_of_many(self, record_ids: Sequence[str]) -> dict[str, list[InstanceRow]]: ...
     def instances_involving_many(self, record_ids: Sequence[str]) -> dict[str, list[InstanceRow]]: ...
+    def row_versions(self, record_ids: Sequence[str], instance_ids: Sequence[str],
+                     involving: Sequence[str]) -> RowVersions: ...
     def insert_instance(self, row: InstanceRow) -> None: ...
     def update_instance(self, row: InstanceRow, expected_version: int) -> bool: ...
     def running_instances(self, process: str | None) -> list[InstanceRow]: ...
@@ -144,6 +170,12 @@ class Tx(Protocol):
     def append_event(self, instance_id: str, kind: str, stage: str | None, at: dt.datetime, by: str,
                      data: dict[str, Any]) -> None: ...
     def events(self, instance_id: str) -> list[EventRow]: ...
+    # batches (bulk import): the writes above for many rows at once, one executemany each
+    def existing_record_ids(self, ids: Sequence[str]) -> set[str]: ...
+    def insert_records(self, rows: Sequence[RecordRow]) -> None: ...
+    def insert_instances(self, rows: Sequence[InstanceRow]) -> None: ...
+    def open_visits(self, rows: Sequence[tuple[str, str, str, str, str, dt.datetime, str]]) -> None: ...
+    def append_events(self, rows: Sequence[tuple[str, str, str | None, dt.datetime, str, dict[str, Any]]]) -> None: ...
     # analytics
     def stage_counts(self, process: str) -> dict[str, int]: ...
     def stage_durations(self, process: str) -> dict[str, list[float]]: ...
@@ -197,6 +229,29 @@ class Notifier(Protocol):
         (including this process's own); the connection is re-made whenever it is lost."""
 
 
+class WriteSession(Protocol):
+    """A connection of its own for one writer (group commit), outside the per-thread ones of :meth:`Storage.write`.
+
+    One transaction at a time; its steps may run on different threads, one after the other: the
+    server begins and runs the statements on its event loop, and commits (the wait for the disk)
+    in a worker thread. The driver's errors come out as StorageErrors.
+    """
+
+    def begin(self, *, wait: bool = True) -> Tx | None:
+        """Open a write transaction. ``wait=False``: None at once, instead of waiting, while another
+        connection holds the database's write lock (then call again with ``wait=True``, off the event loop)."""
+
+    def commit(self) -> None:
+        """Commit the open transaction (durably: it returns once the database has it); on failure it is
+        rolled back and the error raised."""
+
+    def rollback(self) -> None:
+        """Roll the open transaction back (nothing if none is open)."""
+
+    def close(self) -> None:
+        """Close the connection."""
+
+
 class Storage(Protocol):
     """A database: SQLite or PostgreSQL."""
 
@@ -214,6 +269,14 @@ class Storage(Protocol):
 
     def read(self) -> AbstractContextManager[Tx]:
         """A read-only transaction."""
+
+    def session(self) -> WriteSession:
+        """A connection of its own for a writer whose transactions span threads (group commit)."""
+
+    def generation(self) -> int | None:
+        """A number that changes whenever another connection committed, as the calling thread's connection
+        sees it (``backend.data_version``); None where the backend can't tell. Equal twice on one thread:
+        nothing was written in between, and whatever was read before still holds."""
 
     def migrate(self) -> list[int]:
         """Apply pending schema migrations (:func:`bpf_dsl.storage.migrate.migrate`); returns the versions applied."""

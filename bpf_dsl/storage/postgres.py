@@ -90,6 +90,8 @@ POSTGRES = Backend(
     notify=_NOTIFY,
     inline_reads=False,
     single_writer=False,
+    group_commit=True,
+    data_version=None,
     driver_errors=(psycopg.Error,),
     translate=translate,
     explain=explain,
@@ -162,6 +164,17 @@ class PostgresStorage:
         except psycopg.Error as err:
             raise translate(err) from err
 
+    def session(self) -> PgSession:
+        """A connection of its own (outside the pool) for the group-commit writer."""
+        try:
+            return PgSession(psycopg.connect(self.url, autocommit=True))
+        except psycopg.Error as err:
+            raise translate(err) from err
+
+    def generation(self) -> int | None:
+        """None: another server process may have committed at any time, and nothing cheap says so."""
+        return None
+
     def migrate(self) -> list[int]:
         """Apply pending migrations in one transaction, under an advisory lock."""
         return migrate(self)
@@ -179,6 +192,45 @@ class PostgresStorage:
         """Stop the notifier's connections and close the pool."""
         self.notifier.close()
         self.pool.close()
+
+
+class PgSession:
+    """The group-commit writer's connection: ``BEGIN`` … ``COMMIT`` sent explicitly (it is in autocommit mode)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def begin(self, *, wait: bool = True) -> SqlTx | None:
+        """``BEGIN`` (it never waits: row locks are taken, and waited for, by the statements)."""
+        try:
+            self._conn.execute("BEGIN")
+            return SqlTx(self._conn.cursor(), POSTGRES)
+        except psycopg.Error as err:
+            raise translate(err) from err
+
+    def commit(self) -> None:
+        """``COMMIT``; rolled back on failure."""
+        try:
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self.rollback()
+                raise
+        except psycopg.Error as err:
+            raise translate(err) from err
+
+    def rollback(self) -> None:
+        """Roll back the open transaction, if any."""
+        try:
+            if self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                self._conn.execute("ROLLBACK")
+        except psycopg.Error as err:
+            raise translate(err) from err
+
+    def close(self) -> None:
+        """Close the connection."""
+        with suppress(psycopg.Error):
+            self._conn.close()
 
 
 class PgNotifier:

@@ -10,8 +10,10 @@ import base64
 import datetime as dt
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from bpf_dsl.storage.backend import Backend
@@ -21,6 +23,7 @@ from bpf_dsl.storage.base import (
     InstanceRow,
     Page,
     RecordRow,
+    RowVersions,
     TokenRow,
     VisitRow,
     iter_chunks,
@@ -53,9 +56,19 @@ def _default(v: Any) -> Any:
     raise TypeError(f"can't store {type(v).__name__}")
 
 
+# json.dumps with these options makes a new encoder at every call; one made here does for all. Where the C
+# encoder is there, it is called directly, without the cycle check (no stored value refers to itself, and the
+# check's bookkeeping could not be shared between threads): the same text, a third of the time.
+_ENCODER = json.JSONEncoder(default=_default, separators=(",", ":"), sort_keys=True)
+_C_ENCODE = None if c_make_encoder is None else c_make_encoder(
+    None, _default, encode_basestring_ascii, None, ":", ",", True, False, True)
+
+
 def dumps(v: Any) -> str:
     """JSON text for storage."""
-    return json.dumps(v, default=_default, separators=(",", ":"), sort_keys=True)
+    if _C_ENCODE is None:
+        return _ENCODER.encode(v)
+    return "".join(_C_ENCODE(v, 0))
 
 
 def loads(v: Any) -> Any:
@@ -86,6 +99,55 @@ class SqlTx:
         self.backend = backend
         self._placeholder = backend.placeholder
         self._errors = backend.driver_errors
+        #: The database dropped the whole transaction under a savepoint (SQLite does on a full disk or an I/O
+        #: error): nothing of it can be committed any more (:meth:`savepoint`).
+        self.lost = False
+        # Stage counter changes kept for :meth:`write_counts` (group commit), by counter row; None: written at once.
+        self._counts: dict[tuple[str, str, str, int], int] | None = None
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """One command of a group commit: if the block raises, its writes are rolled back alone (the stage
+        counter changes it kept for :meth:`write_counts` too).
+
+        When the rollback itself fails, the database has dropped the whole transaction:
+        :attr:`lost` is set, and that failure is raised.
+        """
+        counts = None if self._counts is None else dict(self._counts)
+        self._unless_lost("SAVEPOINT bpf_command")
+        try:
+            yield
+        except BaseException:
+            self._unless_lost("ROLLBACK TO SAVEPOINT bpf_command")
+            self._unless_lost("RELEASE SAVEPOINT bpf_command")
+            self._counts = counts
+            raise
+        self._unless_lost("RELEASE SAVEPOINT bpf_command")
+
+    def keep_counts(self) -> None:
+        """From now on, keep the stage counter changes and write them with :meth:`write_counts`.
+
+        A transaction of many commands (group commit) then writes each counter row once, at
+        its end, in one order: the commands of two such transactions (two server processes)
+        can't lock counter rows crosswise (a deadlock), and a counter moved by several
+        commands is written once.
+        """
+        if self._counts is None:
+            self._counts = {}
+
+    def write_counts(self) -> None:
+        """Write the stage counter changes kept since :meth:`keep_counts` (sorted: one global order)."""
+        counts, self._counts = self._counts or {}, None
+        self.many("INSERT INTO stage_counts (process, status, active_stage, shard, n) VALUES (?, ?, ?, ?, ?) "
+                  "ON CONFLICT (process, status, active_stage, shard) DO UPDATE SET n = stage_counts.n + excluded.n",
+                  [(*key, n) for key, n in sorted(counts.items()) if n])
+
+    def _unless_lost(self, sql: str) -> None:
+        try:
+            self.q(sql)
+        except BaseException:
+            self.lost = True
+            raise
 
     def q(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run one statement (``?`` placeholders become the driver's); the driver's errors become StorageErrors."""
@@ -261,6 +323,37 @@ class SqlTx:
                 out.setdefault(inst.record_id, []).append(inst)
         return out
 
+    def row_versions(self, record_ids: Sequence[str], instance_ids: Sequence[str],
+                     involving: Sequence[str]) -> RowVersions:
+        """In one query: the version and active instance of each record of ``record_ids``, the version of each
+        instance of ``instance_ids``, and per record of ``involving`` the (id, version) of the instances
+        :meth:`instances_involving_many` lists. What tells a kept answer that the rows it read are unchanged."""
+        parts: list[str] = []
+        params: list[Any] = []
+
+        def marks(ids: Sequence[str]) -> str:
+            params.extend(ids)
+            return ", ".join("?" for _ in ids)
+
+        if record_ids:
+            parts.append(f"SELECT 'r', id, version, active_instance_id FROM records WHERE id IN ({marks(record_ids)})")
+        if instance_ids:
+            parts.append(f"SELECT 'i', id, version, record_id FROM instances WHERE id IN ({marks(instance_ids)})")
+        if involving:
+            parts.append(f"SELECT 'o', record_id, version, id FROM instances WHERE record_id IN ({marks(involving)})")
+            parts.append("SELECT 'l', l.record_id, i.version, i.id FROM instance_records l JOIN instances i "
+                         f"ON i.id = l.instance_id WHERE l.record_id IN ({marks(involving)})")
+        out = RowVersions({}, {}, {rid: set() for rid in involving})
+        if parts:
+            for kind, key, version, other in self.q(" UNION ALL ".join(parts), params).fetchall():
+                if kind == "r":
+                    out.records[key] = (version, other)
+                elif kind == "i":
+                    out.instances[key] = version
+                else:
+                    out.involving[key].add((other, version))
+        return out
+
     def instances_involving_many(self, record_ids: Sequence[str]) -> dict[str, list[InstanceRow]]:
         """Per record: its own instances and those of other records with a stage on it, newest activity first.
 
@@ -288,6 +381,10 @@ class SqlTx:
 
     def _count(self, process: str, status: str, stage: str, instance_id: str, delta: int) -> None:
         """Keep ``stage_counts`` in step with an instance entering (+1) or leaving (-1) a (status, stage)."""
+        if self._counts is not None:
+            key = (process, status, stage, zlib.crc32(instance_id.encode()) % SHARDS)
+            self._counts[key] = self._counts.get(key, 0) + delta
+            return
         self.q("INSERT INTO stage_counts (process, status, active_stage, shard, n) VALUES (?, ?, ?, ?, ?) "
                "ON CONFLICT (process, status, active_stage, shard) DO UPDATE SET n = stage_counts.n + excluded.n",
                (process, status, stage, zlib.crc32(instance_id.encode()) % SHARDS, delta))
@@ -330,8 +427,10 @@ class SqlTx:
                "VALUES (?, ?, ?, ?, ?, ?, ?)", (instance_id, process, stage, entity, record_id, ts(at), by))
 
     def close_visit(self, instance_id: str, at: dt.datetime) -> None:
-        self.q("UPDATE stage_visits SET exited_at = ? WHERE instance_id = ? AND exited_at IS NULL",
-               (ts(at), instance_id))
+        # Only an instance's last visit is ever open: found by the index (instance_id, id) at once, where
+        # `WHERE instance_id = ? AND exited_at IS NULL` read every visit of the instance, more at each move.
+        self.q("UPDATE stage_visits SET exited_at = ? WHERE id = (SELECT max(id) FROM stage_visits "
+               "WHERE instance_id = ?) AND exited_at IS NULL", (ts(at), instance_id))
 
     def reopen_visit(self, instance_id: str) -> None:
         row = self.q("SELECT max(id) FROM stage_visits WHERE instance_id = ?", (instance_id,)).fetchone()
@@ -367,6 +466,60 @@ class SqlTx:
                       "WHERE instance_id = ? ORDER BY id", (instance_id,)).fetchall()
         return [EventRow(r[0], r[1], r[2], r[3], parse_ts(r[4]), r[5], loads(r[6]))  # type: ignore[arg-type]
                 for r in rows]
+
+    # -- batches (bulk import): what the single-row writes above do, one ``executemany`` each ----------------
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement over many parameter rows (``executemany``: prepared once, sent together)."""
+        if not rows:
+            return
+        if self._placeholder != "?":
+            sql = sql.replace("?", self._placeholder)
+        try:
+            self.cur.executemany(sql, rows)
+        except self._errors as err:
+            raise self.backend.translate(err) from err
+
+    def existing_record_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are ids of stored records (one query per 500)."""
+        out: set[str] = set()
+        for chunk in iter_chunks(list(dict.fromkeys(ids)), 500):
+            marks = ", ".join("?" for _ in chunk)
+            out.update(r[0] for r in self.q(f"SELECT id FROM records WHERE id IN ({marks})", chunk).fetchall())
+        return out
+
+    def insert_records(self, rows: Sequence[RecordRow]) -> None:
+        """:meth:`insert_record` for each row, in order."""
+        stamp = _stamps()
+        self.many(f"INSERT INTO records ({_RECORD_COLS}) VALUES (?, ?, {self._json()}, ?, ?, ?, ?)",
+                  [(r.id, r.entity, dumps(r.values), r.version, stamp(r.created_at), stamp(r.updated_at),
+                    r.active_instance_id) for r in rows])
+
+    def insert_instances(self, rows: Sequence[InstanceRow]) -> None:
+        """:meth:`insert_instance` for each row, in order; the stage counters summed, each updated once."""
+        j = self._json()
+        self.many(f"INSERT INTO instances ({_INSTANCE_COLS}) VALUES (?, ?, ?, ?, ?, ?, {j}, {j}, {j}, ?, ?, ?, ?, ?)",
+                  _instances_params(rows))
+        counts: dict[tuple[str, str, str, int], int] = {}
+        for r in rows:
+            key = (r.process, r.status, r.active_stage, zlib.crc32(r.id.encode()) % SHARDS)
+            counts[key] = counts.get(key, 0) + 1
+        # In the one global order of counter rows, as update_instance writes them (no crosswise locks).
+        self.many("INSERT INTO stage_counts (process, status, active_stage, shard, n) VALUES (?, ?, ?, ?, ?) "
+                  "ON CONFLICT (process, status, active_stage, shard) DO UPDATE SET n = stage_counts.n + excluded.n",
+                  [(*key, n) for key, n in sorted(counts.items())])
+
+    def open_visits(self, rows: Sequence[tuple[str, str, str, str, str, dt.datetime, str]]) -> None:
+        """:meth:`open_visit` for each row of its arguments (instance, process, stage, entity, record, at, by)."""
+        stamp = _stamps()
+        self.many("INSERT INTO stage_visits (instance_id, process, stage, entity, record_id, entered_at, by_user) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?)", [(*r[:5], stamp(r[5]), r[6]) for r in rows])
+
+    def append_events(self, rows: Sequence[tuple[str, str, str | None, dt.datetime, str, dict[str, Any]]]) -> None:
+        """:meth:`append_event` for each row of its arguments (instance, kind, stage, at, by, data)."""
+        stamp = _stamps()
+        self.many(f"INSERT INTO instance_events (instance_id, kind, stage, at, by_user, data) "
+                  f"VALUES (?, ?, ?, ?, ?, {self._json()})",
+                  [(r[0], r[1], r[2], stamp(r[3]), r[4], dumps(r[5]) if r[5] else "{}") for r in rows])
 
     # -- analytics --------------------------------------------------------------------------
     def stage_counts(self, process: str) -> dict[str, int]:
@@ -478,6 +631,45 @@ def _instance_params(row: InstanceRow) -> tuple[Any, ...]:
             dumps(list(row.traversed)), dumps(row.bound), dumps(list(row.actions_done)), ts(row.stage_started_at),
             ts(row.created_at), ts(row.updated_at), None if row.completed_at is None else ts(row.completed_at),
             row.version)
+
+
+def _instances_params(rows: Sequence[InstanceRow]) -> list[tuple[Any, ...]]:
+    """:func:`_instance_params` of each row; the JSON of the stage lists and the moments made once per value."""
+    stamp = _stamps()
+    lists: dict[tuple[str, ...], str] = {}
+
+    def listed(names: tuple[str, ...]) -> str:
+        text = lists.get(names)
+        if text is None:
+            text = lists[names] = dumps(list(names))
+        return text
+
+    return [(r.id, r.record_id, r.process, r.definition_version, r.status, r.active_stage, listed(r.traversed),
+             _bound_json(r.bound), listed(r.actions_done), stamp(r.stage_started_at), stamp(r.created_at),
+             stamp(r.updated_at), None if r.completed_at is None else stamp(r.completed_at), r.version)
+            for r in rows]
+
+
+def _bound_json(bound: dict[str, str]) -> str:
+    """``dumps(bound)``; a new instance's one bound record (``{"lead": "..."}``) written out directly."""
+    if len(bound) == 1:
+        ((entity, record_id),) = bound.items()
+        if type(entity) is str and type(record_id) is str:
+            return f"{{{encode_basestring_ascii(entity)}:{encode_basestring_ascii(record_id)}}}"
+    return dumps(bound)
+
+
+def _stamps() -> Callable[[dt.datetime], str]:
+    """:func:`ts`, remembering its answers: the rows of a batch share their few moments."""
+    memo: dict[dt.datetime, str] = {}
+
+    def stamp(value: dt.datetime) -> str:
+        text = memo.get(value)
+        if text is None:
+            text = memo[value] = ts(value)
+        return text
+
+    return stamp
 
 
 def _safe(name: str) -> str:

@@ -7,6 +7,7 @@ busy timeout.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import threading
@@ -28,6 +29,7 @@ from bpf_dsl.storage.migrate import migrate
 from bpf_dsl.storage.sql import SqlTx
 
 SCHEME = "sqlite:///"
+BUSY_MS = 60_000  # how long a connection waits for another's write lock before SQLITE_BUSY
 
 # The primary result codes (the low byte of an extended code) that say the file can't be used at all.
 _UNUSABLE = {sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT,
@@ -91,6 +93,8 @@ SQLITE = Backend(
     notify=None,
     inline_reads=True,
     single_writer=True,
+    group_commit=True,
+    data_version="PRAGMA data_version",
     driver_errors=(sqlite3.Error,),
     translate=translate,
     explain=explain,
@@ -109,6 +113,8 @@ class SqliteStorage:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._commits = itertools.count(1)  # commits through write(), any thread: see generation()
+        self._committed = 0
 
     def connect(self) -> None:
         """Open this thread's connection now, so that a file SQLite can't use fails at open time."""
@@ -120,20 +126,27 @@ class SqliteStorage:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            # isolation_level=None: we issue BEGIN ourselves, so every command is exactly one transaction.
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")  # the first read: a file that is not a database fails here
-                conn.execute("PRAGMA synchronous=FULL")
-                conn.execute("PRAGMA busy_timeout=60000")
-                conn.execute("PRAGMA foreign_keys=ON")
-            except sqlite3.Error:
-                conn.close()  # not kept: the next call tries again rather than using a half-set connection
-                raise
+            conn = self._open()
             self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
         return conn
+
+    def _open(self, busy_ms: int = BUSY_MS) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN ourselves, so every command is exactly one transaction.
+        conn = sqlite3.connect(self.path, timeout=busy_ms / 1000, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")  # the first read: a file that is not a database fails here
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error:
+            conn.close()  # not kept: the next call tries again rather than using a half-set connection
+            raise
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def _counted(self) -> None:
+        self._committed = next(self._commits)
 
     @contextmanager
     def write(self) -> Iterator[SqlTx]:
@@ -144,6 +157,7 @@ class SqliteStorage:
             try:
                 yield SqlTx(conn.cursor(), SQLITE)
                 conn.execute("COMMIT")
+                self._counted()
             except BaseException:
                 if conn.in_transaction:  # a failed COMMIT leaves the transaction open: close it
                     conn.execute("ROLLBACK")
@@ -163,6 +177,22 @@ class SqliteStorage:
                 conn.execute("ROLLBACK")
         except sqlite3.Error as err:
             raise translate(err) from err
+
+    def session(self) -> SqliteSession:
+        """A connection of its own for the group-commit writer (its steps may run on different threads)."""
+        try:
+            return SqliteSession(self)
+        except sqlite3.Error as err:
+            raise translate(err) from err
+
+    def generation(self) -> int | None:
+        """``PRAGMA data_version`` of this thread's connection (it changes when another connection commits),
+        with this storage's own commits counted in: equal twice, nothing was committed in between."""
+        try:
+            version = int(self._conn().execute(SQLITE.data_version or "").fetchone()[0])
+        except sqlite3.Error as err:
+            raise translate(err) from err
+        return (version << 32) | (self._committed & 0xFFFFFFFF)
 
     def migrate(self) -> list[int]:
         """Apply pending migrations, each in its own transaction with its bookkeeping row."""
@@ -184,6 +214,67 @@ class SqliteStorage:
                     conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+class SqliteSession:
+    """The group-commit writer's connection: ``BEGIN IMMEDIATE`` without waiting unless asked to, ``COMMIT``.
+
+    Its busy timeout is 0: a ``begin(wait=False)`` on the event loop answers at once when another
+    connection holds the write lock (the caller then waits in a thread, ``begin(wait=True)``).
+    Once the transaction holds the lock, none of its statements waits for one.
+    """
+
+    def __init__(self, storage: SqliteStorage) -> None:
+        self._storage = storage
+        self._conn = storage._open(busy_ms=0)
+
+    def begin(self, *, wait: bool = True) -> SqlTx | None:
+        """``BEGIN IMMEDIATE``; ``wait=False``: None while another connection holds the write lock."""
+        conn = self._conn
+        try:
+            if not wait:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as err:
+                    if (getattr(err, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY:
+                        return None
+                    raise
+            else:
+                conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                finally:
+                    conn.execute("PRAGMA busy_timeout=0")
+        except sqlite3.Error as err:
+            raise translate(err) from err
+        return SqlTx(conn.cursor(), SQLITE)
+
+    def commit(self) -> None:
+        """``COMMIT`` (returns once WAL and ``synchronous=FULL`` made it durable); rolled back on failure."""
+        conn = self._conn
+        try:
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as err:
+            raise translate(err) from err
+        self._storage._counted()
+
+    def rollback(self) -> None:
+        """Roll back the open transaction, if any."""
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error as err:
+            raise translate(err) from err
+
+    def close(self) -> None:
+        """Close the connection."""
+        with suppress(sqlite3.Error):
+            self._conn.close()
 
 
 @contextmanager

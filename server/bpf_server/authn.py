@@ -3,11 +3,13 @@
 A verified token is remembered for a few seconds per server process, so a busy
 client costs one full verification (hash, expiry, last-used) per
 :data:`CACHE_SECONDS`, not one per request. A revoked token is refused at once
-all the same: on SQLite each request re-reads the token's row (inline, a read by
-key); on PostgreSQL ``bpf token revoke`` sends a NOTIFY that every server
-process hears (:class:`~bpf_server.events.Relay`) and drops the token from its
-cache. Only while a process's LISTEN connection is down does a revoked token
-work there for up to :data:`CACHE_SECONDS`.
+all the same: on SQLite a request re-reads the token's row (inline, a read by
+key) unless nothing at all was committed to the database since the row was last
+read (``Storage.generation``, SQLite's ``PRAGMA data_version``: a microsecond);
+on PostgreSQL ``bpf token revoke`` sends a NOTIFY that every server process hears
+(:class:`~bpf_server.events.Relay`) and drops the token from its cache. Only
+while a process's LISTEN connection is down does a revoked token work there for
+up to :data:`CACHE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ class Authenticator:
     def __init__(self, tokens: Tokens, *, recheck_revocation: bool) -> None:
         self.tokens = tokens
         self.recheck_revocation = recheck_revocation  # re-read the row on a cache hit (SQLite: no NOTIFY)
-        self._cache: dict[str, tuple[float, Verdict]] = {}
+        # token hash -> (when verified, verdict, the database's generation when its row was last read)
+        self._cache: dict[str, tuple[float, Verdict, int | None]] = {}
 
     async def caller(self, header: str | None) -> Caller:
         """The caller of an ``Authorization`` header's value; raises :class:`Refused`."""
@@ -55,14 +58,22 @@ class Authenticator:
         now = time.monotonic()
         hit = self._cache.get(key)
         if hit is not None and now - hit[0] < CACHE_SECONDS and not _expired(hit[1]):
-            token_id = hit[1].token_id
-            if not self.recheck_revocation or token_id is None or self.tokens.still_valid(token_id):
-                return hit[1]
+            verified, verdict, seen = hit
+            token_id = verdict.token_id
+            if not self.recheck_revocation or token_id is None:
+                return verdict
+            generation = self.tokens.storage.generation()  # before the read: a later revocation changes it
+            if generation is not None and generation == seen:
+                return verdict  # nothing was committed since the row was read: it holds
+            if self.tokens.still_valid(token_id):
+                self._cache[key] = (verified, verdict, generation)
+                return verdict
+        generation = self.tokens.storage.generation() if self.recheck_revocation else None
         verdict = await in_thread(self.tokens.verify, token)
         if verdict.caller is not None:
             if len(self._cache) >= CACHE_ENTRIES:
                 self._cache.clear()
-            self._cache[key] = (now, verdict)
+            self._cache[key] = (now, verdict, generation)
         else:
             self._cache.pop(key, None)
         return verdict
@@ -70,7 +81,7 @@ class Authenticator:
 
     def forget(self, token_id: str) -> None:
         """Drop a revoked token from the cache (called when another process revoked it)."""
-        for key, (_, verdict) in list(self._cache.items()):
+        for key, (_, verdict, _seen) in list(self._cache.items()):
             if verdict.token_id == token_id:
                 self._cache.pop(key, None)
 

@@ -1,15 +1,16 @@
 """The typed context of a GraphQL operation: who asks, the service, and the request's DataLoaders.
 
-The service is synchronous (it owns database transactions). Writes, scans and every
-call on PostgreSQL run in a worker thread so that the event loop keeps serving
-while they wait for a lock, the disk or the network (:meth:`Context.run`,
-:meth:`Context.write`). Reads by key on SQLite (a record, an instance, a bar, a
-page's batch) run inline (:meth:`Context.read`): they take microseconds, never wait
-for a writer in WAL mode, and handing them to a thread costs more than they do
-(the GIL's ping-pong between the loop and the worker doubled a bar's CPU time per
-request, see docs/decisions.md). The DataLoaders gather the loads of one resolution step into one service call, so a
-page of records with their instances, stages and bars costs a bounded number of
-queries whatever its size.
+The service is synchronous (it owns database transactions). Commands go through
+group commit (:class:`~bpf_server.state.Committer`): the commands that arrive
+together share one transaction, and each is answered after its commit. Scans run in
+a worker thread (:meth:`Context.run`). Reads by key on SQLite (a record, an
+instance, a bar, a page's batch) run inline (:meth:`Context.read`): they take
+microseconds, never wait for a writer in WAL mode, and handing them to a thread costs
+more than they do (the GIL's ping-pong between the loop and the worker doubled a
+bar's CPU time per request, see docs/decisions.md); on PostgreSQL they go to a few
+reader threads of our own. The DataLoaders gather the loads of one resolution step
+into one service call, so a page of records with their instances, stages and bars
+costs a bounded number of queries whatever its size.
 """
 
 from __future__ import annotations
@@ -111,12 +112,15 @@ class Context:
         return await in_thread(fn, *args, **kwargs)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a read by key: inline where the database is embedded, else in a worker thread."""
+        """Run a read by key: inline where the database is embedded, else in one of the reader threads."""
         if self.app.inline_reads:
             return fn(*args)
-        return await in_thread(fn, *args)
+        return await self.app.readers.run(fn, *args)
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a service command in a worker thread, in turn with the others where the database wants it."""
-        async with self.app.write_gate:
-            return await in_thread(fn, *args, **kwargs)
+        """Run a service command: in the next group commit where the backend has it (answered after the commit
+        that holds it), else in a worker thread of its own."""
+        committer = self.app.committer
+        if committer is not None:
+            return await committer.run(fn, *args, **kwargs)
+        return await self.app.writers.run(fn, *args, **kwargs)

@@ -43,15 +43,18 @@ ADMIN = Caller("setup", frozenset({"admin"}))
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_concurrent_moves_never_lose_or_double_a_move(backend: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("threads", [0, 3], ids=["alone", "group-commit"])
+def test_concurrent_moves_never_lose_or_double_a_move(backend: str, threads: int, tmp_path: Path) -> None:
+    """``group-commit``: each worker's service commits its three threads' commands together (the server's write
+    path), so that transactions of several commands from several processes race for the same rows."""
     bpf_path = write_program(tmp_path)
     program = bpf_dsl.load([str(bpf_path)])
     with database_url(backend, tmp_path) as url:
         svc = open_service(program, url)
         try:
             ids = _create_instances(svc)
-            results, crashes = _run_workers(url, str(bpf_path), ids, tmp_path)
-            _check_history(svc, ids, results, backend)
+            results, crashes = _run_workers(url, str(bpf_path), ids, tmp_path, threads)
+            _check_history(svc, ids, results, f"{backend}, {threads or 1} thread(s) a worker")
         finally:
             svc.storage.close()
     # No worker may crash (every crash's traceback is shown).
@@ -70,11 +73,13 @@ def _create_instances(svc: Any) -> list[str]:
     return ids
 
 
-def _run_workers(url: str, bpf_path: str, ids: list[str], tmp_path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+def _run_workers(url: str, bpf_path: str, ids: list[str], tmp_path: Path,
+                 threads: int) -> tuple[list[dict[str, Any]], list[str]]:
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(WORKERS)
     outs = [tmp_path / f"worker-{n}.json" for n in range(WORKERS)]
-    procs = [ctx.Process(target=hammer, args=(url, bpf_path, ids, SECONDS, 1000 + n, barrier, str(outs[n])),
+    seconds = SECONDS / 2 if threads else SECONDS
+    procs = [ctx.Process(target=hammer, args=(url, bpf_path, ids, seconds, 1000 + n, barrier, str(outs[n]), threads),
                          name=f"hammer-{n}") for n in range(WORKERS)]
     for p in procs:
         p.start()
@@ -106,7 +111,7 @@ def _check_history(svc: Any, ids: list[str], results: list[dict[str, Any]], back
     conflicts = sum(r["conflicts"] for r in results)
     attempts = sum(r["attempts"] for r in results)
     started = [r["times"]["started"] for r in results if "started" in r["times"]]
-    print(f"\n[{backend}] {WORKERS} workers x {SECONDS:g} s: {attempts} attempts, {len(successes)} moves, "
+    print(f"\n[{backend}] {WORKERS} workers: {attempts} attempts, {len(successes)} moves, "
           f"{conflicts} VERSION_CONFLICT; per worker moves {[len(r['successes']) for r in results]}, "
           f"attempts {[r['attempts'] for r in results]}; slowest move {max(r['slowest'] for r in results):.2f} s; "
           f"hammering began {max(started, default=0) - min(r['times']['began'] for r in results):.1f} s "

@@ -3,7 +3,9 @@
 ``crash_writer.py`` (a separate process, restarted on the same file each time) moves instances and
 creates records in a loop, printing one line per command only after the command returned a
 success, i.e. after its transaction committed (WAL, ``synchronous=FULL``). The test kills it with
-SIGKILL 0.05–0.6 s after its first line, 30 times, then checks the file.
+SIGKILL 0.05–0.6 s after its first line, 30 times, then checks the file. Again, 15 times, with the
+writer's commands sent by four threads through group commit (the server's write path): many in each
+transaction, each in its savepoint, each reported only after the commit that holds it returned.
 
 The invariant, from the service's semantics: an instance starts at version 1 with one open visit of
 its first stage (one transaction with its record and its ``started`` event), and each move is one
@@ -46,7 +48,11 @@ AHEAD = 3  # writers started (importing, loading the program) before their turn:
 
 
 @pytest.mark.slow
-def test_sigkill_never_loses_a_reported_commit_nor_tears_an_instance(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("threads", "kills"), [(0, KILLS), (4, KILLS // 2)], ids=["alone", "group-commit"])
+def test_sigkill_never_loses_a_reported_commit_nor_tears_an_instance(tmp_path: Path, threads: int,
+                                                                     kills: int) -> None:
+    """``alone``: one command per transaction, as the command line runs them. ``group-commit``: four threads
+    whose commands are committed together (the server's write path): each answered only after its commit."""
     bpf_path = write_program(tmp_path)
     program = bpf_dsl.load([str(bpf_path)])
     db = tmp_path / "bpf.db"
@@ -61,15 +67,15 @@ def test_sigkill_never_loses_a_reported_commit_nor_tears_an_instance(tmp_path: P
     creates: list[tuple[str, str]] = []  # (record, instance)
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        procs += [_start(url, bpf_path, tmp_path, run) for run in range(min(AHEAD, KILLS))]
-        for run in range(KILLS):
+        procs += [_start(url, bpf_path, tmp_path, run, threads) for run in range(min(AHEAD, kills))]
+        for run in range(kills):
             proc = procs[run]
             assert proc.stdin is not None
             proc.stdin.write(b"go\n")  # its turn: it opens the database and starts writing
             proc.stdin.flush()
             _wait_for_first_report(proc, tmp_path, run)
-            if run + AHEAD < KILLS:
-                procs.append(_start(url, bpf_path, tmp_path, run + AHEAD))  # loads while others write
+            if run + AHEAD < kills:
+                procs.append(_start(url, bpf_path, tmp_path, run + AHEAD, threads))  # loads while others write
             time.sleep(rng.uniform(0.05, 0.6))
             assert proc.poll() is None, f"writer {run} died by itself:\n{_stderr(tmp_path, run)}"
             proc.send_signal(signal.SIGKILL)
@@ -88,7 +94,7 @@ def test_sigkill_never_loses_a_reported_commit_nor_tears_an_instance(tmp_path: P
                 proc.wait()
             if proc.stdin is not None:
                 proc.stdin.close()
-    assert sum(proc.returncode == -signal.SIGKILL for proc in procs) == KILLS
+    assert sum(proc.returncode == -signal.SIGKILL for proc in procs) == kills
 
     # The file itself is sound (checked before anything of bpf opens it).
     with closing(sqlite3.connect(db)) as conn:
@@ -99,7 +105,8 @@ def test_sigkill_never_loses_a_reported_commit_nor_tears_an_instance(tmp_path: P
         _check_reported(svc, moves, creates)
         records, versions = _check_not_torn(svc)
         # Kills that fell between a commit and its report leave committed work nobody reported (allowed).
-        print(f"\n[sqlite] {KILLS} kills; reported committed: {len(moves)} moves, {len(creates)} creates; "
+        print(f"\n[sqlite, {threads or 1} writer thread(s)] {kills} kills; reported committed: {len(moves)} moves, "
+              f"{len(creates)} creates; "
               f"stored: {versions - records} moves, {records - START_INSTANCES} creates")
         # The database can still be opened and written.
         rec = svc.create_record(ADMIN, ENTITY, {"name": "after the crashes"})
@@ -116,10 +123,10 @@ def test_sigkill_never_loses_a_reported_commit_nor_tears_an_instance(tmp_path: P
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
 
 
-def _start(url: str, bpf_path: Path, tmp_path: Path, run: int) -> subprocess.Popen[bytes]:
+def _start(url: str, bpf_path: Path, tmp_path: Path, run: int, threads: int) -> subprocess.Popen[bytes]:
     """A writer that loads the program and waits for its turn (a line on stdin)."""
     with (tmp_path / f"writer-{run}.out").open("wb") as stdout, (tmp_path / f"writer-{run}.err").open("wb") as stderr:
-        return subprocess.Popen([sys.executable, str(WRITER), url, str(bpf_path), str(run)],
+        return subprocess.Popen([sys.executable, str(WRITER), url, str(bpf_path), str(run), str(threads)],
                                 stdin=subprocess.PIPE, stdout=stdout, stderr=stderr)
 
 

@@ -57,6 +57,7 @@ needs_postgres = pytest.mark.skipif(not PG_URL, reason="needs BPF_TEST_POSTGRES_
 def test_sqlite_is_described_as_embedded_single_writer_without_notifications() -> None:
     assert SQLITE.name == "sqlite" and SQLITE.placeholder == "?"
     assert SQLITE.inline_reads and SQLITE.single_writer
+    assert SQLITE.group_commit and SQLITE.data_version == "PRAGMA data_version"
     assert not SQLITE.notifications and SQLITE.notify is None
     assert SQLITE.row_lock == ""  # BEGIN IMMEDIATE serialises the writers already
     assert SQLITE.migration_lock is None  # each migration in a BEGIN IMMEDIATE of its own
@@ -71,6 +72,7 @@ def test_postgres_is_described_as_shared_with_row_locks_and_notifications() -> N
     pg = postgres()
     assert pg.name == "postgres" and pg.placeholder == "%s"
     assert not pg.inline_reads and not pg.single_writer
+    assert pg.group_commit and pg.data_version is None
     assert pg.notifications and pg.notify == "SELECT pg_notify(?, ?)"
     assert pg.row_lock == " FOR UPDATE"
     assert pg.migration_lock is not None and "pg_advisory_xact_lock" in pg.migration_lock

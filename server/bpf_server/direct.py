@@ -1,0 +1,214 @@
+"""The common request, answered without strawberry's per-request machinery.
+
+strawberry's view and ``Schema.execute`` build, for every request, an execution
+context, one object per extension and a runner that calls each extension's hooks
+around parsing, validation and execution: for a small mutation that is about as much
+CPU as the mutation itself. Most requests are alike: a POST of a JSON object whose
+query text was seen before, parsed and found valid. For those, :class:`Plans` keeps
+the parsed document (per query text, parsed with the token limit, validated with the
+same rules: graphql-core's, strawberry's two, and ours in :data:`~bpf_server.limits.VALIDATION_RULES`),
+and :func:`execute` runs graphql-core's executor on it with the same arguments
+strawberry passes, then does what the schema's extensions would have done with the
+result: log client errors quietly (:meth:`BpfSchema.process_errors`) and mask
+unexpected ones (:class:`~bpf_server.limits.MaskUnexpected`). The answer is built as
+strawberry builds it, byte for byte.
+
+Anything else (GET, another content type, a batch, ``extensions``, a query that does not
+parse or validate, a document of several operations, a subscription, a streaming
+``Accept``) is left to strawberry, which answers it as before.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    GraphQLError,
+    MiddlewareManager,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+    specified_rules,
+)
+from strawberry.execution.is_awaitable import optimized_is_awaitable
+from strawberry.schema._graphql_core import execution_context_class_kwargs
+from strawberry.schema.schema import validate_document
+from strawberry.utils.await_maybe import await_maybe
+
+from bpf_dsl.service import Dependencies, Service
+
+from .context import Context
+from .limits import MAX_TOKENS, PARSER_CACHE, VALIDATION_RULES, MaskUnexpected
+from .schema import BpfSchema
+
+#: How many answers :class:`Answers` keeps (a process bar's is about 3 KB).
+ANSWERS = 4096
+#: What a direct request may run (a subscription goes to strawberry's streaming transports).
+_DIRECT = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
+#: Root fields whose answer depends on more than the data and the caller's roles.
+_PERSONAL = frozenset({"me"})
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A query text that parsed and validated: its document and its one operation."""
+
+    document: DocumentNode
+    operation: OperationDefinitionNode
+
+    @property
+    def name(self) -> str | None:
+        """The operation's name, if it has one."""
+        return self.operation.name.value if self.operation.name else None
+
+    @property
+    def keepable(self) -> bool:
+        """Whether its answer is a function of the stored data and the caller's roles only, so that it may be
+        kept (:class:`Answers`): a query whose root selections are fields, none of them personal (``me``)."""
+        if self.operation.operation is not OperationType.QUERY:
+            return False
+        selections = self.operation.selection_set.selections
+        return all(isinstance(s, FieldNode) and s.name.value not in _PERSONAL for s in selections)
+
+
+class Plans:
+    """Parsed and validated documents by query text (bounded, least recently used dropped first)."""
+
+    def __init__(self, schema: BpfSchema, maxsize: int = PARSER_CACHE) -> None:
+        self.schema = schema
+        self.rules = (*specified_rules, *VALIDATION_RULES)
+        self.maxsize = maxsize
+        self._plans: OrderedDict[str, Plan | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, query: str) -> Plan | None:
+        """The plan of ``query``, or None when strawberry should answer it (it does not parse or validate, or
+        holds other than one query or mutation)."""
+        with self._lock:
+            if query in self._plans:
+                self._plans.move_to_end(query)
+                return self._plans[query]
+        plan = self._make(query)
+        with self._lock:
+            self._plans[query] = plan
+            if len(self._plans) > self.maxsize:
+                self._plans.popitem(last=False)
+        return plan
+
+    def _make(self, query: str) -> Plan | None:
+        try:
+            document = parse(query, max_tokens=MAX_TOKENS)
+        except GraphQLError:
+            return None
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(operations) != 1 or operations[0].operation not in _DIRECT:
+            return None
+        if validate_document(self.schema._schema, document, self.rules):
+            return None
+        return Plan(document, operations[0])
+
+
+def request_data(body: Any) -> tuple[str, dict[str, Any] | None, str | None] | None:
+    """``(query, variables, operationName)`` of a JSON body that :func:`execute` may answer; None otherwise."""
+    if not isinstance(body, dict):
+        return None
+    query, variables, name = body.get("query"), body.get("variables"), body.get("operationName")
+    if not isinstance(query, str) or not query or body.get("extensions") is not None:
+        return None
+    if variables is not None and not isinstance(variables, dict):
+        return None
+    if name is not None and not isinstance(name, str):
+        return None
+    return query, variables, name
+
+
+async def execute(schema: BpfSchema, plan: Plan, variables: dict[str, Any] | None,
+                  context: Context) -> dict[str, Any]:
+    """Run ``plan`` as strawberry's ``Schema.execute`` would; the answer's JSON object (``data``, and ``errors``
+    if any)."""
+    try:
+        # The call of strawberry's Schema._execute_operation, argument for argument (no extension of ours
+        # has resolve hooks: its middleware manager is empty).
+        result = await await_maybe(schema._get_execute_function()(
+            schema._schema, plan.document, root_value=None, middleware=MiddlewareManager(),
+            variable_values=variables, operation_name=plan.name, context_value=context,
+            is_awaitable=optimized_is_awaitable, **execution_context_class_kwargs(schema.execution_context_class),
+            **schema._get_custom_context_kwargs(None)))
+    except Exception as exc:  # what strawberry's execute turns into a result with one error
+        error = exc if isinstance(exc, GraphQLError) else GraphQLError(str(exc), original_error=exc)
+        result = ExecutionResult(data=None, errors=[error])
+    errors = result.errors
+    answer: dict[str, Any] = {"data": result.data}
+    if errors:
+        schema.process_errors(errors)
+        masker = MaskUnexpected()
+        answer["errors"] = [(masker.anonymise_error(e) if masker.should_mask_error(e) else e).formatted
+                            for e in errors]
+    return answer
+
+
+def encode(answer: dict[str, Any]) -> str:
+    """The answer's JSON text, as strawberry encodes it."""
+    return json.dumps(answer, separators=(",", ":"))
+
+
+@dataclass(slots=True)
+class Kept:
+    """A kept answer: its bytes, what the reads behind it depended on, and the database's generation when they
+    were last known to hold."""
+
+    body: bytes
+    deps: Dependencies
+    generation: int | None
+
+
+class Answers:
+    """The answers of reads, kept until a row they depend on changes, by request body and the caller's roles.
+
+    A request whose body is byte for byte one answered before, from a caller with the same roles,
+    gets that answer again if it still holds: at once if nothing at all was committed since
+    (``Storage.generation``: SQLite's ``PRAGMA data_version``, a microsecond), else if every row
+    the reads depended on still has the version they read (:meth:`Service.unchanged`, a few reads
+    by key). An answer whose reads searched (a list of records, analytics) holds only while
+    nothing is committed. Answers with errors are not kept; neither is anything when the
+    program's reads may depend on the clock (:attr:`Service.reads_timeless`).
+    """
+
+    def __init__(self, service: Service, maxsize: int = ANSWERS) -> None:
+        self.service = service
+        self.maxsize = maxsize
+        self._kept: OrderedDict[tuple[bytes, frozenset[str]], Kept] = OrderedDict()
+
+    async def get(self, key: tuple[bytes, frozenset[str]], context: Context) -> bytes | None:
+        """The kept answer of ``key`` if it still holds."""
+        kept = self._kept.get(key)
+        if kept is None:
+            return None
+        if kept.deps.none:
+            return kept.body
+        generation = self.service.storage.generation()  # before reading anything again
+        if generation is None or generation != kept.generation:
+            if kept.deps.opaque or not await context.read(self.service.unchanged, kept.deps):
+                self._kept.pop(key, None)
+                return None
+            kept.generation = generation
+        self._kept.move_to_end(key)
+        return kept.body
+
+    def keep(self, key: tuple[bytes, frozenset[str]], body: bytes, deps: Dependencies,
+             generation: int | None) -> None:
+        """Keep an answer (``generation``: sampled before its reads began)."""
+        if deps.uncacheable:
+            return
+        self._kept[key] = Kept(body, deps, generation)
+        if len(self._kept) > self.maxsize:
+            self._kept.popitem(last=False)
