@@ -102,6 +102,9 @@ class Service(Reads):
         self.program = program
         self.storage = storage
         self.registry = registry
+        # Whether a pack hears changes (bpf_before_change, bpf_after_change): asked once, a pack is only ever
+        # dropped from a registry (a broken one, at start), never added, so True stays right to ask.
+        self._hears_changes = registry.hears_changes()
         self.clock = clock
         self.versions = Versions(program, registry)
         self.diagrams = Diagrams(program)
@@ -240,9 +243,10 @@ class Service(Reads):
                     listener(event)
                 except Exception:  # a subscriber's failure must not fail the command
                     log.exception("event listener failed")
-        for change in work.changes:
-            for failure in self.registry.after_change(change):
-                log.warning("post-change hook failed: %s", failure)
+        if self._hears_changes:
+            for change in work.changes:
+                for failure in self.registry.after_change(change):
+                    log.warning("post-change hook failed: %s", failure)
 
     def subscribe(self, listener: Callable[[ProcessEvent], None]) -> Callable[[], None]:
         """Call ``listener`` with every event after its commit; returns the unsubscribe function."""
@@ -503,7 +507,7 @@ class Service(Reads):
             try:
                 new_state = self._apply(tx, data, work, defn, outcome, caller, state)
                 new_row = row_of(new_state, defn, data.now, created_at=row.created_at)
-                if not tx.update_instance(new_row, row.version):
+                if not tx.update_instance(new_row, row.version, read=row):
                     raise _Conflict()
                 self._log(tx, data, work, defn, outcome, new_row)
             except _Abort as abort:
@@ -544,7 +548,7 @@ class Service(Reads):
             from_stage = defn.stages[before.active_stage].name if before is not None else None
             change = Change(event.kind, defn.name, state.id, state.record_id, from_stage, event.stage, state.status,
                             caller.user)
-            veto = self.registry.before_change(change)
+            veto = self.registry.before_change(change) if self._hears_changes else None
             if veto:
                 raise _Abort(TransitionFailure("CANCELLED", veto))
             work.changes.append(change)

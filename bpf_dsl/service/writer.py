@@ -91,6 +91,8 @@ class Job:
 
 def _settle(future: Future[Any]) -> Answer:
     def answer(result: Any, error: BaseException | None) -> None:
+        if future.cancelled():  # its caller gave up waiting (the command ran all the same)
+            return
         if error is not None:
             future.set_exception(error)
         else:
@@ -219,8 +221,11 @@ class GroupCommit:
                     return False
             self._job = None
             tx.write_counts()
-        except Exception:
+        except Exception as exc:
             log.warning("a group commit failed; its commands run again one by one", exc_info=True)
+            for job in jobs:  # nothing of theirs is committed: an answer left, it is this failure
+                if job.error is None:
+                    job.error = exc
             self.abort()
             return False
         finally:
@@ -277,6 +282,8 @@ class GroupCommit:
                 continue
             if not self.run([job]):
                 job.after.clear()
+                if job.error is None:
+                    job.error = RuntimeError("the transaction was lost")
                 job.finish()  # its own error, which lost the transaction
                 continue
             tx_failed: BaseException | None = None
@@ -333,8 +340,13 @@ class GroupWriter:
             self._wakeup.clear()
             while self.group.pending():
                 jobs = self.group.take()
-                if jobs:
+                try:
                     self.group.round(jobs)
+                except Exception as exc:  # a bug: its commands are answered with it, and the writer goes on
+                    log.exception("a group commit failed")
+                    self.group.abort()
+                    for job in jobs:
+                        job.fail(exc)
             if self._stop:
                 return
 

@@ -389,11 +389,15 @@ class SqlTx:
                "ON CONFLICT (process, status, active_stage, shard) DO UPDATE SET n = stage_counts.n + excluded.n",
                (process, status, stage, zlib.crc32(instance_id.encode()) % SHARDS, delta))
 
-    def update_instance(self, row: InstanceRow, expected_version: int) -> bool:
-        before = self.q("SELECT process, status, active_stage FROM instances WHERE id = ? AND version = ?",
-                        (row.id, expected_version)).fetchone()
-        if before is None:
-            return False  # the compare-and-set would fail: leave the counters alone
+    def update_instance(self, row: InstanceRow, expected_version: int, read: InstanceRow | None = None) -> bool:
+        # ``read``: the row as this transaction read it, locked (its status and stage: what the counters leave).
+        if read is not None and read.version == expected_version:
+            before: Any = (read.process, read.status, read.active_stage)
+        else:
+            before = self.q("SELECT process, status, active_stage FROM instances WHERE id = ? AND version = ?",
+                            (row.id, expected_version)).fetchone()
+            if before is None:
+                return False  # the compare-and-set would fail: leave the counters alone
         j = self._json()
         cur = self.q(
             f"UPDATE instances SET definition_version = ?, status = ?, active_stage = ?, traversed = {j}, "

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import bpf_dsl
-from bpf_dsl.errors import ConflictError
+from bpf_dsl.errors import ConflictError, TransientError
 from bpf_dsl.plugins import ActionFailed, ActionSpec, Param, Registry, hookimpl
 from bpf_dsl.service import Caller, GroupCommit, ProcessEvent, Service, TransitionFailure
 from bpf_dsl.service.writer import GroupStopped
@@ -56,6 +56,8 @@ class Acme:
             raise ActionFailed("refused")
         if mode == "crash":
             raise RuntimeError("the action broke")
+        if mode == "busy":
+            raise TransientError("as if a deadlock's victim")
 
 
 def _service(open_svc: OpenSvc) -> Service:
@@ -172,6 +174,51 @@ def test_a_failing_command_rolls_back_alone_and_the_others_commit(open_svc: Open
     assert stages == {good.id: ("b", 2, ()), stale.id: ("a", 1, ()), refuse.id: ("a", 1, ()),
                       crash.id: ("a", 1, ()), poke.id: ("a", 2, ("poke",)), last.id: ("b", 2, ())}
     assert total == 6  # the duplicate insert wrote nothing
+
+
+def test_a_round_the_database_drops_is_run_again_command_by_command(open_svc: OpenSvc) -> None:
+    svc = _service(open_svc)
+    first, last = _items(svc, "first", "last")
+    group = svc.start_group_commit()
+
+    def lose() -> None:  # what SQLite does on a full disk: the whole transaction is gone
+        tx = group.current()
+        assert tx is not None
+        tx.lost = True
+        raise RuntimeError("the disk is full")
+
+    try:
+        before = group.commits
+        moved, lost, moved_last = _together(group, [
+            lambda: svc.move_next(USER, first.active_instance_id),
+            lambda: group.submit(lose).result(),
+            lambda: svc.move_next(USER, last.active_instance_id),
+        ])
+        assert group.commits == before + 1 + 2  # the held call; then the two moves, each alone
+    finally:
+        svc.stop_group_commit()
+    assert isinstance(moved, InstanceRow) and moved.version == 2
+    assert isinstance(lost, RuntimeError) and "disk" in str(lost)
+    assert isinstance(moved_last, InstanceRow) and moved_last.version == 2
+
+
+def test_a_deadlock_victim_gives_up_its_round_and_the_others_commit_alone(open_svc: OpenSvc) -> None:
+    svc = _service(open_svc)
+    first, busy, last = _items(svc, "first", "busy", "last")
+    group = svc.start_group_commit()
+    try:
+        before = group.commits
+        moved, refused, moved_last = _together(group, [
+            lambda: svc.move_next(USER, first.active_instance_id),
+            lambda: svc.run_action_step(USER, busy.active_instance_id, "poke"),
+            lambda: svc.move_next(USER, last.active_instance_id),
+        ])
+        assert group.commits == before + 1 + 3  # the round given up; each command alone (the victim's is empty)
+    finally:
+        svc.stop_group_commit()
+    assert isinstance(moved, InstanceRow) and isinstance(moved_last, InstanceRow)
+    assert isinstance(refused, TransientError)  # retried alone, it failed every time
+    assert svc.get_record(USER, busy.id).values.get("note") is None  # type: ignore[union-attr]
 
 
 def test_events_are_published_after_the_commit_in_command_order(open_svc: OpenSvc, db_url: str) -> None:
