@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from bpf_dsl.storage import InstanceRow, RecordRow, Storage, open_storage
-from tests.backends import BACKENDS, database_url
+from bpf_dsl.storage import InstanceRow, RecordRow, Storage
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture(params=BACKENDS)
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    with database_url(request.param, tmp_path) as url:
-        s = open_storage(url)
-        try:
-            yield s
-        finally:
-            s.close()
 
 
 def record(entity: str = "lead", **values: object) -> RecordRow:

@@ -4,25 +4,13 @@ session, the generation. Both backends, the same test code."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bpf_dsl.errors import ConflictError
 from bpf_dsl.storage import Storage, open_storage
-from tests.backends import BACKENDS, database_url
 from tests.storage.test_contract import NOW, instance, record
-
-
-@pytest.fixture(params=BACKENDS)
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    with database_url(request.param, tmp_path) as url:
-        s = open_storage(url)
-        try:
-            yield s
-        finally:
-            s.close()
 
 
 def test_a_savepoint_rolls_back_its_block_alone(storage: Storage) -> None:
