@@ -42,6 +42,7 @@ from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.schema.schema import validate_document
 from strawberry.utils.await_maybe import await_maybe
 
+from bpf_dsl.errors import StorageError
 from bpf_dsl.service import Dependencies, Service
 
 from .context import Context
@@ -195,14 +196,32 @@ class Answers:
             return None
         if kept.deps.none:
             return kept.body
-        generation = self.service.storage.generation()  # before reading anything again
+        generation = self.generation()  # before reading anything again
         if generation is None or generation != kept.generation:
-            if kept.deps.opaque or not await context.read(self.service.unchanged, kept.deps):
-                self._kept.pop(key, None)
+            try:
+                holds = not kept.deps.opaque and await context.read(self.service.unchanged, kept.deps)
+            except StorageError:  # the request is answered afresh, and says what failed if it fails again
+                holds = False
+            if not holds:
+                self._drop(key, kept)
                 return None
             kept.generation = generation
-        self._kept.move_to_end(key)
+        # While this request re-read, another with the same key may have dropped or replaced the answer.
+        if self._kept.get(key) is kept:
+            self._kept.move_to_end(key)
         return kept.body
+
+    def generation(self) -> int | None:
+        """The database's generation now (``Storage.generation``); None if it can't tell or can't be asked."""
+        try:
+            return self.service.storage.generation()
+        except StorageError:
+            return None
+
+    def _drop(self, key: tuple[bytes, frozenset[str]], kept: Kept) -> None:
+        """Forget ``kept`` unless a newer answer took its place meanwhile."""
+        if self._kept.get(key) is kept:
+            del self._kept[key]
 
     def keep(self, key: tuple[bytes, frozenset[str]], body: bytes, deps: Dependencies,
              generation: int | None) -> None:

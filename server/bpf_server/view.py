@@ -116,9 +116,8 @@ class GraphQLView(GraphQL[Context, None]):
         if answers is None or not plan.keepable:
             answer = await direct.execute(self.schema, plan, variables, context)
             return Response(direct.encode(answer), media_type="application/json")
-        service = self.state.service
-        generation = service.storage.generation()  # before the reads: a commit during them changes it
-        with service.recording() as deps:
+        generation = answers.generation()  # before the reads: a commit during them changes it
+        with self.state.service.recording() as deps:
             answer = await direct.execute(self.schema, plan, variables, context)
         text = direct.encode(answer).encode()
         if "errors" not in answer:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import uvicorn
@@ -197,11 +197,17 @@ class Socket:
         self._opened.__exit__(None, None, None)
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[str] | None = None, timeout: float = 30) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen[str] | None = None, log: IO[str] | None = None,
+                 timeout: float = 30) -> None:
+    """Wait until ``url`` answers /healthz; fail with the server's stderr if it exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"bpf serve exited: {proc.stderr.read() if proc.stderr else ''}")
+            said = ""
+            if log is not None:
+                log.seek(0)
+                said = log.read()
+            raise RuntimeError(f"bpf serve exited: {said}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(url + "/healthz", timeout=2).status_code == 200:
                 return
@@ -211,22 +217,31 @@ def wait_healthy(url: str, proc: subprocess.Popen[str] | None = None, timeout: f
 
 @contextlib.contextmanager
 def serve_process(db: str, *paths: str, extra: tuple[str, ...] = ()) -> Iterator[str]:
-    """`bpf serve` as a subprocess on a free port; yields its URL."""
+    """`bpf serve` as a subprocess on a free port; yields its URL.
+
+    The server's stderr goes to a file (a pipe nobody reads would block a chatty
+    server) and is echoed at the end, so a failing test shows the server's traceback.
+    """
+    import tempfile
+
     port = free_port()
     env = dict(os.environ)
-    proc = subprocess.Popen([sys.executable, "-m", "bpf_dsl.cli", "serve", *paths, "--db", db, "--port", str(port),
-                             *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
-        yield url
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "bpf_dsl.cli", "serve", *paths, "--db", db, "--port", str(port),
+                                 *extra], stdout=subprocess.DEVNULL, stderr=log, text=True, env=env)
+        url = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            wait_healthy(url, proc, log)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.seek(0)
+            sys.stderr.write(f"--- bpf serve on port {port} said:\n{log.read()[-20000:]}")
 
 
 Gql = Callable[..., dict[str, Any]]

@@ -266,3 +266,54 @@ def test_commands_sent_together_all_commit(live: Live) -> None:
     for iid in made:
         row = live.service.get_instance(Caller("x", frozenset({"admin"})), iid)
         assert row is not None and row.version == 2
+
+
+def test_an_answer_dropped_by_a_concurrent_request_is_no_error(live: Live) -> None:
+    """Two requests with one body re-read a kept answer at once; one finds it changed and drops it while the
+    other, which read before the change, is still waiting: the second answers what it read (it held when read)
+    instead of failing on the missing entry (the 500 the cluster test once met on PostgreSQL)."""
+    import asyncio
+
+    from bpf_server.direct import Answers
+
+    service = live.service
+    sam = Caller("sam", frozenset({"salesperson"}))
+    lead = service.create_record(sam, "lead", {"topic": "Race", "budget_amount": 10})
+    other = service.create_record(sam, "lead", {"topic": "Other", "budget_amount": 10})
+    assert not isinstance(lead, str | bpf_dsl.service.ValidationFailure)
+    assert not isinstance(other, str | bpf_dsl.service.ValidationFailure)
+    answers = Answers(service)
+    key = (b"the body", frozenset({"salesperson"}))
+    generation = service.storage.generation()
+    with service.recording() as deps:
+        service.process_bar(sam, lead.id)
+    answers.keep(key, b"first", deps, generation)
+    service.update_record(sam, other.id, {"budget_amount": 11})  # a commit elsewhere: every get re-reads
+
+    class Gated:
+        """A context whose read runs at once but returns only when released."""
+
+        def __init__(self) -> None:
+            self.release = asyncio.Event()
+
+        async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
+            result = fn(*args)
+            await self.release.wait()
+            return result
+
+    class Direct:
+        async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
+            return fn(*args)
+
+    async def race() -> tuple[bytes | None, bytes | None]:
+        gated = Gated()
+        first = asyncio.ensure_future(answers.get(key, gated))  # type: ignore[arg-type]
+        await asyncio.sleep(0)  # it has read: the answer still held
+        service.update_record(sam, lead.id, {"budget_amount": 12})
+        second = await answers.get(key, Direct())  # type: ignore[arg-type]
+        gated.release.set()
+        return await first, second
+
+    first, second = asyncio.run(race())
+    assert (first, second) == (b"first", None)
+    assert asyncio.run(answers.get(key, Direct())) is None  # type: ignore[arg-type]
