@@ -485,9 +485,12 @@ class Service(Reads):
         """Any instance command, as one transaction."""
 
         def command(tx: Tx, data: TxData, work: _Work) -> InstanceRow:
-            row = tx.get_instance(instance_id, lock=True)
-            if row is None:
+            found = tx.get_instance_with_record(instance_id, lock=True)  # the record: what the gates read first
+            if found is None:
                 raise _Abort(TransitionFailure("NOT_FOUND", f"no process instance {instance_id}"))
+            row, record = found
+            if record is not None:
+                data.remember(record)
             current = self.program.processes.get(row.process)
             roles = current.roles if current is not None else ()
             if not caller.may_use(roles):

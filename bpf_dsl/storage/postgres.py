@@ -195,17 +195,27 @@ class PostgresStorage:
 
 
 class PgSession:
-    """The group-commit writer's connection: ``BEGIN`` … ``COMMIT`` sent explicitly (it is in autocommit mode)."""
+    """The group-commit writer's connection: ``BEGIN`` … ``COMMIT`` sent explicitly (it is in autocommit mode).
+
+    A round runs in psycopg's pipeline mode (:class:`_PgPipeline`): on a loopback connection a
+    statement's round trip costs several times what the statement does, and most of a move's
+    statements are writes nobody reads the answer of.
+    """
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
+        self._pipeline: _PgPipeline | None = None
 
     def begin(self, *, wait: bool = True) -> SqlTx | None:
         """``BEGIN`` (it never waits: row locks are taken, and waited for, by the statements)."""
         try:
-            self._conn.execute("BEGIN")
-            return SqlTx(self._conn.cursor(), POSTGRES)
+            pipeline = self._pipeline = _PgPipeline(self._conn)
+            pipeline.send("BEGIN", ())
+            tx = SqlTx(self._conn.cursor(), POSTGRES)
+            tx.pipeline = pipeline
+            return tx
         except psycopg.Error as err:
+            self._leave_pipeline()
             raise translate(err) from err
 
     def commit(self) -> None:
@@ -213,6 +223,7 @@ class PgSession:
         try:
             try:
                 self._conn.execute("COMMIT")
+                self._leave_pipeline(check=True)
             except BaseException:
                 self.rollback()
                 raise
@@ -221,6 +232,7 @@ class PgSession:
 
     def rollback(self) -> None:
         """Roll back the open transaction, if any."""
+        self._leave_pipeline()
         try:
             if self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 self._conn.execute("ROLLBACK")
@@ -229,8 +241,53 @@ class PgSession:
 
     def close(self) -> None:
         """Close the connection."""
+        self._leave_pipeline()
         with suppress(psycopg.Error):
             self._conn.close()
+
+    def _leave_pipeline(self, *, check: bool = False) -> None:
+        """End pipeline mode (waiting for what is in flight); ``check``: raise its first failure."""
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None:
+            pipeline.close(check=check)
+
+
+class _PgPipeline:
+    """psycopg's pipeline mode on one connection, for :attr:`SqlTx.pipeline`: writes are sent without waiting,
+    and a wait (``sync``) answers them all at once."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+        self._mode = conn.pipeline()  # a context manager: entered here, left by close()
+        self._pipeline = self._mode.__enter__()
+        self._sink = conn.cursor()  # whose results nobody reads (the transaction's cursor holds the last read's)
+
+    def send(self, sql: str, params: Sequence[Any]) -> None:
+        """Queue a statement."""
+        try:
+            self._sink.execute(sql, params)
+        except psycopg.Error as err:
+            raise translate(err) from err
+
+    def sync(self) -> None:
+        """Wait for every answer; the first failure among them as a StorageError."""
+        try:
+            self._pipeline.sync()
+        except psycopg.Error as err:
+            raise translate(err) from err
+
+    def recover(self) -> None:
+        """Wait out what the database skipped after a failure (raised already), so statements run again."""
+        with suppress(psycopg.Error):
+            self._pipeline.sync()
+
+    def close(self, *, check: bool) -> None:
+        """Leave pipeline mode; ``check``: raise a failure still in flight (psycopg's own error)."""
+        try:
+            self._mode.__exit__(None, None, None)
+        except psycopg.Error:
+            if check:
+                raise
 
 
 class PgNotifier:
@@ -271,13 +328,21 @@ class PgNotifier:
 
     def notify(self, channel: str, payload: str) -> None:
         """NOTIFY now (autocommit); a lost connection is re-made once, then :class:`UnavailableError`."""
+        self.notify_all(channel, [payload])
+
+    def notify_all(self, channel: str, payloads: Sequence[str]) -> None:
+        """NOTIFY each payload, in order, in one round trip (psycopg's executemany pipelines them)."""
         statement = _NOTIFY.replace("?", POSTGRES.placeholder)
         with self._lock:
             for attempt in range(2):
                 try:
                     if self._conn is None or self._conn.closed:
                         self._conn = self.connect()
-                    self._conn.execute(statement, (channel, payload))
+                    if len(payloads) == 1:
+                        self._conn.execute(statement, (channel, payloads[0]))
+                    else:
+                        with self._conn.cursor() as cur:
+                            cur.executemany(statement, [(channel, p) for p in payloads])
                     return
                 except psycopg.Error as err:
                     self._drop()

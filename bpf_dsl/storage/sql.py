@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, Protocol
 
 from bpf_dsl.storage.backend import Backend
 from bpf_dsl.storage.base import (
@@ -30,6 +30,21 @@ from bpf_dsl.storage.base import (
 )
 
 SHARDS = 8
+
+
+class Pipeline(Protocol):
+    """Statements sent without waiting for their answers (psycopg's pipeline mode), for a transaction whose
+    round trips are the cost (PostgreSQL's group commit): see :attr:`SqlTx.pipeline`."""
+
+    def send(self, sql: str, params: Sequence[Any]) -> None:
+        """Queue a statement whose result nobody reads."""
+
+    def sync(self) -> None:
+        """Wait until everything sent was answered; the first failure among them is raised (a StorageError)."""
+
+    def recover(self) -> None:
+        """After a failure: wait out what is still in flight (the database skipped it), so that the
+        transaction can be rolled back to a savepoint."""
 
 
 def ts(value: dt.datetime) -> str:
@@ -104,6 +119,10 @@ class SqlTx:
         self.lost = False
         # Stage counter changes kept for :meth:`write_counts` (group commit), by counter row; None: written at once.
         self._counts: dict[tuple[str, str, str, int], int] | None = None
+        #: Where set, the writes whose results nobody reads (:meth:`w`) are sent without waiting, and each
+        #: savepoint waits once, at its end, for all of them: a move costs its reads' round trips and one more,
+        #: not one per statement. A failure of such a write surfaces within the command that sent it.
+        self.pipeline: Pipeline | None = None
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -114,15 +133,18 @@ class SqlTx:
         :attr:`lost` is set, and that failure is raised.
         """
         counts = None if self._counts is None else dict(self._counts)
-        self._unless_lost("SAVEPOINT bpf_command")
+        self._unless_lost("SAVEPOINT bpf_command", send=True)
         try:
             yield
+            self._unless_lost("RELEASE SAVEPOINT bpf_command", send=True)
+            self.settle()  # what the command sent without waiting failed: it fails, inside its savepoint
         except BaseException:
+            if self.pipeline is not None:
+                self.pipeline.recover()
             self._unless_lost("ROLLBACK TO SAVEPOINT bpf_command")
             self._unless_lost("RELEASE SAVEPOINT bpf_command")
             self._counts = counts
             raise
-        self._unless_lost("RELEASE SAVEPOINT bpf_command")
 
     def keep_counts(self) -> None:
         """From now on, keep the stage counter changes and write them with :meth:`write_counts`.
@@ -142,22 +164,43 @@ class SqlTx:
                   "ON CONFLICT (process, status, active_stage, shard) DO UPDATE SET n = stage_counts.n + excluded.n",
                   [(*key, n) for key, n in sorted(counts.items()) if n])
 
-    def _unless_lost(self, sql: str) -> None:
+    def _unless_lost(self, sql: str, *, send: bool = False) -> None:
         try:
-            self.q(sql)
+            if send:
+                self.w(sql)
+            else:
+                self.q(sql)
         except BaseException:
             self.lost = True
             raise
 
     def q(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        """Run one statement (``?`` placeholders become the driver's); the driver's errors become StorageErrors."""
+        """Run one statement (``?`` placeholders become the driver's) and wait for its result; the driver's
+        errors become StorageErrors."""
         if self._placeholder != "?":
             sql = sql.replace("?", self._placeholder)
         try:
             self.cur.execute(sql, tuple(params))
         except self._errors as err:
             raise self.backend.translate(err) from err
+        if self.pipeline is not None:
+            self.pipeline.sync()  # its rows and row count, and the failure of anything sent before it
         return self.cur
+
+    def w(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run a write whose result nobody reads: sent without waiting where the transaction has a
+        :attr:`pipeline` (its failure surfaces at the next wait: a read, or the savepoint's end)."""
+        if self.pipeline is None:
+            self.q(sql, params)
+            return
+        if self._placeholder != "?":
+            sql = sql.replace("?", self._placeholder)
+        self.pipeline.send(sql, tuple(params))
+
+    def settle(self) -> None:
+        """Wait for the writes sent without waiting (:meth:`w`); raise the first failure among them."""
+        if self.pipeline is not None:
+            self.pipeline.sync()
 
     def _json(self) -> str:
         return self.backend.json.param
@@ -182,7 +225,7 @@ class SqlTx:
         return out
 
     def insert_record(self, row: RecordRow) -> None:
-        self.q(f"INSERT INTO records ({_RECORD_COLS}) VALUES (?, ?, {self._json()}, ?, ?, ?, ?)",
+        self.w(f"INSERT INTO records ({_RECORD_COLS}) VALUES (?, ?, {self._json()}, ?, ?, ?, ?)",
                (row.id, row.entity, dumps(row.values), row.version, ts(row.created_at), ts(row.updated_at),
                 row.active_instance_id))
 
@@ -218,11 +261,11 @@ class SqlTx:
 
     def link_record(self, record_id: str, instance_id: str) -> None:
         """Note that another record's instance works on this record (a stage visit opened on it)."""
-        self.q("INSERT INTO instance_records (record_id, instance_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        self.w("INSERT INTO instance_records (record_id, instance_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                (record_id, instance_id))
 
     def set_active_instance(self, record_id: str, instance_id: str | None) -> None:
-        self.q("UPDATE records SET active_instance_id = ? WHERE id = ?", (instance_id, record_id))
+        self.w("UPDATE records SET active_instance_id = ? WHERE id = ?", (instance_id, record_id))
 
     def _field_expr(self, field_name: str) -> str:
         return self.backend.json.text.format(col="data", key=_safe(field_name))
@@ -307,6 +350,20 @@ class SqlTx:
                      (instance_id,)).fetchone()
         return None if row is None else _instance(row)
 
+    def get_instance_with_record(self, instance_id: str,
+                                 lock: bool = False) -> tuple[InstanceRow, RecordRow | None] | None:
+        """The instance and its primary record in one statement (one round trip where that is the cost); with
+        ``lock``, only the instance's row is locked, as :meth:`get_instance` locks it."""
+        icols = ", ".join(f"i.{c.strip()}" for c in _INSTANCE_COLS.split(","))
+        rcols = ", ".join(f"r.{c.strip()}" for c in _RECORD_COLS.split(","))
+        lock_sql = f"{self.backend.row_lock} OF i" if lock and self.backend.row_lock else ""
+        row = self.q(f"SELECT {icols}, {rcols} FROM instances i LEFT JOIN records r ON r.id = i.record_id "
+                     f"WHERE i.id = ?{lock_sql}", (instance_id,)).fetchone()
+        if row is None:
+            return None
+        width = _INSTANCE_COLS.count(",") + 1
+        return _instance(row[:width]), (None if row[width] is None else _record(row[width:]))
+
     def instances_of(self, record_id: str) -> list[InstanceRow]:
         rows = self.q(f"SELECT {_INSTANCE_COLS} FROM instances WHERE record_id = ? ORDER BY updated_at DESC, id",
                       (record_id,)).fetchall()
@@ -375,7 +432,7 @@ class SqlTx:
 
     def insert_instance(self, row: InstanceRow) -> None:
         j = self._json()
-        self.q(f"INSERT INTO instances ({_INSTANCE_COLS}) VALUES (?, ?, ?, ?, ?, ?, {j}, {j}, {j}, ?, ?, ?, ?, ?)",
+        self.w(f"INSERT INTO instances ({_INSTANCE_COLS}) VALUES (?, ?, ?, ?, ?, ?, {j}, {j}, {j}, ?, ?, ?, ?, ?)",
                _instance_params(row))
         self._count(row.process, row.status, row.active_stage, row.id, 1)
 
@@ -385,7 +442,7 @@ class SqlTx:
             key = (process, status, stage, zlib.crc32(instance_id.encode()) % SHARDS)
             self._counts[key] = self._counts.get(key, 0) + delta
             return
-        self.q("INSERT INTO stage_counts (process, status, active_stage, shard, n) VALUES (?, ?, ?, ?, ?) "
+        self.w("INSERT INTO stage_counts (process, status, active_stage, shard, n) VALUES (?, ?, ?, ?, ?) "
                "ON CONFLICT (process, status, active_stage, shard) DO UPDATE SET n = stage_counts.n + excluded.n",
                (process, status, stage, zlib.crc32(instance_id.encode()) % SHARDS, delta))
 
@@ -399,14 +456,17 @@ class SqlTx:
             if before is None:
                 return False  # the compare-and-set would fail: leave the counters alone
         j = self._json()
-        cur = self.q(
-            f"UPDATE instances SET definition_version = ?, status = ?, active_stage = ?, traversed = {j}, "
-            f"bound = {j}, actions_done = {j}, stage_started_at = ?, updated_at = ?, completed_at = ?, version = ? "
-            "WHERE id = ? AND version = ?",
-            (row.definition_version, row.status, row.active_stage, dumps(list(row.traversed)), dumps(row.bound),
-             dumps(list(row.actions_done)), ts(row.stage_started_at), ts(row.updated_at),
-             None if row.completed_at is None else ts(row.completed_at), row.version, row.id, expected_version))
-        if cur.rowcount != 1:
+        sql = (f"UPDATE instances SET definition_version = ?, status = ?, active_stage = ?, traversed = {j}, "
+               f"bound = {j}, actions_done = {j}, stage_started_at = ?, updated_at = ?, completed_at = ?, "
+               "version = ? WHERE id = ? AND version = ?")
+        params = (row.definition_version, row.status, row.active_stage, dumps(list(row.traversed)),
+                  dumps(row.bound), dumps(list(row.actions_done)), ts(row.stage_started_at), ts(row.updated_at),
+                  None if row.completed_at is None else ts(row.completed_at), row.version, row.id, expected_version)
+        if read is not None and read.version == expected_version:
+            # Read locked by this transaction, at that version: the compare-and-set can't miss, and its row
+            # count needn't be waited for.
+            self.w(sql, params)
+        elif self.q(sql, params).rowcount != 1:
             return False
         if (before[1], before[2]) != (row.status, row.active_stage):
             # Counter rows are always written in one global order: two moves in opposite
@@ -427,13 +487,13 @@ class SqlTx:
     # -- history ----------------------------------------------------------------------------
     def open_visit(self, instance_id: str, process: str, stage: str, entity: str, record_id: str,
                    at: dt.datetime, by: str) -> None:
-        self.q("INSERT INTO stage_visits (instance_id, process, stage, entity, record_id, entered_at, by_user) "
+        self.w("INSERT INTO stage_visits (instance_id, process, stage, entity, record_id, entered_at, by_user) "
                "VALUES (?, ?, ?, ?, ?, ?, ?)", (instance_id, process, stage, entity, record_id, ts(at), by))
 
     def close_visit(self, instance_id: str, at: dt.datetime) -> None:
         # Only an instance's last visit is ever open: found by the index (instance_id, id) at once, where
         # `WHERE instance_id = ? AND exited_at IS NULL` read every visit of the instance, more at each move.
-        self.q("UPDATE stage_visits SET exited_at = ? WHERE id = (SELECT max(id) FROM stage_visits "
+        self.w("UPDATE stage_visits SET exited_at = ? WHERE id = (SELECT max(id) FROM stage_visits "
                "WHERE instance_id = ?) AND exited_at IS NULL", (ts(at), instance_id))
 
     def reopen_visit(self, instance_id: str) -> None:
@@ -462,7 +522,7 @@ class SqlTx:
 
     def append_event(self, instance_id: str, kind: str, stage: str | None, at: dt.datetime, by: str,
                      data: dict[str, Any]) -> None:
-        self.q(f"INSERT INTO instance_events (instance_id, kind, stage, at, by_user, data) "
+        self.w(f"INSERT INTO instance_events (instance_id, kind, stage, at, by_user, data) "
                f"VALUES (?, ?, ?, ?, ?, {self._json()})", (instance_id, kind, stage, ts(at), by, dumps(data)))
 
     def events(self, instance_id: str) -> list[EventRow]:

@@ -37,6 +37,8 @@ from .limits import SUBSCRIBER_QUEUE
 log = logging.getLogger("bpf.server.events")
 
 CHANNEL = "bpf_events"
+#: The most events one NOTIFY round trip carries (:meth:`Relay._publish`).
+RELAY_BATCH = 256
 
 
 @dataclass(eq=False)
@@ -125,6 +127,7 @@ class Relay:
         self.hub = hub
         self.on_revoked = on_revoked  # told the id of each token revoked anywhere (on TOKENS_CHANNEL)
         self.origin = uuid.uuid4().hex
+        self._own_prefix = '{"o":"' + self.origin + '"'
         self._out: queue.SimpleQueue[ProcessEvent | None] = queue.SimpleQueue()
         self._publisher: threading.Thread | None = None
         self._listening: Listening | None = None
@@ -150,17 +153,29 @@ class Relay:
             self._listening.stop()
 
     def _publish(self) -> None:
-        while True:
-            event = self._out.get()
-            if event is None:
-                break
+        stopping = False
+        while not stopping:
+            events: list[ProcessEvent] = []
+            got = self._out.get()
+            # What queued meanwhile goes in the same call: a busy server's events cost one round trip per batch.
+            while got is not None:
+                events.append(got)
+                if len(events) == RELAY_BATCH:
+                    break
+                try:
+                    got = self._out.get_nowait()
+                except queue.Empty:
+                    break
+            stopping = got is None  # queued after every event that came before it: those are sent first
+            if not events:
+                continue
             try:
-                payload = encode(event, self.origin, self.notifier.namespace, self.notifier.max_payload)
-                self.notifier.notify(CHANNEL, payload)
+                namespace, limit = self.notifier.namespace, self.notifier.max_payload
+                self.notifier.notify_all(CHANNEL, [encode(e, self.origin, namespace, limit) for e in events])
             except StorageError as exc:  # the notifier reconnected once already
-                log.warning("NOTIFY failed (%s); event not relayed", exc)
+                log.warning("NOTIFY failed (%s); %d event(s) not relayed", exc, len(events))
             except Exception:  # a bug: keep relaying the next events all the same
-                log.exception("event not relayed")
+                log.exception("events not relayed")
 
     def _heard(self, channel: str, payload: str) -> None:
         if channel == TOKENS_CHANNEL:
@@ -170,6 +185,8 @@ class Relay:
             self._deliver(payload)
 
     def _deliver(self, payload: str) -> None:
+        if payload.startswith(self._own_prefix):
+            return  # our own, already delivered locally: not worth decoding (encode writes the origin first)
         try:
             origin, namespace, event = decode(payload)
         except (ValueError, KeyError, TypeError) as exc:

@@ -66,6 +66,11 @@ class Committer:
         group.enqueue(functools.partial(fn, *args, **kwargs), answer)
         return await future
 
+    @property
+    def commits(self) -> int:
+        """How many group transactions were committed so far (each holding one command or more)."""
+        return 0 if self._group is None else self._group.commits
+
     def _start(self) -> GroupCommit:
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()

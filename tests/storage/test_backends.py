@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -186,6 +187,11 @@ def test_the_postgres_notifier_round_trip(pg: Storage) -> None:
         assert got.wait(10), "the notification never came"
         assert heard == [(channel, "hello")]
         assert "/" in notifier.namespace  # database/schema
+        notifier.notify_all(channel, ["one", "two", "three"])  # a batch, in one round trip, in order
+        deadline = time.monotonic() + 10
+        while len(heard) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert heard[1:] == [(channel, "one"), (channel, "two"), (channel, "three")]
     finally:
         listening.stop()
 

@@ -34,6 +34,34 @@ def test_a_savepoint_rolls_back_its_block_alone(storage: Storage) -> None:
         assert set(tx.get_records([kept.id, dropped.id, again.id])) == {kept.id, again.id}
 
 
+def test_a_write_that_fails_unseen_fails_its_own_block(storage: Storage) -> None:
+    """Writes whose results nobody reads may be sent without waiting (PostgreSQL's session pipelines them): a
+    failing one fails the block that sent it, at its next read or at the block's end, never a later block."""
+    kept, dropped, read_after, again = record(), record(), record(), record()
+    session = storage.session()
+    try:
+        tx = session.begin()
+        assert tx is not None
+        with tx.savepoint():
+            tx.insert_record(kept)
+        with pytest.raises(ConflictError), tx.savepoint():
+            tx.insert_record(kept)  # taken: unseen until the block's end where it is pipelined
+            tx.insert_record(dropped)
+        with pytest.raises(ConflictError), tx.savepoint():
+            tx.insert_record(read_after)
+            tx.insert_record(kept)
+            tx.get_record(kept.id)  # the read waits for what was sent before it: the failure shows here
+        with tx.savepoint():
+            tx.insert_record(again)
+            assert tx.get_record(again.id) is not None
+        assert not tx.lost
+        session.commit()
+    finally:
+        session.close()
+    with storage.read() as tx:
+        assert set(tx.get_records([kept.id, dropped.id, read_after.id, again.id])) == {kept.id, again.id}
+
+
 def test_kept_stage_counts_are_written_once_and_rolled_back_with_their_savepoint(storage: Storage) -> None:
     owner = record()
     with storage.write() as tx:
