@@ -329,7 +329,11 @@ def node_repr(node: object) -> str:
             out.append(x)
         elif is_dataclass(x) and not isinstance(x, type):
             items: list[object] = [_Raw(type(x).__qualname__ + "(")]
-            for i, f in enumerate(f for f in fields(x) if f.repr):
+            # A field the second round added counts only where it is used: the versions of processes
+            # that don't use it stay what they were.
+            shown = (f for f in fields(x)
+                     if f.repr or (f.metadata.get("later") and getattr(x, f.name) != f.default))
+            for i, f in enumerate(shown):
                 items += (_Raw(f"{', ' if i else ''}{f.name}="), getattr(x, f.name))
             items.append(_Raw(")"))
             stack.extend(reversed(items))

@@ -41,7 +41,7 @@ _TABLE = [
     Code("BPF023", "error", "a duplicate field in an entity"),
     Code("BPF024", "error", "an unknown role"),
     Code("BPF025", "error", "`extend entity` of an entity declared nowhere"),
-    Code("BPF026", "error", "a field named like a built-in column (id, created_at, updated_at, version), "
+    Code("BPF026", "error", "a field named like a built-in column (id, created_at, updated_at, version, owner, created_by), "
                             "or a rule or hook that sets or changes one"),
     Code("BPF027", "error", "a duplicate stage name in a process"),
     Code("BPF028", "error", "a duplicate option in a choice"),
@@ -78,6 +78,13 @@ _TABLE = [
     Code("BPF061", "error", "an unknown, missing or repeated action argument"),
     Code("BPF062", "error", "an action argument of the wrong type"),
     Code("BPF063", "error", "an action step whose name is taken by another step of the stage"),
+    # Round two: who may do what, gates, SLAs
+    Code("BPF070", "error", "an `sla` that isn't a duration (`3d`, `4h`, `30m`, `1w`, `1d12h`)"),
+    Code("BPF071", "error", "a stage's `roles` given twice"),
+    Code("BPF072", "error", "a stage's `sla` given twice"),
+    Code("BPF073", "error", "an `allow` verb other than create, read, update, delete, assign"),
+    Code("BPF074", "error", "a stage's `roles` naming a role outside its process's `roles`"),
+    Code("BPF075", "error", "`on overdue` on a stage without `sla`"),
     # Warnings
     Code("BPF090", "warning", "more than 30 stages in a process (D365's limit)"),
     Code("BPF091", "warning", "more than 30 steps in a stage (D365's limit)"),

@@ -17,8 +17,10 @@ TEMPORAL_KINDS = frozenset({"date", "datetime"})
 SIMPLE_KINDS = TEXT_KINDS | NUMBER_KINDS | TEMPORAL_KINDS | {"bool"}
 OPTION_KINDS = frozenset({"choice", "choices"})
 ALL_KINDS = SIMPLE_KINDS | OPTION_KINDS | {"lookup"}
-BUILTIN_COLUMNS = ("id", "created_at", "updated_at", "version")
+BUILTIN_COLUMNS = ("id", "created_at", "updated_at", "version", "owner", "created_by")
 BUILTIN_ROLES = ("admin",)
+#: What an ``allow`` line may grant on an entity's records (LANGUAGE.md, "Who may see and change records").
+VERBS = ("create", "read", "update", "delete", "assign")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +65,31 @@ class FieldSpec:
     maximum: Any = None
     unique: bool = False
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    #: ``restricted to ROLE, ...``: only these roles (and ``admin``) read or write it; empty: everyone who may
+    #: read the record. Left out of ``repr``: who may see a field is no part of a process's version.
+    restricted_to: tuple[str, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantSpec:
+    """``allow ROLES to VERBS [own]``, resolved."""
+
+    roles: tuple[str, ...]
+    verbs: tuple[str, ...]
+    own: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class EntitySpec:
-    """An entity: its fields in declaration order (extensions appended)."""
+    """An entity: its fields in declaration order (extensions appended) and its ``allow`` lines."""
 
     name: str
     label: str
     fields: dict[str, FieldSpec]
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    #: The entity's grants, extensions' included; empty: the default derived from the processes (see
+    #: ``bpf_dsl.service.access``). Left out of ``repr``, as ``FieldSpec.restricted_to``.
+    grants: tuple[GrantSpec, ...] = field(default=(), repr=False)
 
     def field_list(self) -> tuple[FieldSpec, ...]:
         """The fields in order."""

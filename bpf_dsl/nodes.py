@@ -39,10 +39,19 @@ class Span(NamedTuple):
 
 NO_SPAN = Span("<none>", 1, 1, 1, 1)
 
+#: Metadata of a node field added after processes were first stored: ``definition.node_repr`` leaves it out
+#: while it holds its default, so that a process that doesn't use it keeps the version it had.
+LATER = {"later": True}
+
 
 def _span() -> Span:
     # Positions never count for equality or appear in repr.
     return field(default=NO_SPAN, compare=False, repr=False, hash=False)
+
+
+def _later(default: object) -> object:
+    """A field added in the language's second round (see :data:`LATER`)."""
+    return field(default=default, repr=False, metadata=LATER)
 
 
 # ---------------------------------------------------------------------------
@@ -218,11 +227,13 @@ class TypeRef:
 
 @dataclass(frozen=True, slots=True)
 class Modifier:
-    """A field modifier: ``required``, ``unique``, ``default V``, ``min N``, ``max N``."""
+    """A field modifier: ``required``, ``unique``, ``default V``, ``min N``, ``max N``,
+    ``restricted to ROLE, ...`` (``roles``)."""
 
     kind: str
     value: Literal | None
     span: Span = _span()
+    roles: tuple[Role, ...] = _later(())  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +249,7 @@ class FieldDecl:
 
 @dataclass(frozen=True, slots=True)
 class Entity:
-    """``entity NAME { fields }`` or, with ``extend``, ``extend entity NAME { fields }``."""
+    """``entity NAME { fields, allow lines }`` or, with ``extend``, ``extend entity NAME { ... }``."""
 
     name: str
     label: str | None
@@ -246,6 +257,20 @@ class Entity:
     extend: bool
     span: Span = _span()
     end: Span = _span()
+    grants: tuple[Grant, ...] = _later(())  # type: ignore[assignment]
+    # Source order of fields and grants, for the formatter: ("field"|"allow", index).
+    layout: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """``allow ROLE, ... to VERB, ... [own]``: verbs on an entity's records (``own``: the caller's only)."""
+
+    roles: tuple[Role, ...]
+    verbs: tuple[str, ...]
+    own: bool
+    span: Span = _span()
+    verb_spans: tuple[Span, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,13 +385,37 @@ class Stage:
     category_span: Span = _span()
     entity_span: Span = _span()
     via_span: Span = _span()
+    roles: tuple[Role, ...] = _later(())  # type: ignore[assignment]
+    gates: tuple[Gate, ...] = _later(())  # type: ignore[assignment]
+    sla: Sla | None = _later(None)  # type: ignore[assignment]
+    roles_span: Span = _span()  # where the stage's `roles` line stands (NO_SPAN: it has none)
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """``gate CONDITION "message"``: must hold to leave the stage forward or finish there."""
+
+    condition: Expr
+    message: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Sla:
+    """``sla 3d``: how long a visit of the stage may take (``seconds``), as written (``text``)."""
+
+    text: str
+    seconds: int
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
 class Finish:
-    """``finish``: the flow ends here."""
+    """``finish [OUTCOME ["Label"]]``: the flow ends here, with that outcome."""
 
     span: Span = _span()
+    outcome: str | None = _later(None)  # type: ignore[assignment]
+    label: str | None = _later(None)  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,11 @@ from bpf_dsl.model import (
     OPTION_KINDS,
     SIMPLE_KINDS,
     TEXT_KINDS,
+    VERBS,
     EntitySpec,
     FieldSpec,
     FieldType,
+    GrantSpec,
     OptionSpec,
     RoleSpec,
     label_of,
@@ -68,26 +70,48 @@ def declare(ctx: Context, modules: Sequence[n.Module]) -> tuple[list[n.Process],
 
     entity_names = {e.name for e in bases}
     fields: dict[str, list[n.FieldDecl]] = {e.name: list(e.fields) for e in bases}
+    grants: dict[str, list[n.Grant]] = {e.name: list(e.grants) for e in bases}
     for ext in extensions:
         if ext.name not in entity_names:
             ctx.error("BPF025", f"`extend entity {ext.name}`: no entity `{ext.name}` is declared",
                       ext.span, did_you_mean(ext.name, entity_names, also="import the file or pack that declares it"))
             continue
         fields[ext.name].extend(ext.fields)
+        grants[ext.name].extend(ext.grants)
     for e in bases:
         specs: dict[str, FieldSpec] = {}
         for f in fields[e.name]:
             spec = _field(ctx, e.name, f, entity_names)
             if f.name in BUILTIN_COLUMNS:
                 ctx.error("BPF026", f"`{f.name}` is a built-in column of every record", f.span,
-                          "id, created_at, updated_at and version exist already; choose another name")
+                          "id, created_at, updated_at, version, owner and created_by exist already; "
+                          "choose another name")
             elif f.name in specs:
                 ctx.error("BPF023", f"the field `{f.name}` is declared twice in `{e.name}`", f.span,
                           f"first at {specs[f.name].span}")
             else:
                 specs[f.name] = spec
-        ctx.entities[e.name] = EntitySpec(e.name, label_of(e.name, e.label), specs, e.span)
+        ctx.entities[e.name] = EntitySpec(e.name, label_of(e.name, e.label), specs, e.span,
+                                          tuple(_grant(ctx, g) for g in grants[e.name]))
     return processes, rules
+
+
+def _known_roles(ctx: Context, roles: Sequence[n.Role], what: str) -> tuple[str, ...]:
+    """The names of ``roles``, each unknown one an error (BPF024)."""
+    for role in roles:
+        if role.name not in ctx.roles:
+            ctx.error("BPF024", f"unknown role `{role.name}` in {what}", role.span,
+                      did_you_mean(role.name, ctx.roles, also=f"declare it with `role {role.name}`"))
+    return tuple(dict.fromkeys(r.name for r in roles))
+
+
+def _grant(ctx: Context, g: n.Grant) -> GrantSpec:
+    roles = _known_roles(ctx, g.roles, "`allow`")
+    for verb, at in zip(g.verbs, g.verb_spans or (g.span,) * len(g.verbs), strict=True):
+        if verb not in VERBS:
+            ctx.error("BPF073", f"`{verb}` is not something `allow` grants", at,
+                      did_you_mean(verb, VERBS, also=f"the verbs: {listing(VERBS)}"))
+    return GrantSpec(roles, tuple(dict.fromkeys(v for v in g.verbs if v in VERBS)), g.own)
 
 
 def _field(ctx: Context, entity: str, f: n.FieldDecl, entity_names: set[str]) -> FieldSpec:
@@ -105,8 +129,10 @@ def _field(ctx: Context, entity: str, f: n.FieldDecl, entity_names: set[str]) ->
     default = None
     if "default" in mods:
         default = _default(ctx, f, ftype, mods["default"], minimum, maximum)
+    restricted = mods.get("restricted")
+    restricted_to = () if restricted is None else _known_roles(ctx, restricted.roles, "`restricted to`")
     return FieldSpec(f.name, label_of(f.name, f.label), ftype, "required" in mods, default, minimum, maximum,
-                     "unique" in mods, f.span)
+                     "unique" in mods, f.span, restricted_to)
 
 
 def _type(ctx: Context, t: n.TypeRef, entity_names: set[str]) -> FieldType:

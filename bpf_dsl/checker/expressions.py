@@ -73,7 +73,8 @@ NULL = VType("null")
 
 # The built-in columns every record has (LANGUAGE.md, "Entities and fields"): readable
 # everywhere a field is, set only by the server.
-COLUMN_KINDS = {"id": "text", "created_at": "datetime", "updated_at": "datetime", "version": "integer"}
+COLUMN_KINDS = {"id": "text", "created_at": "datetime", "updated_at": "datetime", "version": "integer",
+                "owner": "text", "created_by": "text"}
 assert set(COLUMN_KINDS) == set(BUILTIN_COLUMNS)
 COLUMNS: dict[str, FieldSpec] = {name: FieldSpec(name, label_of(name, None), FieldType(kind))
                                  for name, kind in COLUMN_KINDS.items()}

@@ -18,7 +18,7 @@ from bpf_dsl.checker.expressions import Scope, Typer, VType, accepts, literal_of
 from bpf_dsl.model import BUILTIN_COLUMNS, EntitySpec
 from bpf_dsl.nodes import stages
 
-STAGE_EVENTS = ("enter", "exit")
+STAGE_EVENTS = ("enter", "exit", "overdue")
 PROCESS_EVENTS = ("start", "finish", "abandon", "reactivate")
 MAX_STAGES, MAX_STEPS, MAX_ENTITIES, MAX_PROCESSES = 30, 30, 5, 10
 
@@ -240,9 +240,34 @@ class FlowChecker:
         for hook in s.hooks:
             if hook.event not in STAGE_EVENTS:
                 self.ctx.error("BPF049", f"a stage has no `on {hook.event}` hook", hook.span,
-                               "stages have `on enter` and `on exit`; process hooks go outside the stage")
+                               "stages have `on enter`, `on exit` and `on overdue`; process hooks go outside the "
+                               "stage")
+            elif hook.event == "overdue" and s.sla is None:
+                self.ctx.error("BPF075", f"`on overdue` in the stage `{s.name}`, which has no `sla`", hook.span,
+                               "give the stage a time limit, e.g. `sla 3d`, or remove the hook")
             self.hook_actions(hook, scope)
+        self.stage_roles(s)
+        for gate in s.gates:
+            self.typer.condition(gate.condition, scope)
         return PathState(bound, frozenset(asked), entity)
+
+    def stage_roles(self, s: n.Stage) -> None:
+        """A stage's `roles`: declared, each once, and each a role of the process (LANGUAGE.md)."""
+        setting = self.process.setting("roles")
+        allowed = {r.name for r in setting.value} if setting is not None and isinstance(setting.value, tuple) else set()
+        named: set[str] = set()
+        for role in s.roles:
+            if role.name in named:
+                self.ctx.error("BPF071", f"the role `{role.name}` is listed twice", role.span, "keep one")
+            named.add(role.name)
+            if role.name not in self.ctx.roles:
+                self.ctx.error("BPF024", f"unknown role `{role.name}`", role.span,
+                               did_you_mean(role.name, self.ctx.roles, also=f"declare it with `role {role.name}`"))
+            elif role.name not in allowed and role.name != "admin":
+                self.ctx.error("BPF074", f"the stage `{s.name}` lists `{role.name}`, which is not a role of the "
+                                         f"process `{self.process.name}`", role.span,
+                               f"the process's roles: {listing(sorted(allowed)) if allowed else 'none (admins only)'}"
+                               f"; add `{role.name}` to the process's `roles` line, or remove it here")
 
     def via(self, s: n.Stage, entity: EntitySpec, state: PathState) -> EntitySpec | None:
         assert s.via is not None
@@ -362,6 +387,14 @@ class FlowChecker:
                 self.ctx.error("BPF062", f"the argument `{arg.name}` of `{call.dotted}` must be one of "
                                          f"{listing(param.options)}, not \"{arg.value.value}\"", arg.value.span,
                                did_you_mean(str(arg.value.value), param.options))
+        if call.dotted == "bpf.notify":
+            for arg in call.args:
+                value = arg.value
+                if arg.name == "role" and isinstance(value, n.Literal) and value.kind == "text" \
+                        and value.value not in self.ctx.roles:
+                    self.ctx.error("BPF024", f"`bpf.notify` names the unknown role \"{value.value}\"", value.span,
+                                   did_you_mean(str(value.value), self.ctx.roles,
+                                                also=f"declare it with `role {value.value}`"))
         missing = [p.name for p in spec.params if p.required and p.name not in given and p.name not in explained]
         if missing:
             self.ctx.error("BPF061", f"`{call.dotted}` is missing {listing(f'`{m}`' for m in missing)}", call.span,

@@ -41,6 +41,20 @@ class _Abort(Exception):
         self.diagnostic = diagnostic
 
 
+_UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_DURATION_PART = re.compile(r"([0-9]+)([wdhms])")
+
+
+def duration_seconds(text: str) -> int | None:
+    """Seconds of a duration as written in an ``sla`` (``3d``, ``4h``, ``30m``, ``1w``, ``1d12h``); None if it
+    isn't one (or is zero)."""
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(a + b for a, b in parts) != text:
+        return None
+    total = sum(int(a) * _UNIT_SECONDS[b] for a, b in parts)
+    return total or None
+
+
 def _children(c: list[Any], kind: type) -> tuple[Any, ...]:
     return tuple(x for x in c if isinstance(x, kind))
 
@@ -54,6 +68,10 @@ class _Builder(lark.Transformer[Token, Any]):
         self.depth: dict[int, int] = {}
 
     # -- helpers -----------------------------------------------------------
+    def sp_to(self, first: Token, last: Token) -> n.Span:
+        """From the start of ``first`` to the end of ``last``."""
+        return n.Span(self.path, first.line, first.column, last.end_line, last.end_column)  # type: ignore[arg-type]
+
     def sp(self, tok: Token) -> n.Span:
         # lark always sets positions on lexed tokens; `or 1` would cost a branch per field.
         return n.Span(self.path, tok.line, tok.column, tok.end_line, tok.end_column)  # type: ignore[arg-type]
@@ -164,11 +182,34 @@ class _Builder(lark.Transformer[Token, Any]):
         return n.Role(str(c[1]), self.label(c[2]), self.sp(c[1]))
 
     def entity_decl(self, c: list[Any]) -> n.Entity:
-        return n.Entity(str(c[1]), self.label(c[2]), _children(c, n.FieldDecl), False,
-                        self.sp(c[1]), self.sp(c[-1]))
+        return self._entity(str(c[1]), self.label(c[2]), False, c[1], c[3:-1], c[-1])
 
     def extend_decl(self, c: list[Any]) -> n.Entity:
-        return n.Entity(str(c[2]), None, _children(c, n.FieldDecl), True, self.sp(c[2]), self.sp(c[-1]))
+        return self._entity(str(c[2]), None, True, c[2], c[3:-1], c[-1])
+
+    def _entity(self, name: str, label: str | None, extend: bool, at: Token, items: list[Any],
+                end: Token) -> n.Entity:
+        fields: list[n.FieldDecl] = []
+        grants: list[n.Grant] = []
+        layout: list[tuple[str, int]] = []
+        for item in items:
+            if isinstance(item, n.FieldDecl):
+                layout.append(("field", len(fields)))
+                fields.append(item)
+            elif isinstance(item, n.Grant):
+                layout.append(("allow", len(grants)))
+                grants.append(item)
+        return n.Entity(name, label, tuple(fields), extend, self.sp(at), self.sp(end), tuple(grants), tuple(layout))
+
+    def allow_decl(self, c: list[Any]) -> n.Grant:
+        # c: "allow" NAME ("," NAME)* "to" NAME ("," NAME)* [OWN]; the anonymous tokens are kept (keep_all_tokens).
+        names = [t for t in c if isinstance(t, Token)]
+        to = next(i for i, t in enumerate(names) if t.type != "NAME" and str(t) == "to")
+        roles = tuple(n.Role(str(t), None, self.sp(t)) for t in names[1:to] if t.type == "NAME")
+        verbs = [t for t in names[to + 1:] if t.type == "NAME"]
+        own = any(t.type == "OWN" for t in names)
+        return n.Grant(roles, tuple(str(v) for v in verbs), own, self.sp_to(names[0], names[-1]),
+                       tuple(self.sp(v) for v in verbs))
 
     def field_decl(self, c: list[Any]) -> n.FieldDecl:
         return n.FieldDecl(str(c[0]), self.label(c[1]), c[3], tuple(c[4:]), self.sp(c[0]))
@@ -196,6 +237,10 @@ class _Builder(lark.Transformer[Token, Any]):
 
     def mod_max(self, c: list[Any]) -> n.Modifier:
         return n.Modifier("max", c[1], self.sp(c[0]))
+
+    def mod_restricted(self, c: list[Any]) -> n.Modifier:
+        roles = tuple(n.Role(str(t), None, self.sp(t)) for t in c if isinstance(t, Token) and t.type == "NAME")
+        return n.Modifier("restricted", None, self.sp(c[0]), roles)
 
     def lit_string(self, c: list[Token]) -> n.Literal:
         return n.Literal("text", self.text(c[0]), self.sp(c[0]))
@@ -256,8 +301,26 @@ class _Builder(lark.Transformer[Token, Any]):
     def p_description(self, c: list[Token]) -> n.ProcessSetting:
         return n.ProcessSetting("description", self.text(c[1]), self.sp(c[0]))
 
-    def finish(self, c: list[Token]) -> n.Finish:
-        return n.Finish(self.sp(c[0]))
+    def finish(self, c: list[Any]) -> n.Finish:
+        outcome: Token | None = c[1] if len(c) > 1 else None
+        label: Token | None = c[2] if len(c) > 2 else None
+        last = label or outcome or c[0]
+        return n.Finish(self.sp_to(c[0], last), None if outcome is None else str(outcome), self.label(label))
+
+    def s_roles(self, c: list[Token]) -> n.ProcessSetting:
+        names = tuple(n.Role(str(t), None, self.sp(t)) for t in c if t.type == "NAME")
+        return n.ProcessSetting("stage_roles", names, self.sp(c[0]))
+
+    def s_gate(self, c: list[Any]) -> n.Gate:
+        return n.Gate(c[1], self.text(c[2]), self.sp_to(c[0], c[2]))
+
+    def s_sla(self, c: list[Token]) -> n.Sla:
+        text = str(c[1])
+        seconds = duration_seconds(text)
+        if seconds is None:
+            self.fail("BPF070", f"`{text}` is not a duration", self.sp(c[1]),
+                      "write a number and a unit: `3d`, `4h`, `30m`, `1w`, or several like `1d12h`")
+        return n.Sla(text, seconds or 0, self.sp_to(c[0], c[1]))
 
     def stage_decl(self, c: list[Any]) -> n.Stage:
         category: Token | None = c[3]
@@ -265,6 +328,9 @@ class _Builder(lark.Transformer[Token, Any]):
         create: n.CreateBlock | None = None
         steps: list[n.DataStep | n.ActionStep] = []
         hooks: list[n.Hook] = []
+        gates: list[n.Gate] = []
+        roles: n.ProcessSetting | None = None
+        sla: n.Sla | None = None
         layout: list[tuple[str, int]] = []
         for item in c[6:-1]:
             if isinstance(item, n.CreateBlock):
@@ -276,6 +342,20 @@ class _Builder(lark.Transformer[Token, Any]):
             elif isinstance(item, n.Hook):
                 layout.append(("hook", len(hooks)))
                 hooks.append(item)
+            elif isinstance(item, n.ProcessSetting):  # the stage's `roles` line
+                if roles is not None:
+                    self.fail("BPF071", "a stage has at most one `roles` line", item.span,
+                              "list every role on the first `roles` line")
+                layout.append(("roles", 0))
+                roles = item
+            elif isinstance(item, n.Gate):
+                layout.append(("gate", len(gates)))
+                gates.append(item)
+            elif isinstance(item, n.Sla):
+                if sla is not None:
+                    self.fail("BPF072", "a stage has at most one `sla`", item.span, "keep one `sla` line")
+                layout.append(("sla", 0))
+                sla = item
             else:
                 layout.append(("step", len(steps)))
                 steps.append(item)
@@ -284,7 +364,9 @@ class _Builder(lark.Transformer[Token, Any]):
                        tuple(steps), tuple(hooks), self.sp(c[1]), self.sp(c[-1]), tuple(layout),
                        category_span=n.NO_SPAN if category is None else self.sp(category),
                        entity_span=n.NO_SPAN if entity is None else self.sp(entity),
-                       via_span=n.NO_SPAN if via is None else self.sp(via))
+                       via_span=n.NO_SPAN if via is None else self.sp(via),
+                       roles=() if roles is None else roles.value,  # type: ignore[arg-type]
+                       gates=tuple(gates), sla=sla, roles_span=n.NO_SPAN if roles is None else roles.span)
 
     def stage_category(self, c: list[Token]) -> Token:
         return c[1]

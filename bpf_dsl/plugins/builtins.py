@@ -74,9 +74,17 @@ def _notify(context: Any, role: str, message: str) -> None:
     context.notify(role=role, message=message)
 
 
+def _webhook(context: Any, url: str, event: str) -> None:
+    # Written to the outbox in the move's transaction; delivered after the commit (LANGUAGE.md, hook actions).
+    context.webhook(url=url, event=event)
+
+
 ACTIONS = (
     ActionSpec("bpf", "notify", (Param("role", "text"), Param("message", "text")), _notify,
                "record a notification for a role in the history and publish it to subscribers"),
+    ActionSpec("bpf", "webhook", (Param("url", "text"), Param("event", "text")), _webhook,
+               "POST the event, the instance, its record's values, the stage and the time to url once the move "
+               "commits (an outbox: at least once, retried with backoff, never failing the move)"),
 )
 
 

@@ -140,6 +140,8 @@ def _type_text(ref: n.TypeRef) -> str:
 
 
 def _modifier_text(mod: n.Modifier) -> str:
+    if mod.kind == "restricted":
+        return "restricted to " + ", ".join(role.name for role in mod.roles)
     if mod.value is None:
         return mod.kind
     # The parser may hold an option's name (a Ref) or a typed literal (a Call) here.
@@ -193,7 +195,15 @@ class _Printer:
             self.emit(0, f"extend entity {ent.name} {{", ent.span, 2, opens=True)
         else:
             self.emit(0, f"entity {ent.name}{_label(ent.label)} {{", ent.span, 1, opens=True)
-        for fld in ent.fields:
+        default = [("field", i) for i in range(len(ent.fields))] + [("allow", i) for i in range(len(ent.grants))]
+        for kind, i in _ordered(ent.layout, default):
+            if kind == "allow":
+                grant = ent.grants[i]
+                text = (f"allow {', '.join(role.name for role in grant.roles)} to {', '.join(grant.verbs)}"
+                        + (" own" if grant.own else ""))
+                self.emit(1, text, grant.span, 0, _reach(grant))
+                continue
+            fld = ent.fields[i]
             text = f"{fld.name}{_label(fld.label)}: {_type_text(fld.type)}"
             text += "".join(" " + _modifier_text(mod) for mod in fld.modifiers)
             self.emit(1, text, fld.span, 0, _reach(fld))
@@ -229,7 +239,8 @@ class _Printer:
         elif isinstance(item, n.Branch):
             self.arms(depth, item.arms, self.flow_item)
         elif isinstance(item, n.Finish):
-            self.emit(depth, "finish", item.span)
+            text = "finish" if item.outcome is None else f"finish {item.outcome}{_label(item.label)}"
+            self.emit(depth, text, item.span, 0, _reach(item.span))
         else:
             raise TypeError(f"not a flow item: {item!r}")
 
@@ -243,13 +254,24 @@ class _Printer:
                 head += f" via {stage.via}"
         self.emit(depth, head + " {", stage.span, 1, opens=True)
         default = ([("create", 0)] if stage.create is not None else []) + \
-            [("step", i) for i in range(len(stage.steps))] + [("hook", i) for i in range(len(stage.hooks))]
+            [("step", i) for i in range(len(stage.steps))] + [("hook", i) for i in range(len(stage.hooks))] + \
+            ([("roles", 0)] if stage.roles else []) + [("gate", i) for i in range(len(stage.gates))] + \
+            ([("sla", 0)] if stage.sla is not None else [])
         inner = depth + 1
         for kind, i in _ordered(stage.layout, default):
             if kind == "create" and stage.create is not None:
                 self.create(inner, stage.create)
             elif kind == "step":
                 self.step(inner, stage.steps[i])
+            elif kind == "roles":
+                self.emit(inner, "roles " + ", ".join(role.name for role in stage.roles), stage.roles_span, 0,
+                          _reach(stage.roles, stage.roles_span))
+            elif kind == "gate":
+                gate = stage.gates[i]
+                self.emit(inner, f"gate {expr_text(gate.condition)} {quote(gate.message)}", gate.span, 0,
+                          _reach(gate))
+            elif kind == "sla" and stage.sla is not None:
+                self.emit(inner, f"sla {stage.sla.text}", stage.sla.span, 0, _reach(stage.sla))
             else:
                 self.hook(inner, stage.hooks[i])
         self.close(depth, stage.end)

@@ -65,6 +65,12 @@ REFERENCE_TYPES = tuple(sorted(ALL_KINDS - SIMPLE_KINDS - OPTION_KINDS))
 MODIFIERS = leading_keywords("field_mod")
 """Words that may follow a field's type."""
 
+RESTRICTED_WORDS = tuple(sorted(set(words_in("field_mod")) - set(MODIFIERS)))
+"""Words inside a field modifier (``to`` of ``restricted to``)."""
+
+ENTITY_WORDS = words_in("allow_decl")
+"""Words of an entity's ``allow`` lines (``allow``, ``to``, ``own``)."""
+
 CONSTANTS = lone_keywords("atom")
 """The literal words of expressions (``true``, ``false``, ``null``)."""
 
@@ -118,7 +124,8 @@ OPERATOR_WORDS = tuple(sorted({w for phrase in OPERATOR_PHRASES for w in (*phras
 BUILTIN_FUNCTIONS = tuple(sorted({f.name for f in bpf_functions() if f.namespace == ""} | TEMPORAL_KINDS))
 """Functions every expression knows (the built-ins; ``date``/``datetime`` write literals)."""
 
-KEYWORDS = frozenset({*DECLARATIONS, *HEADER_WORDS, *MODIFIERS, *CONSTANTS, *DEFAULT_CONSTANTS, *PROCESS_WORDS,
+KEYWORDS = frozenset({*DECLARATIONS, *HEADER_WORDS, *MODIFIERS, *RESTRICTED_WORDS, *ENTITY_WORDS, *CONSTANTS,
+                      *DEFAULT_CONSTANTS, *PROCESS_WORDS,
                       *STAGE_HEADER, *STAGE_WORDS, *HOOK_ACTIONS, *RULE_WORDS, *OPERATOR_WORDS})
 """Every word the lexer may colour as a keyword; the grammar's keywords, no more, no fewer."""
 
@@ -239,8 +246,34 @@ class BpfLexer(RegexLexer):  # type: ignore[misc]
         "entity-body": [
             *_SPACE,
             (r"\}", Punctuation, "#pop"),
+            (_kw("allow"), Keyword, "allow-roles"),
             (_NAME, Name.Attribute, "field-head"),
             *_FALLBACK,
+        ],
+        # `allow ROLE, ... to VERB, ... [own]`: a name followed by a comma is not the list's last.
+        "allow-roles": [
+            *_SPACE,
+            (_NAME + r"(?=\s*,)", Name.Class),
+            (r",", Punctuation),
+            (_kw("to"), Keyword, ("#pop", "allow-verbs")),
+            (_NAME, Name.Class),
+            default("#pop"),
+        ],
+        "allow-verbs": [
+            *_SPACE,
+            (_NAME + r"(?=\s*,|\s+own\b)", Name.Builtin),
+            (r",", Punctuation),
+            (_kw("own"), Keyword, "#pop"),
+            (_NAME, Name.Builtin, "#pop"),
+            default("#pop"),
+        ],
+        "restricted-roles": [
+            *_SPACE,
+            (_kw(*RESTRICTED_WORDS), Keyword.Pseudo),
+            (_NAME + r"(?=\s*,)", Name.Class),
+            (r",", Punctuation),
+            (_NAME, Name.Class, "#pop"),
+            default("#pop"),
         ],
         "field-head": [
             *_SPACE,
@@ -274,7 +307,7 @@ class BpfLexer(RegexLexer):  # type: ignore[misc]
         ],
         "field-mods": [
             *_SPACE,
-            *_keywords(MODIFIERS, Keyword.Pseudo, {"default": "default-value"}),
+            *_keywords(MODIFIERS, Keyword.Pseudo, {"default": "default-value", "restricted": "restricted-roles"}),
             (r"-", Operator),
             *_NUMBER,
             default("#pop"),

@@ -72,11 +72,11 @@ def test_recommendations_in_order_nested_ifs_included(program: Program, data: Me
 
 
 def test_errors_follow_lookups_and_may_name_no_field(program: Program, data: MemoryData) -> None:
-    form = run(program, data, price=1, qty=1, owner="P1").form
+    form = run(program, data, price=1, qty=1, holder="P1").form
     assert form.errors == (FieldMessage("qty", "VIPs order by phone"), FieldMessage(None, "Give the item a name"))
     assert not form.ok
-    assert run(program, data, name="x", price=1, qty=1, owner="P2").form.ok
-    assert run(program, data, name="x", price=1, qty=1, owner="missing").form.ok
+    assert run(program, data, name="x", price=1, qty=1, holder="P2").form.ok
+    assert run(program, data, name="x", price=1, qty=1, holder="missing").form.ok
 
 
 def test_empty_values_send_conditions_to_else(program: Program, data: MemoryData) -> None:
@@ -88,17 +88,17 @@ def test_memory_data_save_applies_rules_and_rejects_errors(program: Program, dat
     assert data.save("item", "I1", {"name": "Car", "price": 50, "qty": 3}).form.ok
     assert data.values("item", "I1")["tier"] == "gold"  # type: ignore[index]
     assert data.form("item", "I1").locked == {"qty"}
-    rejected = data.save("item", "I1", {"owner": "P1"})
+    rejected = data.save("item", "I1", {"holder": "P1"})
     assert not rejected.form.ok
-    assert "owner" not in data.values("item", "I1")  # type: ignore[operator]
+    assert "holder" not in data.values("item", "I1")  # type: ignore[operator]
     assert data.form("item", "nope") is EMPTY_FORM
 
 
 def test_memory_data_related_is_newest_first(program: Program, data: MemoryData) -> None:
     for rid in ("I1", "I2", "I3"):
-        data.put("item", rid, name=rid, owner="P2" if rid != "I2" else "P1")
-    assert data.related("item", "owner", "P2") == ["I3", "I1"]
-    assert data.related("item", "owner", "P9") == []
+        data.put("item", rid, name=rid, holder="P2" if rid != "I2" else "P1")
+    assert data.related("item", "holder", "P2") == ["I3", "I1"]
+    assert data.related("item", "holder", "P9") == []
 
 
 def test_a_rule_may_name_its_own_entity(data: MemoryData) -> None:
