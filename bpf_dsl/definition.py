@@ -23,6 +23,8 @@ from bpf_dsl.model import EntitySpec, label_of
 from bpf_dsl.plugins import ActionSpec, Registry
 
 END = -1
+"""Where a flow ends. A ``finish OUTCOME`` ends it with that outcome: the target ``-2 - k`` for
+``ProcessDefinition.outcomes[k]`` (:meth:`ProcessDefinition.successor` answers END for every end)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,19 @@ class StageDef:
     # and whether rules can change a step's requirement or visibility (then they must run).
     may_gate: bool = True
     rules_matter: bool = True
+    #: ``roles``: who may move the instance out of this stage (forward, back, finish); empty: every role of
+    #: the process.
+    roles: tuple[str, ...] = ()
+    #: ``gate CONDITION "message"``: (condition, message), each must hold to leave forward or finish here.
+    gates: tuple[tuple[Compiled, str], ...] = ()
+    #: ``sla``: how long a visit may take, in seconds, and as written (``3d``); None: no time limit.
+    sla_seconds: int | None = None
+    sla_text: str | None = None
+    on_overdue: tuple[HookStep, ...] = ()
+
+    def may_leave(self, roles: frozenset[str]) -> bool:
+        """Whether a caller with ``roles`` may move the instance out of this stage (``admin`` always may)."""
+        return not self.roles or "admin" in roles or not roles.isdisjoint(self.roles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +122,8 @@ class ProcessDefinition:
     entities: tuple[str, ...] = ()
     by_name: Mapping[str, int] = field(default_factory=dict)
     _version: list[str] = field(default_factory=list, compare=False, repr=False)
+    #: The outcomes named by ``finish OUTCOME "Label"``: (name, label), indexed as :data:`END` explains.
+    outcomes: tuple[tuple[str, str], ...] = ()
 
     @property
     def version(self) -> str:
@@ -126,6 +143,16 @@ class ProcessDefinition:
         ``env_for(entity_name)`` gives the :class:`~bpf_dsl.expr.Env` whose scope is that
         entity's bound record (conditions read the entity of the stage before the chain).
         """
+        target = self._resolve(index, env_for)
+        return END if target < 0 else target
+
+    def outcome_after(self, index: int, env_for: Any) -> str | None:
+        """The outcome the flow ends with after ``index`` on current data (None: it goes on, or ends without
+        one)."""
+        target = self._resolve(index, env_for)
+        return self.outcomes[-2 - target][0] if target <= -2 else None
+
+    def _resolve(self, index: int, env_for: Any) -> int:
         target = self.next[index]
         while isinstance(target, Decision):
             env: Env = env_for(target.scope_entity)
@@ -211,6 +238,11 @@ class _Compiler:
         index = {id(s): i for i, s in enumerate(stages)}
         entity_of = {id(s): s.entity or p.entity for s in stages}
         nxt: list[Target] = [END] * len(stages)
+        outcomes: dict[str, str] = {}  # name → label, in first-seen order
+        for finish in _finishes(p.flow):
+            if finish.outcome is not None and finish.outcome not in outcomes:
+                outcomes[finish.outcome] = label_of(finish.outcome, finish.label)
+        outcome_index = {name: i for i, name in enumerate(outcomes)}
 
         def link(items: tuple[n.FlowItem, ...], cont: Target, before: str) -> Target:
             # Walks a block backwards so each item knows what follows it.
@@ -218,7 +250,7 @@ class _Compiler:
             positions = list(enumerate(items))
             for pos, item in reversed(positions):
                 if isinstance(item, n.Finish):
-                    target = END
+                    target = END if item.outcome is None else -2 - outcome_index[item.outcome]
                 elif isinstance(item, n.Stage):
                     nxt[index[id(item)]] = target
                     target = index[id(item)]
@@ -255,8 +287,12 @@ class _Compiler:
             rules_matter = any(st.field in switched for st in steps if st.field is not None)
             may_gate = rules_matter or any(st.required or (st.field is not None and fields[st.field].required)
                                            for st in steps)
+            gates = tuple((self.exprs.compile(g.condition), g.message) for g in s.gates)
             defs.append(StageDef(i, s.name, label_of(s.name, s.label), s.category, entity, s.via, via_entity, create,
-                                 steps, hooks.get("enter", ()), hooks.get("exit", ()), may_gate, rules_matter))
+                                 steps, hooks.get("enter", ()), hooks.get("exit", ()), may_gate or bool(gates),
+                                 rules_matter, tuple(r.name for r in s.roles), gates,
+                                 None if s.sla is None else s.sla.seconds, None if s.sla is None else s.sla.text,
+                                 hooks.get("overdue", ())))
         order = p.setting("order")
         roles = p.setting("roles")
         desc = p.setting("description")
@@ -268,7 +304,7 @@ class _Compiler:
             str(desc.value) if desc is not None else "",
             _lazy_version(p, [self.checked.entities[e] for e in entities]),
             tuple(defs), tuple(nxt), {h.event: self.hook(h) for h in p.hooks}, entities,
-            {d.name: d.index for d in defs},
+            {d.name: d.index for d in defs}, outcomes=tuple(outcomes.items()),
         )
 
     def rule(self, r: n.Rule) -> CompiledRule:
@@ -285,6 +321,20 @@ class _Compiler:
             return tuple(out)
 
         return CompiledRule(r.name, label_of(r.name, r.label), r.entity, body(r.body))
+
+
+def _finishes(items: tuple[n.FlowItem, ...]) -> list[n.Finish]:
+    """Every ``finish`` of a flow, inside its branches too, in text order."""
+    out: list[n.Finish] = []
+    stack: list[n.FlowItem] = list(reversed(items))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, n.Finish):
+            out.append(item)
+        elif isinstance(item, n.Branch):
+            for arm in reversed(item.arms):
+                stack.extend(reversed(arm.body))
+    return out
 
 
 def _entity_before(items: tuple[n.FlowItem, ...], pos: int, before: str, entity_of: dict[int, str]) -> str:

@@ -171,7 +171,7 @@ class _Step:
     def successor(self) -> int:
         target = self.defn.next[self.state.active_stage]
         if not isinstance(target, Decision):
-            return target  # no branch here: no environment to build
+            return END if target < 0 else target  # no branch here: no environment to build
         return self.defn.successor(self.state.active_stage, env_for(self.data, self.now, self.bound,
                                                                     self.pending()))
 
