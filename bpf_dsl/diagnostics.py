@@ -41,8 +41,8 @@ _TABLE = [
     Code("BPF023", "error", "a duplicate field in an entity"),
     Code("BPF024", "error", "an unknown role"),
     Code("BPF025", "error", "`extend entity` of an entity declared nowhere"),
-    Code("BPF026", "error", "a field named like a built-in column (id, created_at, updated_at, version, owner, created_by), "
-                            "or a rule or hook that sets or changes one"),
+    Code("BPF026", "error", "a field named like a built-in column (id, created_at, updated_at, version, owner, "
+                            "created_by), or a rule or hook that sets or changes one"),
     Code("BPF027", "error", "a duplicate stage name in a process"),
     Code("BPF028", "error", "a duplicate option in a choice"),
     Code("BPF029", "error", "a name in an expression that is neither a field nor an option"),
