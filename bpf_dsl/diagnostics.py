@@ -93,6 +93,8 @@ _TABLE = [
     Code("BPF094", "warning", "a condition reads a field that no earlier step asks for"),
     Code("BPF095", "warning", "a comparison with null is always false"),
     Code("BPF096", "warning", "a required step on a field that a rule always hides"),
+    Code("BPF097", "warning", "an `if` arm that earlier arms cover, so it is never taken"),
+    Code("BPF098", "warning", "a condition whose comparisons contradict each other (`x < 5 and x > 7`)"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

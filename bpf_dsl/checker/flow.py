@@ -13,8 +13,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from bpf_dsl import nodes as n
+from bpf_dsl.checker.arms import ArmReader, Box, covered
 from bpf_dsl.checker.context import Context, FieldPath, builtin_column_target, did_you_mean, listing, snake_case
 from bpf_dsl.checker.expressions import Scope, Typer, VType, accepts, literal_of, param_words, refs_in
+from bpf_dsl.exprtext import expr_text
 from bpf_dsl.model import BUILTIN_COLUMNS, EntitySpec
 from bpf_dsl.nodes import stages
 
@@ -138,6 +140,8 @@ class FlowChecker:
         scope = Scope(state.last, state.bound, "before this branch")
         outs: list[PathState] = []
         taken_always = False
+        reader = ArmReader(self.ctx)
+        earlier: list[tuple[int, list[Box]]] = []  # (line of an arm, its condition as boxes)
         for arm in b.arms:
             if taken_always:
                 for item in arm.body:
@@ -152,6 +156,7 @@ class FlowChecker:
             if arm.condition is not None:
                 self.typer.condition(arm.condition, scope)
                 self.unasked(arm.condition, state)
+                self.dead_arm(reader, arm.condition, scope, earlier)
                 constant = _constant(arm.condition)
                 if constant is True:
                     taken_always = True
@@ -177,6 +182,30 @@ class FlowChecker:
         lasts = {o.last.name for o in outs}
         last = outs[0].last if len(lasts) == 1 else self.primary
         return PathState(bound, asked, last)
+
+    def dead_arm(self, reader: ArmReader, cond: n.Expr, scope: Scope, earlier: list[tuple[int, list[Box]]]) -> None:
+        """Warn about an arm whose condition contradicts itself, or that earlier arms cover (arms.py)."""
+        boxes = reader.boxes(cond, scope.entity)
+        if boxes is None:
+            return
+        live = [box for box in boxes if not box.impossible]
+        if not live:
+            self.ctx.warn("BPF098", f"`{expr_text(cond)}` can never hold: its comparisons contradict each other",
+                          cond.span, "an arm with this condition is never taken; write the condition it should test")
+        elif earlier:
+            lines: list[int] = []
+            for box in live:
+                found = covered(box, earlier)
+                if found is None:
+                    break
+                lines.extend(i for i in found if i not in lines)
+            else:
+                where = (f"the arm at line {lines[0]}" if len(lines) == 1 else
+                         "the arms at lines " + ", ".join(str(i) for i in sorted(lines)))
+                self.ctx.warn("BPF097", f"this arm is never taken: {where} already takes every value "
+                                        f"`{expr_text(cond)}` allows", cond.span,
+                              "remove the arm, or change the condition it tests")
+        earlier.append((cond.span.line, boxes))
 
     def unasked(self, cond: n.Expr, state: PathState) -> None:
         for ref in refs_in(cond):
