@@ -80,23 +80,45 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _renames(pairs: list[str] | None) -> dict[str, str]:
+    """``--rename OLD=NEW`` values as a mapping (a malformed one, or one OLD twice, is a usage error)."""
+    out: dict[str, str] = {}
+    for pair in pairs or ():
+        old, sep, new = pair.partition("=")
+        old, new = old.strip(), new.strip()
+        if not sep or not old or not new:
+            raise UsageError(f"--rename takes OLD=NEW (a stage's old and new names), not {pair!r}")
+        if old in out and out[old] != new:
+            raise UsageError(f"--rename gives {old!r} two new names: {out[old]!r} and {new!r}")
+        out[old] = new
+    return out
+
+
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    """``bpf instances upgrade [--process NAME] [--dry-run] [--db URL]``."""
+    """``bpf instances upgrade [--process NAME] [--rename OLD=NEW...] [--dry-run] [--db URL]``."""
     from bpf_dsl.service import Service
     from bpf_dsl.service.bulk import plan_upgrades, upgrade_instances
+
+    renames = _renames(args.rename)
 
     def check(program: Program) -> None:
         if args.process and args.process not in program.processes:
             raise UsageError(f"no process {args.process!r} in the {'given' if args.model else 'stored'} model")
+        targets = [p for name, p in program.processes.items() if args.process in (None, name)]
+        for old, new in renames.items():
+            if not any(p.stage(new) is not None for p in targets):
+                raise UsageError(f"--rename {old}={new}: no stage {new!r} in the "
+                                 f"{'given' if args.model else 'stored'} model"
+                                 + (f"'s process {args.process!r}" if args.process else ""))
 
     storage, program, registry = _open(args, check, create=False)  # no database, no instances: don't make one
     try:
         if args.dry_run:
-            results = plan_upgrades(program, storage, args.process)  # reads only: a dry run writes nothing
+            results = plan_upgrades(program, storage, args.process, renames)  # reads only: a dry run writes nothing
         else:
             # The Service stores the program's definitions (a --model one included): the moved instances
             # run on them from now on.
-            results = upgrade_instances(Service(program, storage, registry), args.process)
+            results = upgrade_instances(Service(program, storage, registry), args.process, renames)
     finally:
         storage.close()
     verb = "would move" if args.dry_run else "moved"
@@ -249,6 +271,8 @@ def add_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     isub = inst.add_subparsers(dest="instances_command", metavar="COMMAND", parser_class=parser_class)
     p = isub.add_parser("upgrade", help="move running instances to the newest version of their process")
     p.add_argument("--process", metavar="NAME")
+    p.add_argument("--rename", action="append", metavar="OLD=NEW",
+                   help="a stage renamed in the new version (repeatable): instances on OLD move to NEW")
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--db", metavar="URL")
     p.add_argument("--model", action="append", metavar="PATH", help=".bpf files to use instead of the stored model")
