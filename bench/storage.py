@@ -225,7 +225,7 @@ class Rows:
         created, entered = self.created[i % 1000], self.entered[i % 1000]
         started = entered if k else created
         return (self.instance_ids[i], rid, proc, self.versions[proc], "active", STAGES[k], self.traversed[k],
-                f'{{"{ENTITY}":"{rid}"}}', "[]", started, created, started, None, k + 1)
+                f'{{"{ENTITY}":"{rid}"}}', "[]", started, created, started, None, k + 1, None)  # no outcome
 
     def visit(self, i: int) -> tuple[Any, ...]:
         k = self.stage(i)

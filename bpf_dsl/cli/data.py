@@ -197,7 +197,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         entity_check(program)
         if fmt == "csv":  # a bad header: one error, before anything is stored (the model included)
             with open(args.file, encoding="utf-8-sig", newline="") as handle:
-                header = read_header(handle)
+                header = read_header(handle, args.file)
             if header is not None:
                 check_header(header, program.entities[args.entity], args.file)
 
@@ -206,7 +206,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         svc = Service(program, storage, registry)
         entity = program.entities[args.entity]
-        importer = Importer(svc, SYSTEM, args.entity, not args.no_process)
+        importer = Importer(svc, SYSTEM, args.entity, not args.no_process, owner=args.owner)
         progress = _Progress(os.path.getsize(args.file))
         imported = 0
         failures = []
@@ -243,7 +243,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     storage, program, _ = _open(args, _entity_check(args), create=False)  # a read: no Service, nothing stored
     try:
         out = sys.stdout
-        for line in export_rows(program, storage, args.entity, args.format):
+        for line in export_rows(program, storage, args.entity, args.format, owners=args.owners):
             out.write(line)
     finally:
         storage.close()
@@ -285,12 +285,14 @@ def add_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     p.add_argument("--format", choices=["csv", "jsonl"])
     p.add_argument("--batch-size", type=_positive, default=BATCH, metavar="N", help=f"rows per transaction ({BATCH})")
     p.add_argument("--no-process", action="store_true", help="don't start the default process on new records")
+    p.add_argument("--owner", metavar="USER", help="who owns the rows without an `owner` column (default: system)")
     p.add_argument("--model", action="append", metavar="PATH")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("export", help="write every record of an entity as CSV or JSON lines")
     p.add_argument("--entity", required=True, metavar="E")
     p.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    p.add_argument("--owners", action="store_true", help="add the owner and created_by columns (import reads them)")
     p.add_argument("--db", metavar="URL")
     p.add_argument("--model", action="append", metavar="PATH")
     p.set_defaults(func=cmd_export)

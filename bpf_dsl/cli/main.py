@@ -39,8 +39,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "instances": ("data", "process instances: upgrade to the newest definitions"),
     "import": ("data", "bulk-create records from CSV or JSON lines"),
     "export": ("data", "write every record of an entity as CSV or JSON lines"),
+    "deliveries": ("jobs", "webhook deliveries: list, retry"),
     "plugins": ("packs", "list installed plugin packs"),
     "init": ("packs", "make a new project folder from a plugin pack's template"),
+    "test": ("authoring", "run scenario files (.bpft) on the pure engine"),
+    "lsp": ("authoring", "the language server for editors (LSP over stdio)"),
     "serve": (EXTENSIONS, "the GraphQL server and the web page"),
     "token": (EXTENSIONS, "API tokens: create, revoke, list"),
 }
@@ -261,10 +264,22 @@ def _add_data_commands(sub: Any) -> None:
     data.add_commands(sub, _Parser)
 
 
+def _add_jobs_commands(sub: Any) -> None:
+    from bpf_dsl.cli import jobs
+
+    jobs.add_commands(sub, _Parser)
+
+
 def _add_pack_commands(sub: Any) -> None:
     from bpf_dsl.cli import packs
 
     packs.add_commands(sub, _Parser)
+
+
+def _add_authoring_commands(sub: Any) -> None:
+    from bpf_dsl.cli import authoring
+
+    authoring.add_commands(sub, _Parser)
 
 
 def _add_extension_commands(sub: Any) -> None:
@@ -279,8 +294,8 @@ def _add_extension_commands(sub: Any) -> None:
 
 
 _GROUPS: dict[str, Callable[[Any], None]] = {
-    "main": _add_main_commands, "data": _add_data_commands, "packs": _add_pack_commands,
-    EXTENSIONS: _add_extension_commands,
+    "main": _add_main_commands, "data": _add_data_commands, "jobs": _add_jobs_commands, "packs": _add_pack_commands,
+    "authoring": _add_authoring_commands, EXTENSIONS: _add_extension_commands,
 }
 
 

@@ -8,7 +8,8 @@ nothing. Rules of navigation (API.md, D365 where not marked):
 
 - Any action but ``Reactivate`` on a finished or aborted instance: ``NOT_ACTIVE``.
 - ``Next``: ``END`` on the last stage of the active path (checked before the gate:
-  it says what to do instead, finish); ``STAGE_GATE`` with the missing steps; then
+  it says what to do instead, finish); ``STAGE_GATE`` with the missing steps and the
+  messages of the failing ``gate`` lines; then
   the active stage's ``on exit``, the branch the data now selects (seeing the exit's
   writes), the next stage's record bound (see :func:`_bind`), its ``on enter``.
 - ``Previous``/``SetActive``: back along the traversed path, cut after the stage
@@ -16,10 +17,13 @@ nothing. Rules of navigation (API.md, D365 where not marked):
   ``SetActive`` on the active stage changes nothing (a no-op ``Moved``).
 - ``Finish``: ``INVALID`` unless on the last stage of the active path, ``STAGE_GATE``
   unless its gate is met; runs the last stage's ``on exit`` (D365 never does) and then
-  the process's ``on finish``.
+  the process's ``on finish``. The instance records the outcome of the ``finish OUTCOME``
+  its path ends on, chosen (like ``Next``'s branch) on the data the exit hook left; if
+  those writes send the path on past the stage after all, ``INVALID``, as ``Next`` says
+  ``END`` when they end it.
 - ``Abandon``: from any stage; runs ``on abandon``. ``Reactivate``: only when finished
-  or aborted (else ``INVALID``); back on the same stage, its visit reopened; runs
-  ``on reactivate``.
+  or aborted (else ``INVALID``); back on the same stage, its visit reopened, its outcome
+  cleared; runs ``on reactivate``.
 - ``RunAction``: an action step of the active stage (else ``INVALID``); one
   ``CallAction``; the step counts as done for this visit once the service has run it
   without failing (the transaction makes that so).
@@ -27,6 +31,7 @@ nothing. Rules of navigation (API.md, D365 where not marked):
 
 Every change raises ``version`` by one. Hooks evaluate with plain names on the bound
 record of the stage's entity (stage hooks) or of the primary entity (process hooks).
+Stage ``roles`` are the service's to check (the engine knows the user, not their roles).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from bpf_dsl.engine.actions import Abandon, Action, Finish, Next, Previous, Reac
 from bpf_dsl.engine.data import DataView
 from bpf_dsl.engine.effects import ActionOrigin, Event, EventKind, VisitOp
 from bpf_dsl.engine.env import Pending
-from bpf_dsl.engine.gate import missing_steps
+from bpf_dsl.engine.gate import missing_steps, unmet_gates
 from bpf_dsl.engine.hooks import Effects
 from bpf_dsl.engine.outcome import Moved, Outcome, Refused
 from bpf_dsl.engine.outcome import TransitionErrorCode as Code
@@ -106,18 +111,22 @@ def step(defn: ProcessDefinition, state: InstanceState | None, action: Action, n
 
 
 def can_move_next(defn: ProcessDefinition, state: InstanceState, data: DataView, now: dt.datetime) -> bool:
-    """Whether ``Next`` would pass the end and gate checks now (a cross-entity target may still be needed)."""
+    """Whether ``Next`` would pass the end and gate checks (steps and ``gate`` lines) now (a cross-entity target
+    may still be needed)."""
     if not state.is_active:
         return False
-    if defn.successor(state.active_stage, env_for(data, now, state.bound_map())) == END:
+    bound = state.bound_map()
+    if defn.successor(state.active_stage, env_for(data, now, bound)) == END:
         return False
-    return not missing_steps(defn, state, data)
+    return not missing_steps(defn, state, data) and not unmet_gates(defn, state, data, now, bound=bound)
 
 
-def _status(s: InstanceState, status: Status, completed_at: dt.datetime | None) -> InstanceState:
+def _status(s: InstanceState, status: Status, completed_at: dt.datetime | None,
+            outcome: str | None = None) -> InstanceState:
     # Built directly, positionally: NamedTuple._replace costs several times more on this hot path.
     return InstanceState(s.id, s.process, s.definition_version, s.record_id, status, s.active_stage, s.traversed,
-                         s.bound, s.stage_started_at, s.created_at, completed_at, s.version + 1, s.actions_done)
+                         s.bound, s.stage_started_at, s.created_at, completed_at, s.version + 1, s.actions_done,
+                         outcome)
 
 
 def _initial(defn: ProcessDefinition, action: Start, now: dt.datetime) -> InstanceState:
@@ -125,8 +134,8 @@ def _initial(defn: ProcessDefinition, action: Start, now: dt.datetime) -> Instan
                          ((defn.entity, action.record_id),), now, now, None, 1)
 
 
-def _refuse(code: Code, message: str, missing: tuple[str, ...] = ()) -> Refused:
-    return Refused(code, message, missing)
+def _refuse(code: Code, message: str, missing: tuple[str, ...] = (), gates: tuple[str, ...] = ()) -> Refused:
+    return Refused(code, message, missing, gates)
 
 
 class _Step:
@@ -177,11 +186,13 @@ class _Step:
 
     def gate(self) -> Refused | None:
         missing = missing_steps(self.defn, self.state, self.data)
-        if not missing:
+        gates = unmet_gates(self.defn, self.state, self.data, self.now, bound=self.bound) if self.stage.gates \
+            else []
+        if not missing and not gates:
             return None
-        names = tuple(s.name for s in missing)
-        labels = ", ".join(s.label for s in missing)
-        return _refuse(Code.STAGE_GATE, f"complete the required steps of {self.stage.label}: {labels}", names)
+        said = [f"complete the required steps of {self.stage.label}: {', '.join(s.label for s in missing)}"] \
+            if missing else []
+        return _refuse(Code.STAGE_GATE, "; ".join(said + gates), tuple(s.name for s in missing), tuple(gates))
 
     def stage_hook(self, stage: StageDef, event: str) -> None:
         hook = stage.on_enter if event == "enter" else stage.on_exit
@@ -319,8 +330,16 @@ class _Step:
         if blocked is not None:
             return blocked
         self.stage_hook(self.stage, "exit")
+        pending = self.pending()
+        if pending is not None and (pending.writes or pending.created):
+            nxt = self.successor()  # again: the exit hook changed what the branch may read
+            if nxt != END:
+                return _refuse(Code.INVALID, f"after leaving {self.stage.label} the path goes on to "
+                                             f"{self.defn.stages[nxt].label}; move to the next stage instead")
+        # The outcome of the end the path reaches, on the data the exit hook left (as Next picks its branch).
+        outcome = self.defn.outcome_after(self.state.active_stage, env_for(self.data, self.now, self.bound, pending))
         self.process_hook("finish")
-        new = _status(self.state, FINISHED, self.now)
+        new = _status(self.state, FINISHED, self.now, outcome)
         return self.moved(new, (self.event("finished", self.stage),), (VisitOp("close", self.stage.name),))
 
     def abandon(self) -> Outcome:

@@ -16,18 +16,26 @@ step needs Yes). An action step is done when it ran in the current stage visit.
 Only steps gate: a field that a rule requires but no step of the stage asks
 for is marked required in the form state and doesn't hold the stage (LANGUAGE.md:
 "a step bound to it gates its stage"; docs/service.md).
+
+Besides its steps, a stage's ``gate CONDITION "message"`` lines must hold to leave it
+forward or finish there (:func:`unmet_gates`). A gate reads the record of its stage's
+entity bound in the instance, as the stage's steps do (and ``E.field`` the record of E
+bound in it); a condition that is empty or false, as any comparison with an empty value
+is, fails.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bpf_dsl.definition import ProcessDefinition, StepDef
-from bpf_dsl.engine.data import EMPTY_FORM, DataView, FormState
+from bpf_dsl.engine.data import EMPTY_FORM, DataView, FormState, RecordSource
+from bpf_dsl.engine.env import RecordEnv
 from bpf_dsl.engine.state import InstanceState
-from bpf_dsl.expr import is_empty
+from bpf_dsl.expr import is_empty, truthy
 from bpf_dsl.model import FieldSpec
 
 
@@ -120,6 +128,20 @@ def missing_steps(defn: ProcessDefinition, state: InstanceState, data: DataView)
         if not is_filled(values.get(name) if values is not None else None, spec):
             missing.append(step)
     return missing
+
+
+def unmet_gates(defn: ProcessDefinition, state: InstanceState, data: RecordSource, now: dt.datetime,
+                stage_index: int | None = None, *, bound: Mapping[str, str] | None = None) -> list[str]:
+    """The messages of the failing ``gate`` lines of a stage (default: the active one), in text order.
+
+    ``bound``: the instance's bindings as a mapping, when the caller has made it already.
+    """
+    stage = defn.stages[state.active_stage if stage_index is None else stage_index]
+    if not stage.gates:
+        return []
+    records = state.bound_map() if bound is None else bound
+    env = RecordEnv(data, now, (stage.entity, records.get(stage.entity)), records)
+    return [message for condition, message in stage.gates if not truthy(condition(env))]
 
 
 def _record(data: DataView, entity: str, record_id: str | None) -> tuple[Mapping[str, Any] | None, FormState]:

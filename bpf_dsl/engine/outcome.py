@@ -35,7 +35,7 @@ class TransitionErrorCode(StrEnum):
 
 
 _MEANINGS = {
-    TransitionErrorCode.STAGE_GATE: "required steps of the active stage are not filled",
+    TransitionErrorCode.STAGE_GATE: "required steps of the active stage are not filled, or one of its gates fails",
     TransitionErrorCode.END: "no next stage: the active stage is the last on the path",
     TransitionErrorCode.BEGINNING: "no previous stage",
     TransitionErrorCode.UNREACHABLE: "the stage is not on the traversed path",
@@ -45,7 +45,7 @@ _MEANINGS = {
     TransitionErrorCode.NOT_ACTIVE: "the instance is finished or aborted",
     TransitionErrorCode.CANCELLED: "a plugin's pre-change hook said no",
     TransitionErrorCode.VERSION_CONFLICT: "expectedVersion is not the current version",
-    TransitionErrorCode.FORBIDDEN: "the caller's roles don't allow this process",
+    TransitionErrorCode.FORBIDDEN: "the caller's roles don't allow this process, or leaving the active stage",
     TransitionErrorCode.NOT_FOUND: "no such instance or record",
 }
 
@@ -67,11 +67,13 @@ class Moved(NamedTuple):
 
 
 class Refused(NamedTuple):
-    """A refused step: nothing changes. ``missing_steps`` names the steps blocking a gate."""
+    """A refused step: nothing changes. ``missing_steps`` names the steps blocking the stage, ``unmet_gates``
+    holds the messages of its failing ``gate`` lines (both for ``STAGE_GATE``)."""
 
     code: TransitionErrorCode
     message: str
     missing_steps: tuple[str, ...] = ()
+    unmet_gates: tuple[str, ...] = ()
 
 
 Outcome = Moved | Refused

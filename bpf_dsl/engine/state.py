@@ -30,6 +30,8 @@ class InstanceState(NamedTuple):
       reuses them.
     - ``actions_done``: names of action steps run successfully in the current stage visit.
     - ``completed_at``: when the instance stopped being active (finished or aborted).
+    - ``outcome``: the ``finish OUTCOME`` of the path a finished instance ended on; None while
+      active, when aborted, and for a flow that ends without one.
     """
 
     id: str
@@ -45,6 +47,7 @@ class InstanceState(NamedTuple):
     completed_at: dt.datetime | None
     version: int
     actions_done: frozenset[str] = frozenset()
+    outcome: str | None = None
 
     @property
     def is_active(self) -> bool:

@@ -13,11 +13,15 @@ construct that happens to share the parser's expectations.
 
 from __future__ import annotations
 
+import difflib
+import re
+
 import lark
 from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from bpf_dsl.diagnostics import Diagnostic
+from bpf_dsl.grammar import keywords
 from bpf_dsl.nodes import Span
 from bpf_dsl.parser.lexer import kind, plain_parser, tokens_before
 
@@ -210,8 +214,7 @@ def _expected_words(expected: set[str], parser: lark.Lark) -> str:
     words = sorted({_describe(t, parser) for t in expected if t not in ("COMMENT", "WS")})
     if not words:
         return "something else"
-    if len(words) > 8:
-        words = [*words[:8], "..."]
+    # Every word, however many: a list cut off with "or ..." hides what the author may write.
     return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
 
 
@@ -242,6 +245,13 @@ def explain(err: UnexpectedInput, text: str, path: str, parser: lark.Lark) -> Di
         width = max(1, len(str(err.token)))
     span = Span(path, max(1, line), max(1, column), max(1, line), max(1, column) + width)
 
+    habit = _habit(err, text, path)
+    if habit is not None:
+        return habit
+    if at_end and "RBRACE" in (getattr(err, "expected", None) or ()):
+        unclosed = _unclosed(text, path)
+        if unclosed is not None:
+            return unclosed
     if isinstance(err, UnexpectedCharacters) and _typo(err, text) is None:
         if err.char == '"':
             return Diagnostic("BPF001", "a string is not closed before the end of the line", span,
@@ -262,11 +272,14 @@ def explain(err: UnexpectedInput, text: str, path: str, parser: lark.Lark) -> Di
         sentence = label or f"expected {_expected_words(set(getattr(err, 'expected', ()) or ()), parser)}"
         return Diagnostic("BPF002", f"the file ends too early: {sentence}", span,
                           "a block or an expression is not closed; check that every `{` has its `}`")
+    misspelt = _keyword_typo(err, text) if isinstance(err, UnexpectedToken) else None
+    did_you_mean = None if misspelt is None else f"did you mean `{misspelt}`?"
     if label is not None:
         hint = CATALOGUE[label][0]
-        return Diagnostic("BPF001", f"unexpected {_found(err, text)}: {label}", span, hint)
+        return Diagnostic("BPF001", f"unexpected {_found(err, text)}: {label}", span, did_you_mean or hint)
     expected = set(getattr(err, "expected", ()) or ())
-    return Diagnostic("BPF001", f"unexpected {_found(err, text)}: expected {_expected_words(expected, parser)}", span)
+    return Diagnostic("BPF001", f"unexpected {_found(err, text)}: expected {_expected_words(expected, parser)}", span,
+                      did_you_mean)
 
 
 def _error_pos(err: UnexpectedInput, text: str) -> int:
@@ -413,3 +426,195 @@ def _typo(err: UnexpectedInput, text: str) -> tuple[str, str] | None:
         if err.token == ">" and before.endswith("<"):
             return "`<>` is written `!=`", "write `a != b`"
     return None
+
+
+# -- habits from other languages and typos, each with what to write instead ------------------------
+
+_DATE_LIKE = re.compile(r"(\d{4}-\d{1,2}-\d{1,2})(T[0-9:.]+(?:Z|[+-]\d\d:\d\d)?)?")
+_FORMATTED_NUMBER = re.compile(r"[$€£]?\s*([0-9][0-9,]*(?:\.[0-9]+)?)")
+_CURRENCY = frozenset("$€£")
+_NUMBER_AFTER = frozenset({"min", "max", "default", "order"})
+_ELSE_IF_SPELLINGS = frozenset({"elif", "elsif", "elseif"})
+
+
+def _span_at(path: str, text: str, start: int, end: int) -> Span:
+    """The span of ``text[start:end]`` (on one line), 1-based."""
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1) + 1
+    return Span(path, line, column, line, column + max(1, end - start))
+
+
+def _habit(err: UnexpectedInput, text: str, path: str) -> Diagnostic | None:
+    """A habit of another language or a misspelt keyword, said with what to write here instead.
+
+    Checked before the catalogue: ``//`` inside a stage is a comment written the C way, not a
+    nested stage; a date or an amount written as in a spreadsheet is one value, not arithmetic.
+    """
+    pos = _error_pos(err, text)
+    if isinstance(err, UnexpectedCharacters):
+        pos = int(err.pos_in_stream or 0)
+        if text[pos:pos + 1] in _CURRENCY:
+            before = tokens_before(text, pos)
+            return _formatted_number(text, path, pos, "a currency sign", str(before[-1]) if before else "")
+        return None
+    if not isinstance(err, UnexpectedToken) or err.token.type == "$END":
+        return None
+    tok = str(err.token)
+    if tok == "/" and (text[pos + 1:pos + 2] in ("/", "*") or text[pos - 1:pos] == "/"):
+        start = pos - 1 if text[pos - 1:pos] == "/" else pos
+        return Diagnostic("BPF001", f"`{text[start:start + 2]}` is not a comment: comments start with `#`",
+                          _span_at(path, text, start, start + 2),
+                          "write `# ...`: a comment runs from `#` to the end of the line")
+    tokens = tokens_before(text, pos)
+    previous = str(tokens[-1]) if tokens else ""
+    if tok in _ELSE_IF_SPELLINGS and previous == "}":
+        return Diagnostic("BPF001", f"`{tok}` is written `else if`", _span_at(path, text, pos, pos + len(tok)),
+                          "write `} else if CONDITION { ... }`")
+    if len(tokens) >= 2 and tokens[-1].type == "NUMBER" and str(tokens[-2]) in _NUMBER_AFTER:
+        start = int(tokens[-1].start_pos or 0)
+        date = _DATE_LIKE.match(text, start)
+        if tok == "-" and date is not None:
+            kind = "datetime" if date.group(2) else "date"
+            return Diagnostic("BPF001", f"`{date.group(0)}` is not a value: a {kind} is written {kind}(\"...\")",
+                              _span_at(path, text, start, date.end()),
+                              f"write `{tokens[-2]} {kind}(\"{date.group(0)}\")`")
+        if tok == ",":
+            return _formatted_number(text, path, start, "a thousands separator", str(tokens[-2]))
+    if tokens and tokens[-1].type == "NAME" and _keyword_typo(err, text) is None:
+        # `x: text requried`: the misspelt modifier was read as the name of the next field.
+        word = tokens[-1]
+        keyword = _correction(text, int(word.start_pos or 0), str(word), pos)
+        if keyword is not None:
+            start = int(word.start_pos or 0)
+            return Diagnostic("BPF001", f"unknown word `{word}`", _span_at(path, text, start, start + len(word)),
+                              f"did you mean `{keyword}`?")
+    return None
+
+
+def _formatted_number(text: str, path: str, start: int, what: str, keyword: str) -> Diagnostic:
+    """A number written with a currency sign or thousands separators: the plain number to write."""
+    m = _FORMATTED_NUMBER.match(text, start)
+    written = m.group(0) if m else text[start:start + 1]
+    plain = m.group(1).replace(",", "") if m else "1000"
+    example = f"{keyword} {plain}" if keyword in _NUMBER_AFTER else plain
+    return Diagnostic("BPF001", f"`{written}` is not a number: numbers are written without {what}",
+                      _span_at(path, text, start, start + len(written)),
+                      f"write `{example}`: plain numbers, without a currency sign or thousands separators")
+
+
+def _keyword_typo(err: UnexpectedToken, text: str) -> str | None:
+    """The keyword the unexpected word was meant to be (`stgae` → `stage`), if one is close and fits."""
+    if err.token.type != "NAME":
+        return None
+    pos = int(err.token.start_pos or 0)
+    return _correction(text, pos, str(err.token), pos)
+
+
+def _correction(text: str, start: int, word: str, error_pos: int) -> str | None:
+    """A keyword close to ``word`` (at ``start``) with which the text parses past ``error_pos``.
+
+    Re-parsing proves the guess: `requried` becomes `required` only if the field then reads on.
+    """
+    close = difflib.get_close_matches(word, sorted(keywords()), n=3, cutoff=0.7)
+    if not close:
+        return None
+    # Only the declaration around the word is parsed again, up to a few lines past the error: an editor
+    # explains each keystroke's error, and a 10,000-line file must not be parsed three more times for it.
+    first = max((m.start() for m in _DECLARATION_START.finditer(text, 0, start)), default=0)
+    last = error_pos
+    for _ in range(3):
+        found = text.find("\n", last + 1)
+        last = len(text) if found < 0 else found
+    window = text[first:last]
+    at, until = start - first, error_pos - first
+    for keyword in close:
+        fixed = window[:at] + keyword + window[at + len(word):]
+        try:
+            plain_parser().parse(fixed)
+        except UnexpectedInput as again:
+            # Running out of text at the window's end is reading on past the error: that proves the guess.
+            if _error_pos(again, fixed) <= until + len(keyword) - len(word):
+                continue
+        except Exception:  # a parse that fails otherwise proves nothing
+            continue
+        return keyword
+    return None
+
+
+_DECLARATION_START = re.compile(r"^(?:import|role|entity|extend|process|rule)\b", re.MULTILINE)
+
+
+# Words before a `{` that name the block it opens, as the message about an unclosed block says it.
+_BLOCK_WORDS = {"process": "the process", "stage": "the stage", "entity": "the entity", "rule": "the rule",
+                "extend": "the extension of", "create": "the `create` block", "if": "the `if` arm",
+                "else": "the `else` arm", "on": "the hook"}
+
+
+def _unclosed(text: str, path: str) -> Diagnostic | None:
+    """The file ends inside a block: point at the `{` left open (BPF002), not at the end of the file.
+
+    Braces are matched as the parser does; where a `}` stands at the indentation of an outer
+    block's line but not at its own block's, the inner block is the one whose `}` is missing
+    (a stage left open, then the process closed).
+    """
+    tokens = tokens_before(text, len(text))
+    stack: list[tuple[int, int, int]] = []  # (index in tokens, position, indentation of its line)
+    left_open: list[int] = []
+    depth = 0  # as the parser counts: whatever the indentation says, something is open at the end
+    for i, tok in enumerate(tokens):
+        if tok.type == "RBRACE" or str(tok) == "{":
+            start = int(tok.start_pos or 0)
+            line_start = text.rfind("\n", 0, start) + 1
+            line = text[line_start:start]
+            indent = len(line) - len(line.lstrip())
+            if str(tok) == "{":
+                depth += 1
+                stack.append((i, start, indent))
+                continue
+            depth -= 1
+            if not stack:
+                continue
+            if line.strip() == "" and stack[-1][2] != indent:
+                outer = [k for k, entry in enumerate(stack[:-1]) if entry[2] == indent]
+                if outer:
+                    left_open.extend(entry[0] for entry in stack[outer[-1] + 1:])
+                    del stack[outer[-1] + 1:]
+            stack.pop()
+    if depth <= 0 or not (left_open or stack):
+        return None
+    # A block the indentation shows was left open, else the innermost one still open at the end.
+    index = left_open[0] if left_open else stack[-1][0]
+    start = int(tokens[index].start_pos or 0)
+    header: list[Token] = []
+    for t in reversed(tokens[:index]):
+        if str(t) == "{" or t.type == "RBRACE":
+            break
+        header.insert(0, t)
+    line_number = text.count("\n", 0, start) + 1
+    return Diagnostic("BPF002", f"the file ends before the `{{` of {_block_name(header)} is closed",
+                      _span_at(path, text, start, start + 1),
+                      f"add the `}}` that closes it (the `{{` on line {line_number}); every `{{` needs its `}}`")
+
+
+_DECLARING = ("process", "stage", "entity", "rule", "extend", "create")
+
+
+def _block_name(header: list[Token]) -> str:
+    """``the process `p```, ``the `if` arm``... from the tokens between the brace before and the `{`."""
+    words = [str(t) if t.type != "NAME" else "" for t in header]
+    at = max((i for i, w in enumerate(words) if w in _DECLARING), default=None)
+    if at is None:
+        at = max((i for i, w in enumerate(words) if w in ("if", "else", "on")), default=None)
+    if at is None:
+        return "this block"
+    first = words[at]
+    names = [str(t) for t in header[at + 1:] if t.type == "NAME"]
+    if first == "extend":
+        return f"the extension of `{names[0]}`" if names else "the extension"
+    if first in ("process", "stage", "entity", "rule") and names:
+        return f"{_BLOCK_WORDS[first]} `{names[0]}`"
+    if first == "if" and at > 0 and words[at - 1] == "else":
+        return "the `else if` arm"
+    if first == "on" and names:
+        return f"the `on {names[0]}` hook"
+    return _BLOCK_WORDS.get(first, "this block")

@@ -24,7 +24,19 @@ from bpf_dsl.plugins import Registry, default_registry
 from bpf_dsl.service.auth import Tokens, Verdict, bearer, hash_token, token_id_of
 from bpf_dsl.service.core import ActionContext, Service, new_id
 from bpf_dsl.service.diagrams import FORMATS as DIAGRAM_FORMATS
-from bpf_dsl.service.reads import Analytics, BarStep, FormField, InstanceDetail, StageBar, StageStats, Visit
+from bpf_dsl.service.inbox import Timer
+from bpf_dsl.service.jobs import Outbox, Timers
+from bpf_dsl.service.outbox import Attempt, DeliveryPolicy
+from bpf_dsl.service.reads import (
+    Analytics,
+    BarStep,
+    FormField,
+    InstanceDetail,
+    OutcomeCount,
+    StageBar,
+    StageStats,
+    Visit,
+)
 from bpf_dsl.service.recording import Dependencies
 from bpf_dsl.service.results import SYSTEM, Caller, ProcessEvent, TransitionFailure, ValidationFailure
 from bpf_dsl.service.samples import load_samples
@@ -42,6 +54,7 @@ from bpf_dsl.storage import (
     display_url,
     open_storage,
 )
+from bpf_dsl.storage.jobs import DeliveryRow, NotificationRow
 
 
 def open_service(program: Program, url: str | None = None, registry: Registry | None = None) -> Service:
@@ -49,11 +62,12 @@ def open_service(program: Program, url: str | None = None, registry: Registry | 
     return Service(program, open_storage(url), registry or default_registry())
 
 
-__all__ = ["DIAGRAM_FORMATS", "SYSTEM", "TOKENS_CHANNEL", "ActionContext", "ActionFailed", "Analytics", "BarStep",
-           "Caller", "Dependencies", "EntitySpec", "FieldError", "FieldSpec", "FormField", "GroupCommit",
-           "InstanceDetail", "InstanceRow", "Job", "Listening", "Notifier", "OptionSpec", "ProcessDefinition",
-           "ProcessEvent", "Program", "RecordRow", "Registry", "Service", "StageBar", "StageDef", "StageStats",
-           "StepDef", "Storage", "Tokens", "TransitionErrorCode", "TransitionFailure", "ValidationFailure", "Verdict",
+__all__ = ["DIAGRAM_FORMATS", "SYSTEM", "TOKENS_CHANNEL", "ActionContext", "ActionFailed", "Analytics", "Attempt",
+           "BarStep", "Caller", "DeliveryPolicy", "DeliveryRow", "Dependencies", "EntitySpec", "FieldError",
+           "FieldSpec", "FormField", "GroupCommit", "InstanceDetail", "InstanceRow", "Job", "Listening",
+           "NotificationRow", "Notifier", "OptionSpec", "Outbox", "OutcomeCount", "ProcessDefinition", "ProcessEvent",
+           "Program", "RecordRow", "Registry", "Service", "StageBar", "StageDef", "StageStats", "StepDef", "Storage",
+           "Timer", "Timers", "Tokens", "TransitionErrorCode", "TransitionFailure", "ValidationFailure", "Verdict",
            "Visit", "bearer", "check_packs", "database_url", "default_registry", "derive_label", "display_url",
            "hash_token", "load", "load_samples", "new_id", "open_service", "open_storage", "stored_program",
            "token_id_of", "unstorable"]

@@ -18,7 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bpf_dsl.errors import UsageError
+from bpf_dsl.model import BUILTIN_ROLES
+from bpf_dsl.plugins import default_registry
 from bpf_dsl.service.results import Caller
+from bpf_dsl.service.versions import stored_program
 from bpf_dsl.storage import Storage
 from bpf_dsl.storage.base import TokenRow
 
@@ -95,6 +98,12 @@ class Tokens:
             before = tx.upsert_user(user, clean, now)
             tx.insert_token(token_id, user, hash_token(token), now, expires)
         return Created(token_id, user, clean, token, expires, before)
+
+    def declared_roles(self) -> frozenset[str] | None:
+        """The roles the model stored in the database declares, ``admin`` among them; None when none is stored
+        (or it no longer builds: a pack it imports was removed)."""
+        program = stored_program(self.storage, default_registry())
+        return None if program is None else frozenset({*program.roles, *BUILTIN_ROLES})
 
     def verify(self, token: str) -> Verdict:
         """Who holds ``token``, if it is known, unrevoked and unexpired (``last_used_at`` noted)."""

@@ -34,7 +34,7 @@ from bpf_dsl.service.ids import ordered_id, ordered_ids
 from bpf_dsl.service.records import prepare, shape_of
 from bpf_dsl.service.results import SYSTEM, Caller, ProcessEvent, ValidationFailure
 from bpf_dsl.service.rows import row_of
-from bpf_dsl.service.values import FieldError, converters, parse_input, present
+from bpf_dsl.service.values import MAX_TEXT, FieldError, converters, parse_input, present, unstorable
 from bpf_dsl.storage import InstanceRow, RecordRow, Storage, Tx
 
 
@@ -75,15 +75,35 @@ def read_rows(text: Iterable[str], fmt: str, entity: EntitySpec, name: str = "th
                 yield number, json.loads(line)
             except json.JSONDecodeError as exc:
                 yield number, RowError(number, (FieldError(None, f"not JSON: {exc.msg}"),))
+            except RecursionError:  # json's decoder recurses once per level of nesting
+                yield number, RowError(number, (FieldError(None, "JSON nested too deeply to read"),))
+            except ValueError as exc:  # a number of more digits than Python converts (sys.get_int_max_str_digits)
+                why = "a number has too many digits" if "digits" in str(exc) else str(exc)
+                yield number, RowError(number, (FieldError(None, f"JSON that can't be read: {why}"),))
         return
-    reader = csv.reader(text)
-    header = next(reader, None)
+    # csv's limit on a cell, set rather than assumed (it is process-wide state, which anything may change).
+    csv.field_size_limit(MAX_CELL)
+    lines = _Lines(text)
+    reader = csv.reader(lines)
+    header = _header(reader, name)
     if header is None:
         return
     check_header(header, entity, name)
     columns = [(column, _reader(entity, column)) for column in header]  # each column's reading, looked up once
-    for cells in reader:
-        number = reader.line_num  # the row's last line: a quoted cell may span several
+    while True:
+        first = lines.count + 1  # the line the row starts on
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a cell over MAX_CELL: the reader gave up in the middle of the row
+            lines.skip_rest()
+            why = (f"a cell is longer than {MAX_CELL} characters (a text field holds at most {MAX_TEXT})"
+                   if "field limit" in str(exc) else f"not CSV: {exc}")
+            yield first, RowError(first, (FieldError(None, why),))
+            continue
+        lines.row_done()
+        number = lines.count  # the row's last line: a quoted cell may span several
         if not cells:
             continue  # a blank line
         if len(cells) != len(header):
@@ -92,13 +112,58 @@ def read_rows(text: Iterable[str], fmt: str, entity: EntitySpec, name: str = "th
             yield number, RowError(number, (FieldError(None, f"{count}, {more} than the header's "
                                                              f"{len(header)} columns"),))
             continue
-        yield number, {column: (cell or None) if read is None else read(cell)
+        yield number, {column: _text_cell(cell) if read is None else read(cell)
                        for (column, read), cell in zip(columns, cells, strict=True)}
 
 
-def read_header(text: Iterable[str]) -> list[str] | None:
+#: The longest CSV cell read (csv's default limit, named): longer than any field's value may be (MAX_TEXT).
+MAX_CELL = 131_072
+assert MAX_CELL > MAX_TEXT
+
+
+class _Lines:
+    """The lines of a CSV text as the csv reader takes them, counted, with the parity of the quote characters of
+    the row being read: after the reader gives up inside a quoted cell (one over :data:`MAX_CELL`), the rest of
+    that cell is skipped, to the line that closes its quotes, rather than read as rows of its own."""
+
+    def __init__(self, text: Iterable[str]) -> None:
+        self._text = iter(text)
+        self.count = 0
+        self._open = False  # an odd number of quote characters so far in this row: inside a quoted cell
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._text)
+        self.count += 1
+        if line.count('"') % 2:
+            self._open = not self._open
+        return line
+
+    def row_done(self) -> None:
+        """The reader ended a row."""
+        self._open = False
+
+    def skip_rest(self) -> None:
+        """Drop the lines up to the one that closes the quoted cell the reader gave up in (if it was in one)."""
+        while self._open:
+            if next(self, None) is None:
+                break
+        self._open = False
+
+
+def read_header(text: Iterable[str], name: str = "the file") -> list[str] | None:
     """The header of a CSV text (None when it is empty)."""
-    return next(csv.reader(text), None)
+    csv.field_size_limit(MAX_CELL)
+    return _header(csv.reader(text), name)
+
+
+def _header(reader: Iterator[list[str]], name: str) -> list[str] | None:
+    try:
+        return next(reader, None)
+    except csv.Error as exc:  # every row would be wrong: one error for the file
+        raise ImportFileError(f"{name}: line 1: the header can't be read as CSV: {exc}") from None
 
 
 def check_header(header: list[str], entity: EntitySpec, name: str) -> None:
@@ -106,11 +171,15 @@ def check_header(header: list[str], entity: EntitySpec, name: str) -> None:
     twice = [column for column, count in Counter(header).items() if count > 1]
     if twice:
         raise ImportFileError(f"{name}: line 1: the header names the column {twice[0]!r} twice")
-    unknown = [c for c in header if c != "id" and c not in entity.fields]
+    unknown = [c for c in header if c not in _COLUMNS and c not in entity.fields]
     if unknown:
         listed = ", ".join(repr(c) for c in unknown)
         raise ImportFileError(f"{name}: line 1: the header has column(s) that are not fields of {entity.name}: "
-                              f"{listed} (fields: id, {', '.join(entity.fields)})")
+                              f"{listed} (fields: id, {', '.join(entity.fields)}; and owner, created_by)")
+
+
+#: The columns of an import or export that are no fields: the record's id, and who owns and made it.
+_COLUMNS = ("id", "owner", "created_by")
 
 
 def _reader(entity: EntitySpec, name: str) -> Callable[[str], Any] | None:
@@ -127,7 +196,12 @@ def _number(raw: str) -> Any:
         number = Decimal(raw.strip())
     except InvalidOperation:
         return raw  # left as text: validation names the field
+    if not number.is_finite() or abs(number) >= _HUGE:
+        return raw.strip()  # read by the field's validation, which says what is wrong (infinite, out of bounds)
     return int(number) if number == number.to_integral_value() else float(number)
+
+
+_HUGE = Decimal(2) ** 64  # beyond every number field's bounds (values.py): not made an int or a float here
 
 
 _BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
@@ -169,10 +243,17 @@ class Importer:
     own, through the service, after the rows gathered before it.
     """
 
-    def __init__(self, service: Service, caller: Caller, entity: str, start_process: bool) -> None:
+    def __init__(self, service: Service, caller: Caller, entity: str, start_process: bool,
+                 owner: str | None = None) -> None:
         self.service = service
         self.caller = caller
         self.spec = service.program.entities[entity]
+        #: The owner (and creator) of a row without an ``owner`` (``created_by``) column: ``owner``, else the
+        #: importing user (the command line imports as the system: ``bpf import --owner`` names someone).
+        self.owner = owner or caller.user
+        access = service.access
+        self.allowed = access.may_create(caller, entity)
+        self.hidden = access.hidden(caller, entity)
         mine = service.visible_processes(caller, entity) if start_process else []
         self.process = mine[0] if mine else None
         self.shape = shape_of(self.spec)
@@ -216,6 +297,10 @@ class Importer:
                 continue
             raw = dict(row) if isinstance(row, dict) else row
             record_id = raw.pop("id", None) if isinstance(raw, dict) else None
+            owner, created_by, barred = self._who(raw)
+            if barred:
+                problems.append(RowError(line, barred))
+                continue
             values, errors = parse_input(spec, raw, self.convert)
             if errors:
                 problems.append(RowError(line, tuple(errors)))
@@ -243,10 +328,28 @@ class Importer:
                 first_line[rid] = line
             for key in keys:
                 seen[key] = line
-            record = RecordRow(rid, spec.name, prepared.values, 1, now, now)
+            record = RecordRow(rid, spec.name, prepared.values, 1, now, now, None, owner, created_by)
             data.remember(record)  # the rows after it see it (a lookup of it), as they would once it is written
             ready.append((line, record))
         return ready
+
+    def _who(self, raw: Any) -> tuple[str, str, tuple[FieldError, ...]]:
+        """A row's owner and creator (its columns, popped, else the importer's owner), and why the caller may
+        not import it (create not granted, a field restricted to other roles)."""
+        if not self.allowed:
+            return "", "", (FieldError(None, f"not allowed: your roles may not create {self.spec.name} records"),)
+        if not isinstance(raw, dict):
+            return self.owner, self.owner, ()  # parse_input says what is wrong with it
+        names = {}
+        errors = []
+        for column in ("owner", "created_by"):
+            given = raw.pop(column, None)
+            if given is not None and (not isinstance(given, str) or unstorable(given)):
+                errors.append(FieldError(column, "must be a user's name"))
+            names[column] = given.strip() if isinstance(given, str) and given.strip() else self.owner
+        errors += [FieldError(n, f"not allowed: {self.spec.fields[n].label} is restricted to other roles")
+                   for n in raw if n in self.hidden]
+        return names["owner"], names["created_by"], tuple(errors)
 
     def _write(self, tx: Tx, data: TxData, work: _Work, ready: list[tuple[int, RecordRow]],
                problems: list[RowError]) -> None:
@@ -299,7 +402,7 @@ class Importer:
                     return
                 work.changes.append(change)
             records.append(RecordRow(rid, record.entity, record.values, record.version, record.created_at,
-                                     record.updated_at, iid))
+                                     record.updated_at, iid, record.owner, record.created_by))
             instances.append(InstanceRow(iid, rid, t.process, t.definition_version, t.status, t.active_stage,
                                          t.traversed, {entity: rid}, t.stage_started_at, t.created_at, t.updated_at,
                                          t.completed_at, t.version, t.actions_done))
@@ -330,13 +433,14 @@ class _Outline:
 
 def _outline(defn: ProcessDefinition, moved: Moved, now: dt.datetime, record_id: str) -> _Outline | None:
     """The outline of a start (what ``Service._start_instance`` would write); None if it needs the service:
-    its hooks had effects, or a visit opened elsewhere than on the primary record."""
+    its hooks had effects, a visit opened elsewhere than on the primary record, or on a stage with an sla
+    (whose visit the service writes with its due time)."""
     state = moved.state
     if moved.effects or state.bound != ((defn.entity, record_id),):
         return None
     for op in moved.visits:
         stage = defn.stage(op.stage)
-        if op.kind != "open" or stage is None or stage.entity != defn.entity:
+        if op.kind != "open" or stage is None or stage.entity != defn.entity or stage.sla_seconds is not None:
             return None
     return _Outline(row_of(state, defn, now), tuple(op.stage for op in moved.visits),
                     moved.events[0].by if moved.events else SYSTEM.user,
@@ -350,10 +454,13 @@ def _key(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) else json.dumps(value, sort_keys=True)
 
 
-def export_rows(program: Program, storage: Storage, entity: str, fmt: str, page_size: int = 500) -> Iterator[str]:
-    """Every record of ``entity`` as CSV (with a header) or JSON lines, page by page; reads only."""
+def export_rows(program: Program, storage: Storage, entity: str, fmt: str, page_size: int = 500,
+                owners: bool = False) -> Iterator[str]:
+    """Every record of ``entity`` as CSV (with a header) or JSON lines, page by page; reads only. Every field:
+    the command line exports as an admin. ``owners``: with the ``owner`` and ``created_by`` columns too (what an
+    import reads back)."""
     spec = program.entities[entity]
-    names = ["id", *spec.fields]
+    names = ["id", *spec.fields, *(("owner", "created_by") if owners else ())]
     after: str | None = None
     if fmt == "csv":
         yield _csv_line(names)
@@ -362,6 +469,8 @@ def export_rows(program: Program, storage: Storage, entity: str, fmt: str, page_
             page = tx.list_records(entity, {}, None, None, page_size, after, newest_first=False)
         for rec in page.items:
             values = {"id": rec.id, **present(spec, rec.values)}  # empty fields too: null
+            if owners:
+                values.update(owner=rec.owner, created_by=rec.created_by)
             if fmt == "jsonl":
                 yield json.dumps(values, sort_keys=True) + "\n"
             else:
@@ -378,13 +487,44 @@ def _csv_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, list):
         return ";".join(str(v) for v in value)
-    return str(value)
+    if isinstance(value, str):
+        return neutral(value)
+    return str(value)  # a number (-5 stays a number: only text is neutralised)
+
+
+#: What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection"): its first character.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutral(text: str) -> str:
+    """A text value as a CSV export writes it: with a single quote before it when a spreadsheet would take it
+    for a formula (``=HYPERLINK(...)``, ``@SUM(1+1)``), which the spreadsheet then shows as text.
+
+    A text that already starts with quotes before such a character gets one more, so that import, which
+    drops one (:func:`unneutral`), gives back every text exactly.
+    """
+    return "'" + text if text.lstrip("'").startswith(FORMULA_START) else text
+
+
+def unneutral(text: str) -> str:
+    """A CSV cell of text as import reads it: the single quote :func:`neutral` added is dropped."""
+    return text[1:] if text.startswith("'") and text.lstrip("'").startswith(FORMULA_START) else text
+
+
+def _text_cell(cell: str) -> str | None:
+    """A CSV cell of a column read as it is (text, ids, dates...): empty as None, an export's quote dropped."""
+    if not cell:
+        return None
+    return unneutral(cell) if cell[0] == "'" else cell
 
 
 def _csv_line(cells: list[str]) -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(cells)
-    return out.getvalue()
+    # Written with csv's "\r\n", which makes it quote a cell holding a carriage return as well as one holding
+    # a line feed (with "\n" it left a lone "\r" unquoted, and a reader took it for the end of the line); the
+    # row still ends with "\n".
+    csv.writer(out, lineterminator="\r\n").writerow(cells)
+    return out.getvalue()[:-2] + "\n"
 
 
 @dataclass(frozen=True, slots=True)

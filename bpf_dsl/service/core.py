@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from bpf_dsl.definition import ProcessDefinition, Program
+from bpf_dsl.definition import ProcessDefinition, Program, StageDef
 from bpf_dsl.engine import (
     Abandon,
     Action,
@@ -44,25 +44,35 @@ from bpf_dsl.engine import (
     RunAction,
     SetActive,
     SetField,
+    next_stage,
     start,
     step,
 )
 from bpf_dsl.errors import ActionFailed, ConflictError, TransientError
+from bpf_dsl.model import EntitySpec
 from bpf_dsl.plugins import Change, Registry
+from bpf_dsl.service.access import Access, veiled
 from bpf_dsl.service.data import TxData
 from bpf_dsl.service.diagrams import Diagrams
+from bpf_dsl.service.ids import ordered_id
+from bpf_dsl.service.inbox import JobReads
+from bpf_dsl.service.outbox import webhook_body
 from bpf_dsl.service.reads import Reads
 from bpf_dsl.service.records import prepare
+from bpf_dsl.service.references import required_referrers
 from bpf_dsl.service.results import SYSTEM, Caller, ProcessEvent, TransitionFailure, ValidationFailure
 from bpf_dsl.service.rows import row_of, state_of
-from bpf_dsl.service.values import FieldError, decode, parse_input
+from bpf_dsl.service.values import FieldError, decode, parse_input, unstorable
 from bpf_dsl.service.versions import Versions
 from bpf_dsl.service.writer import MAX_BATCH, GroupCommit, GroupStopped, GroupWriter
 from bpf_dsl.storage import InstanceRow, Notifier, RecordRow, Storage, Tx
+from bpf_dsl.storage.jobs import PENDING, DeliveryRow, add_delivery, add_notification
 
 log = logging.getLogger("bpf.service")
 
 Clock = Callable[[], dt.datetime]
+#: Hears of due times and webhooks committed: ``listener(earliest due time or None, webhooks written)``.
+JobsListener = Callable[[dt.datetime | None, int], None]
 RETRIES = 12
 
 
@@ -84,6 +94,18 @@ class _Work:
 
     events: list[ProcessEvent] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+    #: The earliest due time of the visits it opened (a stage with an sla), and how many webhooks it wrote to
+    #: the outbox: what the job listeners hear after the commit (:meth:`Service.on_jobs`).
+    due: dt.datetime | None = None
+    deliveries: int = 0
+
+    def merge(self, other: _Work) -> None:
+        """Take in the work of a unit that ran inside this one (a hook in a savepoint of its own)."""
+        self.events.extend(other.events)
+        self.changes.extend(other.changes)
+        self.deliveries += other.deliveries
+        if other.due is not None and (self.due is None or other.due < self.due):
+            self.due = other.due
 
 
 def _utcnow() -> dt.datetime:
@@ -95,7 +117,7 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-class Service(Reads):
+class Service(Reads, JobReads):
     """Records and process instances over a storage, for a loaded program."""
 
     def __init__(self, program: Program, storage: Storage, registry: Registry, *, clock: Clock = _utcnow) -> None:
@@ -108,7 +130,9 @@ class Service(Reads):
         self.clock = clock
         self.versions = Versions(program, registry)
         self.diagrams = Diagrams(program)
+        self.access = Access(program)
         self.listeners: list[Callable[[ProcessEvent], None]] = []
+        self.job_listeners: list[JobsListener] = []
         self._group: GroupCommit | None = None
         self._writer: GroupWriter | None = None
         with storage.write() as tx:
@@ -247,6 +271,19 @@ class Service(Reads):
             for change in work.changes:
                 for failure in self.registry.after_change(change):
                     log.warning("post-change hook failed: %s", failure)
+        if work.due is not None or work.deliveries:
+            for jobs_listener in list(self.job_listeners):
+                try:
+                    jobs_listener(work.due, work.deliveries)
+                except Exception:  # a listener's failure must not fail the command
+                    log.exception("jobs listener failed")
+
+    def on_jobs(self, listener: JobsListener) -> Callable[[], None]:
+        """Call ``listener(due, deliveries)`` after each commit that opened a visit with a due time (``due``, the
+        earliest) or wrote webhooks to the outbox (``deliveries``, how many): what wakes the workers of
+        ``bpf serve`` at once rather than at their next look. Returns the function that stops it."""
+        self.job_listeners.append(listener)
+        return lambda: self.job_listeners.remove(listener) if listener in self.job_listeners else None
 
     def subscribe(self, listener: Callable[[ProcessEvent], None]) -> Callable[[], None]:
         """Call ``listener`` with every event after its commit; returns the unsubscribe function."""
@@ -278,6 +315,9 @@ class Service(Reads):
         if spec is None:
             return ValidationFailure(f"unknown entity {entity!r}", (FieldError(None, f"entities: "
                                      f"{', '.join(sorted(self.program.entities))}"),))
+        refused = self._refuse_write(caller, entity, values, "create")
+        if refused is not None:
+            return refused
         changes, errors = parse_input(spec, values)
         if errors:
             return ValidationFailure("the values are not valid", tuple(errors))
@@ -292,7 +332,10 @@ class Service(Reads):
             chosen = mine[0] if mine else None
 
         def command(tx: Tx, data: TxData, work: _Work) -> RecordRow:
-            row = self._insert_record(data, spec.name, changes, enforce_locks=True)
+            unseen = self._unseen_lookups(caller, data, spec, changes, {})
+            if unseen:
+                raise _Abort(ValidationFailure("the values are not valid", tuple(unseen)))
+            row = self._insert_record(data, spec.name, changes, enforce_locks=True, owner=caller.user)
             if chosen is not None:
                 self._start_instance(tx, data, work, caller, chosen, row.id, make_active=True)
             got = tx.get_record(row.id)
@@ -303,17 +346,63 @@ class Service(Reads):
         if isinstance(result, TransitionFailure):
             # A plugin vetoed starting the default process: the create is refused as a whole.
             return ValidationFailure(f"the record was not created: {result.message}")
-        created: RecordRow | ValidationFailure = result
+        if isinstance(result, RecordRow):
+            return self._shown(caller, result)
+        created: ValidationFailure = result
         return created
 
+    # -- who may write (bpf_dsl.service.access decides; these say no the same way everywhere) --------------
+    def _refuse_write(self, caller: Caller, entity: str, values: Any, verb: str) -> ValidationFailure | None:
+        """A create's (``verb`` "create") or an update's refusal by the access policy, before anything is read:
+        the verb not granted on the entity at all, or a field the caller may not write (restricted)."""
+        access = self.access
+        if verb == "create" and not access.may_create(caller, entity):
+            return ValidationFailure("not allowed", (FieldError(None, f"your roles may not create {entity} "
+                                                                      "records"),))
+        names = [k for k in values if isinstance(k, str)] if isinstance(values, Mapping) else []
+        barred = access.unwritable(caller, entity, names)
+        if barred:
+            fields = self.program.entities[entity].fields
+            return ValidationFailure("not allowed", tuple(
+                FieldError(name, f"{fields[name].label}: not allowed (restricted to other roles)")
+                for name in barred))
+        return None
+
+    def _shown(self, caller: Caller, row: RecordRow) -> RecordRow:
+        """A record a command wrote, as its caller may see it: its restricted values dropped, and only its id
+        and entity (:func:`~bpf_dsl.service.access.veiled`) when it may not read it (a create without read, an
+        assign to someone else under an ``own`` read)."""
+        seen = self.access.view(caller, row)
+        return seen if seen is not None else replace(veiled(row.id, row.entity), owner=row.owner,
+                                                     version=row.version)
+
+    def _record_for(self, caller: Caller, data: TxData, record_id: str, expected_version: int | None,
+                    verb: str) -> RecordRow:
+        """The record a write command changes, locked, if the caller may ``verb`` it: refused as missing when
+        it may not read it (before the version is compared: a conflict would tell it exists), as not allowed
+        when it reads it but may not ``verb`` it."""
+        row = data.row(record_id, lock=True)
+        if row is None or not self.access.readable(caller, row):
+            raise _Abort(ValidationFailure(f"no record {record_id}"))
+        if not self.access.may(caller, verb, row):
+            raise _Abort(ValidationFailure("not allowed", (FieldError(None, f"your roles may not {verb} this "
+                                                                            "record"),)))
+        if expected_version is not None and expected_version != row.version:
+            raise _Abort(ValidationFailure(
+                f"the record changed: it is at version {row.version}, not {expected_version}",
+                current_version=row.version))
+        return row
+
     def _insert_record(self, data: TxData, entity: str, changes: Mapping[str, Any], *,
-                       enforce_locks: bool, record_id: str | None = None) -> RecordRow:
+                       enforce_locks: bool, record_id: str | None = None, owner: str | None = None) -> RecordRow:
+        """Insert a new record; ``owner`` (its creator too): the user the command runs for (None: the system's)."""
         spec = self.program.entities[entity]
         prepared = prepare(data, spec, changes, record_id=None, before=None, enforce_locks=enforce_locks)
         if prepared.errors:
             raise _Abort(ValidationFailure("the record can't be saved", prepared.errors))
         now = data.now
-        row = RecordRow(record_id or new_id(), entity, prepared.values, 1, now, now)
+        user = owner or SYSTEM.user
+        row = RecordRow(record_id or new_id(), entity, prepared.values, 1, now, now, None, user, user)
         data.tx.insert_record(row)
         data.remember(row)
         return row
@@ -323,11 +412,15 @@ class Service(Reads):
         """Change some fields (others keep their values); rules, locks and validation apply."""
 
         def command(tx: Tx, data: TxData, work: _Work) -> RecordRow:
-            row = _record_to_write(data, record_id, expected_version)
+            row = self._record_for(caller, data, record_id, expected_version, "update")
             spec = self.program.entities.get(row.entity)
             if spec is None:
                 raise _Abort(ValidationFailure(f"the entity {row.entity} is no longer declared"))
+            refused = self._refuse_write(caller, row.entity, values, "update")
+            if refused is not None:
+                raise _Abort(replace(refused, current_version=row.version))
             changes, errors = parse_input(spec, values)
+            errors += self._unseen_lookups(caller, data, spec, changes, row.values)
             if errors:
                 raise _Abort(ValidationFailure("the values are not valid", tuple(errors), row.version))
             self._write(data, row, changes, enforce_locks=True)
@@ -336,7 +429,21 @@ class Service(Reads):
             return got
 
         result: RecordRow | ValidationFailure = self._run(command)
-        return result
+        return self._shown(caller, result) if isinstance(result, RecordRow) else result
+
+    def _unseen_lookups(self, caller: Caller, data: TxData, spec: EntitySpec, changes: Mapping[str, Any],
+                        before: Mapping[str, Any]) -> list[FieldError]:
+        """A lookup set (changed) to a record the caller may not read: refused as if there were no such record
+        (the error prepare gives for a missing one), so that a write can't tell whether it exists."""
+        out = []
+        for name, ref in changes.items():
+            f = spec.fields[name]
+            if f.type.kind != "lookup" or ref is None or before.get(name) == ref:
+                continue
+            target = data.row(str(ref))
+            if target is not None and not self.access.readable(caller, target):
+                out.append(FieldError(name, f"{f.label}: there is no {f.type.entity} record with id {ref}"))
+        return out
 
     def _write(self, data: TxData, row: RecordRow, changes: Mapping[str, Any], *, enforce_locks: bool) -> None:
         spec = self.program.entities[row.entity]
@@ -356,7 +463,7 @@ class Service(Reads):
         """Delete a record with its instances and their history."""
 
         def command(tx: Tx, data: TxData, work: _Work) -> RecordRow:
-            row = _record_to_write(data, record_id, expected_version)
+            row = self._record_for(caller, data, record_id, expected_version, "delete")
             for inst in tx.instances_of(record_id):
                 defn = self.program.processes.get(inst.process)
                 if defn is not None and not caller.may_use(defn.roles):
@@ -369,6 +476,10 @@ class Service(Reads):
                     f"the record is the record of a stage of {defn.label if defn else process} on the record "
                     f"{primary}: delete that record (with its process) first, or keep this one",
                     current_version=row.version))
+            # Emptying a required lookup (below, _unlink) would leave its record unsavable: refuse instead.
+            referred = required_referrers(self.program, tx, row)
+            if referred is not None:
+                raise _Abort(referred)
             if not tx.delete_record(record_id, row.version):
                 raise _Conflict()
             data.forget(record_id)
@@ -376,7 +487,38 @@ class Service(Reads):
             return row
 
         result: RecordRow | ValidationFailure = self._run(command)
-        return result
+        return self._shown(caller, result) if isinstance(result, RecordRow) else result
+
+    def assign_record(self, caller: Caller, record_id: str, owner: str,
+                      expected_version: int | None = None) -> RecordRow | ValidationFailure:
+        """Give a record to another user (API.md ``assignRecord``): its ``owner`` changes, with a new version.
+
+        The caller must read it and be granted ``assign`` on it; the new owner must be a user the database
+        knows (one ``bpf token create`` made): a typo would hide the record from every ``own`` grant.
+        """
+        name = owner.strip() if isinstance(owner, str) else ""
+        if not name:
+            return ValidationFailure("the values are not valid", (FieldError("owner", "give the user's name"),))
+        problem = unstorable(name)
+        if problem:
+            return ValidationFailure("the values are not valid", (FieldError("owner", f"the name holds {problem}"),))
+
+        def command(tx: Tx, data: TxData, work: _Work) -> RecordRow:
+            row = self._record_for(caller, data, record_id, expected_version, "assign")
+            if row.owner == name:
+                return row  # already theirs: no new version
+            if not tx.user_exists(name):
+                raise _Abort(ValidationFailure("the values are not valid", (
+                    FieldError("owner", f"no user {name!r}: `bpf token create --user {name}` makes one"),),
+                    row.version))
+            if not tx.assign_record(record_id, name, row.version, data.now):
+                raise _Conflict()
+            got = replace(row, owner=name, version=row.version + 1, updated_at=data.now)
+            data.remember(got)
+            return got
+
+        result: RecordRow | ValidationFailure = self._run(command)
+        return self._shown(caller, result) if isinstance(result, RecordRow) else result
 
     def _unlink(self, tx: Tx, data: TxData, deleted: RecordRow) -> None:
         """Empty the lookups that pointed at a deleted record (D365's "remove link"), raising their versions."""
@@ -423,7 +565,7 @@ class Service(Reads):
 
         def command(tx: Tx, data: TxData, work: _Work) -> InstanceRow:
             record = data.row(record_id, lock=True)
-            if record is None:
+            if record is None or not self.access.readable(caller, record):
                 raise _Abort(TransitionFailure("NOT_FOUND", f"no record {record_id}"))
             if record.entity != defn.entity:
                 raise _Abort(TransitionFailure("INVALID", f"{process} runs on {defn.entity} records, "
@@ -495,16 +637,30 @@ class Service(Reads):
             roles = current.roles if current is not None else ()
             if not caller.may_use(roles):
                 raise _Abort(TransitionFailure("FORBIDDEN", f"your roles don't allow the process {row.process}"))
+            if record is None or not self.access.readable(caller, record):
+                # An instance of a record that doesn't exist for the caller doesn't either (before the version:
+                # a conflict would tell it exists).
+                raise _Abort(TransitionFailure("NOT_FOUND", f"no process instance {instance_id}"))
             if expected_version is not None and expected_version != row.version:
                 raise _Abort(TransitionFailure(
                     "VERSION_CONFLICT", f"the instance is at version {row.version}, not {expected_version}",
                     current_version=row.version))
             defn = self.definition(tx, row)
             state = state_of(row, defn)
+            leaving = _stage_left(defn, state, action)
+            if leaving is not None and not leaving.may_leave(caller.roles):
+                who = ", ".join(getattr(self.program.roles.get(r), "label", r) for r in leaving.roles)
+                raise _Abort(TransitionFailure(
+                    "FORBIDDEN", f"only {who} may move the instance out of the stage {leaving.label}",
+                    current_version=row.version))
+            if isinstance(action, Next) and action.target_record_id is not None:
+                self._refuse_unseen_target(caller, data, defn, state, action.target_record_id)
             outcome = step(defn, state, action, data.now, data, caller.user, new_id=new_id)
             if isinstance(outcome, Refused):
+                stage = defn.stages[state.active_stage]
+                blocking = tuple(s for name in outcome.missing_steps for s in stage.steps if s.name == name)
                 raise _Abort(TransitionFailure(str(outcome.code), outcome.message, outcome.missing_steps,
-                                               row.version))
+                                               row.version, outcome.unmet_gates, blocking))
             if not outcome.changed:
                 return row
             try:
@@ -524,15 +680,31 @@ class Service(Reads):
         result: InstanceRow | TransitionFailure = self._run(command)
         return result
 
+    def _refuse_unseen_target(self, caller: Caller, data: TxData, defn: ProcessDefinition, state: InstanceState,
+                              target_id: str) -> None:
+        """``moveNext``'s target record, when the caller may not read it, is refused as the engine refuses one
+        that doesn't exist (the same code and words), so that a move can't tell it exists. Only a stage entered
+        ``via`` a lookup reads a target at all (the engine ignores it elsewhere): that is the one to word it by."""
+        target = data.row(target_id)
+        if target is None or self.access.readable(caller, target):
+            return
+        following = next_stage(defn, state, data, data.now)
+        if following is not None and following.via is not None:
+            raise _Abort(TransitionFailure("INVALID", f"there is no {following.entity} record {target_id}",
+                                           current_version=state.version))
+
     def _apply(self, tx: Tx, data: TxData, work: _Work, defn: ProcessDefinition, moved: Moved, caller: Caller,
                before: InstanceState | None) -> InstanceState:
         """Execute a step's effects in order, then ask the plugins whether the change may stand."""
         state = moved.state
         for effect in moved.effects:
             if isinstance(effect, CreateRecord):
+                if not self.access.may_create(caller, effect.entity):  # the mover creates it: its grants count
+                    raise _Abort(TransitionFailure("FORBIDDEN", f"your roles may not create {effect.entity} "
+                                                                "records, which the next stage needs"))
                 try:
                     self._insert_record(data, effect.entity, effect.values, enforce_locks=False,
-                                        record_id=effect.temp_id)
+                                        record_id=effect.temp_id, owner=caller.user)
                 except _Abort as abort:
                     raise _Abort(_move_failure(abort.failure, f"the new {effect.entity} record")) from None
             elif isinstance(effect, SetField):
@@ -579,7 +751,12 @@ class Service(Reads):
                 stage = defn.stage(op.stage)
                 entity = stage.entity if stage is not None else defn.entity
                 record_id = dict(row.bound).get(entity, row.record_id)
-                tx.open_visit(row.id, defn.name, op.stage, entity, record_id, now, by)
+                # A stage with an sla: the visit is due then, from its entry (a new visit, a new clock).
+                due = None if stage is None or stage.sla_seconds is None else \
+                    now + dt.timedelta(seconds=stage.sla_seconds)
+                tx.open_visit(row.id, defn.name, op.stage, entity, record_id, now, by, due)
+                if due is not None and (work.due is None or due < work.due):
+                    work.due = due
                 if record_id != row.record_id:
                     tx.link_record(record_id, row.id)
         for event in moved.events:
@@ -606,17 +783,45 @@ class ActionContext:
         return self._data.now
 
     def notify(self, role: str, message: str) -> None:
-        """Record a notification in the instance's history and publish it."""
+        """Record a notification for the users of ``role`` (their inbox, the instance's notifications, its
+        history) and publish it."""
         o = self.origin
+        # An argument whose expression came out empty (a field left empty) is stored as empty text.
+        add_notification(self._tx, o.instance_id, o.process, o.stage, _text(role), _text(message), self.now, o.by)
         self._tx.append_event(o.instance_id, "notification", o.stage, self.now, o.by,
                               {"role": role, "message": message})
         record_id = self._record_of_instance()
         self._work.events.append(ProcessEvent("notification", o.instance_id, record_id, o.process, o.stage, self.now,
                                               o.by, {"role": role, "message": message}))
 
+    def webhook(self, url: str, event: str) -> None:
+        """Put a POST of ``event`` to ``url`` in the outbox, in the move's transaction: sent once the move has
+        committed, never if it rolls back (:mod:`bpf_dsl.service.outbox`). The body carries the instance's
+        record with its values as they are at this point of the move."""
+        o = self.origin
+        record_id = self._record_of_instance()
+        record = self._data.row(record_id) if record_id else None
+        values = self._service.values_of(record) if record is not None else {}
+        delivery_id = ordered_id()
+        body = webhook_body(delivery_id, _text(event), self.now, instance_id=o.instance_id, process=o.process,
+                            stage=o.stage, trigger=o.trigger, by=o.by, record_id=record_id,
+                            entity=record.entity if record is not None else None, values=values)
+        # An empty url (a field left empty) is written all the same: its delivery fails at its first attempt,
+        # where an operator sees it (`bpf deliveries list`), rather than the move failing or nothing showing.
+        add_delivery(self._tx, DeliveryRow(delivery_id, o.instance_id, o.process, o.stage, _text(url), _text(event),
+                                           body, PENDING, 0, self.now, None, self.now, None))
+        self._work.deliveries += 1
+
     def _record_of_instance(self) -> str:
-        row = self._tx.get_instance(self.origin.instance_id)
-        return row.record_id if row is not None else (self.origin.record_id or "")
+        instance_id = self.origin.instance_id
+        known = self._data.primaries.get(instance_id)
+        if known is not None:
+            return known
+        row = self._tx.get_instance(instance_id)
+        if row is None:  # an instance being started: not written yet, on its primary record
+            return self.origin.record_id or ""
+        self._data.primaries[instance_id] = row.record_id
+        return row.record_id
 
     def record(self, record_id: str | None = None) -> Mapping[str, Any] | None:
         """The values of a record (default: the one the action's stage works on)."""
@@ -656,13 +861,37 @@ class ActionContext:
         """
         if entity not in self._service.program.entities:
             raise ActionFailed(f"unknown entity {entity}")
-        row = self._service._insert_record(self._data, entity, values, enforce_locks=False)
+        row = self._service._insert_record(self._data, entity, values, enforce_locks=False, owner=self.caller.user)
         if start_process:
             mine = self._service.visible_processes(self.caller, entity)
             if mine:
                 self._service._start_instance(self._tx, self._data, self._work, self.caller, mine[0], row.id,
                                               make_active=True)
         return row.id
+
+
+def _stage_left(defn: ProcessDefinition, state: InstanceState, action: Action) -> StageDef | None:
+    """The stage ``action`` would move an active instance out of, when that stage's ``roles`` govern it.
+
+    Stage roles limit what LANGUAGE.md names: moving forward, back (``movePrevious``, ``setActiveStage`` to
+    another stage) and finishing there. Abandon, reactivate, switching and action steps are the process
+    roles' (docs/decisions.md). A finished or aborted instance is left to the engine: NOT_ACTIVE says more.
+    """
+    if not state.is_active:
+        return None
+    stage = defn.stages[state.active_stage]
+    if not stage.roles:
+        return None
+    if isinstance(action, Next | Previous | Finish):
+        return stage
+    if isinstance(action, SetActive) and action.stage != stage.name:
+        return stage
+    return None
+
+
+def _text(value: object) -> str:
+    """An action's text argument as stored: empty (None) as empty text."""
+    return "" if value is None else str(value)
 
 
 def _record_to_write(data: TxData, record_id: str, expected_version: int | None) -> RecordRow:

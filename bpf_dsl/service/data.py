@@ -28,6 +28,9 @@ class TxData:
         self.deps = deps  # a read's dependencies being recorded (reads only: commands never keep answers)
         self._rows: dict[str, RecordRow | None] = {}
         self._values: dict[str, dict[str, Any]] = {}
+        #: The primary record of each instance this transaction has read (what actions' notifications and
+        #: webhooks name): read once, however many actions a hook calls.
+        self.primaries: dict[str, str] = {}
 
     def entity_spec(self, entity: str) -> EntitySpec:
         """The declared entity."""

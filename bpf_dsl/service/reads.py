@@ -12,15 +12,26 @@ import dataclasses
 import datetime as dt
 import functools
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from bpf_dsl.definition import ProcessDefinition, Program, StageDef, StepDef
-from bpf_dsl.engine import EMPTY_FORM, StepStatus, active_path, can_move_next, missing_steps, stage_steps
-from bpf_dsl.model import FieldSpec
+from bpf_dsl.engine import (
+    EMPTY_FORM,
+    InstanceState,
+    StepStatus,
+    active_path,
+    can_move_next,
+    missing_steps,
+    stage_steps,
+    unmet_gates,
+)
+from bpf_dsl.model import EntitySpec, FieldSpec
+from bpf_dsl.nodes import derive_label
 from bpf_dsl.plugins import Registry
+from bpf_dsl.service.access import ALL, OWN, Access, is_veiled, strip, veiled
 from bpf_dsl.service.data import TxData
 from bpf_dsl.service.diagrams import Diagrams
 from bpf_dsl.service.recording import Dependencies, opaque, reads_may_depend_on_time, record, recording
@@ -48,11 +59,16 @@ class FormField:
 
 @dataclass(frozen=True, slots=True)
 class StageBar:
-    """A stage of the active path with its state (COMPLETED, ACTIVE, UPCOMING) and steps."""
+    """A stage of the active path with its state (COMPLETED, ACTIVE, UPCOMING) and steps.
+
+    ``unmet_gates``: the messages of the stage's ``gate`` lines that fail on current data, for the active and
+    upcoming stages of an active instance (a completed stage was passed; going back to it checks again).
+    """
 
     stage: StageDef
     state: str
     steps: tuple[BarStep, ...]
+    unmet_gates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +81,9 @@ class Visit:
     exited_at: dt.datetime | None
     seconds: float | None
     by: str
+    #: Its stage's sla from its entry (None: no sla), and when its ``on overdue`` fired (None: not, or not yet).
+    due_at: dt.datetime | None = None
+    overdue_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +97,7 @@ class InstanceDetail:
     active_path: tuple[StageDef, ...]
     missing: tuple[StepDef, ...]
     can_move_next: bool
+    unmet_gates: tuple[str, ...] = ()  # the messages of the active stage's failing gates (none unless active)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +112,21 @@ class StageStats:
 
 
 @dataclass(frozen=True, slots=True)
+class OutcomeCount:
+    """How many instances of a process finished with one ``finish OUTCOME "Label"``."""
+
+    name: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class Analytics:
     """Records per active stage, conversion between consecutive stages, time in stage.
 
-    ``stages`` holds the same numbers per stage of ``definition``, in stage order.
+    ``stages`` holds the same numbers per stage of ``definition``, in stage order; ``outcomes`` the finished
+    instances per outcome: each the definition declares (in text order, zero too), then any that only
+    instances of older versions ended on.
     """
 
     process: str
@@ -105,6 +136,7 @@ class Analytics:
     p90_seconds: dict[str, float]
     definition: ProcessDefinition
     stages: tuple[StageStats, ...]
+    outcomes: tuple[OutcomeCount, ...] = ()
 
 
 MAX_PAGE = 500  # records in one page of `records`
@@ -119,6 +151,8 @@ class Reads:
     diagrams: Diagrams
     registry: Registry
     clock: Callable[[], dt.datetime]
+    #: Who may see and change which records (:mod:`bpf_dsl.service.access`): every read below asks it.
+    access: Access
 
     # -- keeping answers ---------------------------------------------------------------------------------
     def recording(self) -> AbstractContextManager[Dependencies]:
@@ -147,43 +181,126 @@ class Reads:
                 and all(now.instances.get(iid) == deps.instances[iid] for iid in alone)
                 and all(now.involving[rid] == seen for rid, seen in deps.involving.items()))
 
+    def audience(self, caller: Caller) -> Hashable:
+        """What a read's answer depends on of the caller: its roles, and its user name where some ``own`` grant
+        makes what it may see its own (:attr:`Access.personal`). Callers of one audience get the same answers."""
+        return (caller.roles, caller.user) if self.access.personal else caller.roles
+
     def may_see(self, caller: Caller, process: str) -> bool:
         """Whether the caller's roles allow a process (one the program doesn't have: admins only)."""
         defn = self.program.processes.get(process)
         return caller.may_use(defn.roles if defn is not None else ())
 
     def visible(self, caller: Caller, row: InstanceRow) -> bool:
-        """Whether the caller's roles allow the instance's process."""
+        """Whether the caller's roles allow the instance's process (its primary record is asked apart:
+        :meth:`_readable_instances`)."""
         return self.may_see(caller, row.process)
+
+    def readable_instances(self, caller: Caller, rows: list[InstanceRow], tx: Tx | None = None) -> list[InstanceRow]:
+        """Of instances read already, those the caller may see (:meth:`_readable_instances`), in ``tx`` if given:
+        what any read of instances by other means (a page of notifications) filters them with."""
+        if tx is not None:
+            return self._readable_instances(tx, caller, rows)
+        with self.storage.read() as own:
+            return self._readable_instances(own, caller, rows)
+
+    def _readable_instances(self, tx: Tx, caller: Caller, rows: list[InstanceRow],
+                            known: dict[str, RecordRow] | None = None) -> list[InstanceRow]:
+        """Of ``rows``, those the caller may see: its roles allow the process, and it may read the primary
+        record (an instance of a record that doesn't exist for the caller doesn't either).
+
+        Where the caller reads every record of the primary entity (or none), the entity decides without a
+        query; where only its own, the primary records' owners are read (``known`` ones first, the others in
+        one query), and noted as what the answer depends on.
+        """
+        access = self.access
+        out: list[InstanceRow] = []
+        pending: list[InstanceRow] = []
+        for row in rows:
+            if not self.visible(caller, row):
+                continue
+            if caller.is_admin:
+                out.append(row)
+                continue
+            defn = self.program.processes.get(row.process)
+            scope = access.scope(caller, "read", defn.entity) if defn is not None else None
+            if scope == ALL:
+                out.append(row)
+            elif scope == OWN:
+                pending.append(row)
+        if not pending:
+            return out
+        known = dict(known or {})
+        missing = [r.record_id for r in pending if r.record_id not in known]
+        if missing:
+            known.update(tx.get_records(missing))
+        deps = recording()
+        keep = {r.id for r in out}
+        for row in pending:
+            primary = known.get(row.record_id)
+            if deps is not None:
+                deps.record(row.record_id, primary)  # its owner decides: an assign changes its version
+            if primary is not None and access.readable(caller, primary):
+                keep.add(row.id)
+        return [r for r in rows if r.id in keep]  # in the order given (newest activity first)
 
     def visible_process(self, caller: Caller, name: str) -> ProcessDefinition | None:
         """The current definition of a process, if the program has it and the caller's roles allow it."""
         defn = self.program.processes.get(name)
         return defn if defn is not None and caller.may_use(defn.roles) else None
 
-    def values_of(self, row: RecordRow) -> dict[str, Any]:
-        """A record's stored values (JSON shapes) with every declared field present, an empty one as None."""
+    def values_of(self, row: RecordRow, caller: Caller | None = None) -> dict[str, Any]:
+        """A record's stored values (JSON shapes) with every declared field present, an empty one as None;
+        with ``caller``, only the fields it may read (the others are absent, not null)."""
         spec = self.program.entities.get(row.entity)
-        return present(spec, row.values) if spec is not None else dict(row.values)
+        if spec is None:
+            return dict(row.values)
+        if caller is not None and is_veiled(row):
+            return {}  # a record the caller may not read: not even which fields it has
+        values = present(spec, row.values)
+        hidden = self.access.hidden(caller, row.entity) if caller is not None else frozenset()
+        return {k: v for k, v in values.items() if k not in hidden} if hidden else values
 
     def get_record(self, caller: Caller, record_id: str) -> RecordRow | None:
-        """A record by id."""
+        """A record by id, as the caller may see it (None when it may not read it: :meth:`Access.view`)."""
         with self.storage.read() as tx:
             row = tx.get_record(record_id)
         deps = recording()
         if deps is not None:
             deps.record(record_id, row)
-        return row
+        return self.access.view(caller, row)
 
     def get_records(self, caller: Caller, ids: list[str]) -> dict[str, RecordRow]:
-        """Records by id, in one query (for DataLoaders)."""
+        """Records by id, in one query (for DataLoaders), as the caller may see them (unreadable ones absent)."""
         with self.storage.read() as tx:
             found = tx.get_records(ids)
         deps = recording()
         if deps is not None:
             for rid in ids:
                 deps.record(rid, found.get(rid))
-        return found
+        view = self.access.view
+        out = {}
+        for rid, row in found.items():
+            seen = view(caller, row)
+            if seen is not None:
+                out[rid] = seen
+        return out
+
+    @staticmethod
+    def veiled(record_id: str, entity: str) -> RecordRow:
+        """What may be shown of a record the caller may not read where one must be (an instance's record): its
+        id and entity (:func:`~bpf_dsl.service.access.veiled`); every read of it shows nothing more."""
+        return veiled(record_id, entity)
+
+    def allowed_verbs(self, caller: Caller, row: RecordRow) -> tuple[str, ...]:
+        """What the caller may do with a record it reads: the verbs of :data:`~bpf_dsl.model.VERBS` granted
+        on it (``create`` meaning: records of its entity); none on a veiled one."""
+        return () if is_veiled(row) else self.access.verbs(caller, row)
+
+    def readable_entities(self, caller: Caller) -> list[EntitySpec]:
+        """The entities the caller may read records of, each with only the fields it may read."""
+        found = (self.access.readable_spec(caller, name) for name in self.program.entities)
+        return [spec for spec in found if spec is not None]
 
     def list_records(self, caller: Caller, entity: str, where: Any = None, stage: str | None = None,
                      first: int = 50, after: str | None = None, process: str | None = None,
@@ -194,6 +311,12 @@ class Reads:
             raise ValueError(f"unknown entity {entity!r}")
         if isinstance(where, dict) and "id" in where:
             raise ValueError("`id` is not a field to match: read a record by its id with record(id:)")
+        hidden = self.access.hidden(caller, entity)
+        if hidden and isinstance(where, dict):
+            # A match on a value the caller may not read would tell it: such a field is no field of theirs.
+            for name in where:
+                if name in hidden:
+                    raise ValueError(f"`{name}` is not a field of {entity}")
         values, errors = parse_input(spec, where or {})
         if errors:
             raise ValueError("; ".join(e.message for e in errors))
@@ -204,36 +327,49 @@ class Reads:
         if not 0 <= first <= MAX_PAGE:
             raise ValueError(f"`first` must be between 0 and {MAX_PAGE}, not {first}")
         opaque()
+        listable, owner = self.access.list_owner(caller, entity)
+        if not listable:
+            return Page([], None, 0)  # records the caller may not read don't exist for it: none at all
         with self.storage.read() as tx:
-            return tx.list_records(entity, matching, process, stage, first, after, search or None)
+            page = tx.list_records(entity, matching, process, stage, first, after, search or None,
+                                   owner=owner, unsearched=sorted(hidden))
+        if not hidden:
+            return page
+        return Page([strip(r, hidden) for r in page.items], page.next_cursor, page.total)
 
     def instances_of(self, caller: Caller, record_id: str) -> list[InstanceRow]:
         """The record's instances the caller may see, newest activity first."""
-        with self.storage.read() as tx:
-            rows = tx.instances_involving_many([record_id])[record_id]
-        deps = recording()
-        if deps is not None:
-            deps.instances_of(record_id, rows)
-        return [r for r in rows if self.visible(caller, r)]
+        return self.instances_of_many(caller, [record_id]).get(record_id, [])
 
     def instances_of_many(self, caller: Caller, record_ids: list[str]) -> dict[str, list[InstanceRow]]:
-        """Instances of many records in one query (for DataLoaders)."""
+        """Instances of many records in one query (for DataLoaders); none for a record the caller may not
+        read, and only the instances it may see (:meth:`_readable_instances`)."""
+        deps = recording()
         with self.storage.read() as tx:
             found = tx.instances_involving_many(record_ids)
-        deps = recording()
-        if deps is not None:
+            records = tx.get_records(record_ids) if any(found.values()) else {}
+            if deps is not None:
+                for rid, rows in found.items():
+                    deps.instances_of(rid, rows)
+                    if rows:
+                        deps.record(rid, records.get(rid))
+            out: dict[str, list[InstanceRow]] = {}
             for rid, rows in found.items():
-                deps.instances_of(rid, rows)
-        return {rid: [r for r in rows if self.visible(caller, r)] for rid, rows in found.items()}
+                record = records.get(rid)
+                out[rid] = self._readable_instances(tx, caller, rows, records) \
+                    if record is not None and self.access.readable(caller, record) else []
+        return out
 
     def get_instance(self, caller: Caller, instance_id: str) -> InstanceRow | None:
         """An instance by id, if the caller may see it."""
         with self.storage.read() as tx:
             row = tx.get_instance(instance_id)
-        deps = recording()
-        if deps is not None:
-            deps.instance(instance_id, row)
-        return row if row is not None and self.visible(caller, row) else None
+            deps = recording()
+            if deps is not None:
+                deps.instance(instance_id, row)
+            if row is None or not self._readable_instances(tx, caller, [row]):
+                return None
+        return row
 
     def active_instance(self, caller: Caller, record: RecordRow) -> InstanceRow | None:
         """The instance the bar shows: the record's active one if visible, else its newest visible one."""
@@ -246,7 +382,9 @@ class Reads:
         if deps is not None:
             deps.record(record.id, record)
             deps.instances_of(record.id, found)
-        return self.active_among(record, [r for r in found if self.visible(caller, r)])
+        if not self.access.readable(caller, record):
+            return None
+        return self.active_among(record, self._readable_instances(tx, caller, found, {record.id: record}))
 
     @staticmethod
     def active_among(record: RecordRow, rows: list[InstanceRow]) -> InstanceRow | None:
@@ -276,7 +414,8 @@ class Reads:
             missing = tuple(missing_steps(defn, state, data)) if row.status == "active" else ()
             movable = row.status == "active" and can_move_next(defn, state, data, data.now)
             return InstanceDetail(row, defn, defn.stages[state.active_stage],
-                                  tuple(defn.stages[i] for i in state.traversed), path, missing, movable)
+                                  tuple(defn.stages[i] for i in state.traversed), path, missing, movable,
+                                  _gates_now(defn, state, data))
 
     def process_bar(self, caller: Caller, record_id: str) -> tuple[InstanceDetail, list[StageBar]] | None:
         """The bar of the record's active instance: the active path with each stage's state and steps."""
@@ -302,21 +441,46 @@ class Reads:
                     kind = "COMPLETED"
                 else:
                     kind = "UPCOMING"
-                steps = self._bar_steps(stage, stage_steps(defn, state, data, stage.index))
-                bars.append(StageBar(stage, kind, steps))
+                steps = self._bar_steps(stage, stage_steps(defn, state, data, stage.index),
+                                        self._unseen(caller, data, state, stage))
+                gates = tuple(unmet_gates(defn, state, data, data.now, stage.index)) \
+                    if stage.gates and kind != "COMPLETED" and row.status == "active" else ()
+                bars.append(StageBar(stage, kind, steps, gates))
             missing = tuple(missing_steps(defn, state, data)) if row.status == "active" else ()
             movable = row.status == "active" and can_move_next(defn, state, data, data.now)
             detail = InstanceDetail(row, defn, defn.stages[state.active_stage],
-                                    tuple(defn.stages[i] for i in state.traversed), tuple(path), missing, movable)
+                                    tuple(defn.stages[i] for i in state.traversed), tuple(path), missing, movable,
+                                    _gates_now(defn, state, data))
         return detail, bars
 
-    def _bar_steps(self, stage: StageDef, statuses: list[StepStatus]) -> tuple[BarStep, ...]:
-        """The engine's step statuses with each value in API.md's JSON shape."""
+    def _unseen(self, caller: Caller, data: TxData, state: InstanceState,
+                stage: StageDef) -> frozenset[str] | None:
+        """The fields of ``stage``'s record that the caller may not read: the restricted ones; None when it may
+        read none of them (the record the stage works on doesn't exist for it)."""
+        if caller.is_admin:
+            return frozenset()
+        access = self.access
+        bound = next((rid for entity, rid in state.bound if entity == stage.entity), None)
+        record = data.row(bound) if bound is not None else None  # read already by the steps: no query
+        if record is not None:
+            return access.hidden(caller, stage.entity) if access.readable(caller, record) else None
+        # Not bound yet (a stage ahead on another entity): what the caller may read of such records at all.
+        return access.hidden(caller, stage.entity) if access.may_read_entity(caller, stage.entity) else None
+
+    def _bar_steps(self, stage: StageDef, statuses: list[StepStatus],
+                   unseen: frozenset[str] | None = frozenset()) -> tuple[BarStep, ...]:
+        """The engine's step statuses with each value in API.md's JSON shape; a data step on a field in
+        ``unseen`` (all of them when it is None) shows as hidden, without its value (LANGUAGE.md)."""
         spec = self.program.entities.get(stage.entity)
         fields = spec.fields if spec is not None else {}
         out = []
         for s in statuses:
-            field = fields.get(s.step.field) if s.step.field else None
+            name = s.step.field
+            if name is not None and (unseen is None or name in unseen):
+                # A rule's recommendation on it may be about its value: not shown either.
+                out.append(dataclasses.replace(s, value=None, hidden=True, recommendation=None))
+                continue
+            field = fields.get(name) if name else None
             value = to_json(field, s.value) if field is not None and s.value is not None else None
             out.append(dataclasses.replace(s, value=value))
         return tuple(out)
@@ -370,7 +534,8 @@ class Reads:
                 missing = tuple(missing_steps(defn, state, data)) if row.status == "active" else ()
                 movable = row.status == "active" and can_move_next(defn, state, data, data.now)
                 out.append(InstanceDetail(row, defn, defn.stages[state.active_stage],
-                                          tuple(defn.stages[i] for i in state.traversed), path, missing, movable))
+                                          tuple(defn.stages[i] for i in state.traversed), path, missing, movable,
+                                          _gates_now(defn, state, data)))
         return out
 
     def histories(self, rows: list[InstanceRow]) -> list[list[Visit]]:
@@ -388,28 +553,41 @@ class Reads:
             for v in found.get(row.id, []):
                 stage = defn.stage(v.stage) if defn is not None else None
                 seconds = (v.exited_at - v.entered_at).total_seconds() if v.exited_at is not None else None
-                visits.append(Visit(stage, v.stage, v.entered_at, v.exited_at, seconds, v.by))
+                visits.append(Visit(stage, v.stage, v.entered_at, v.exited_at, seconds, v.by, v.due_at, v.overdue_at))
             out.append(visits)
         return out
 
-    def forms(self, rows: list[RecordRow]) -> list[list[FormField]]:
+    def forms(self, rows: list[RecordRow], caller: Caller | None = None) -> list[list[FormField]]:
         """What the business rules say about stored records: every declared field's value and state, per record
-        (none for a record of an entity the program doesn't declare)."""
+        (none for a record of an entity the program doesn't declare).
+
+        With ``caller`` (the rows as it sees them: :meth:`get_records`), only the fields it may read; the
+        rules still run on every value, so the rows that lost values to it are read again, whole, first.
+        """
         out: list[list[FormField]] = []
+        hidden_of = {row.entity: self.access.hidden(caller, row.entity) for row in rows} if caller is not None \
+            else {}
         with self.storage.read() as tx:
             data = TxData(tx, self.program, self.clock(), recording())
+            stripped = [row.id for row in rows if hidden_of.get(row.entity)]
+            whole = tx.get_records(stripped) if stripped else {}
             for row in rows:
                 spec = self.program.entities.get(row.entity)
-                if spec is None:
+                if spec is None or (caller is not None and is_veiled(row)):
                     out.append([])
                     continue
-                data.remember(row)
-                values = data.values(row.entity, row.id)
-                form = data.form(row.entity, row.id) if values is not None else EMPTY_FORM
+                hidden = hidden_of.get(row.entity, frozenset())
+                full = whole.get(row.id) if hidden else row
+                if full is None:
+                    out.append([])
+                    continue
+                data.remember(full)
+                values = data.values(full.entity, full.id)
+                form = data.form(full.entity, full.id) if values is not None else EMPTY_FORM
                 got = values or {}
                 out.append([FormField(f, to_json(f, got.get(f.name)), form.is_required(f.name, f.required),
                                       f.name in form.hidden, f.name in form.locked, form.recommendation(f.name))
-                            for f in spec.field_list()])
+                            for f in spec.field_list() if f.name not in hidden])
         return out
 
     def history(self, row: InstanceRow) -> list[Visit]:
@@ -424,13 +602,15 @@ class Reads:
         for v in visits:
             stage = defn.stage(v.stage) if defn is not None else None
             seconds = (v.exited_at - v.entered_at).total_seconds() if v.exited_at is not None else None
-            out.append(Visit(stage, v.stage, v.entered_at, v.exited_at, seconds, v.by))
+            out.append(Visit(stage, v.stage, v.entered_at, v.exited_at, seconds, v.by, v.due_at, v.overdue_at))
         return out
 
     def analytics(self, caller: Caller, process: str) -> Analytics | None:
         """Counts per active stage, conversion between consecutive stages, median and p90 time in stage."""
         defn = self.visible_process(caller, process)
-        if defn is None:
+        if defn is None or self.access.scope(caller, "read", defn.entity) != ALL:
+            # Counts and times of records the caller may not all read would tell about the others: a caller
+            # who reads only its own records (or none) sees no analytics (docs/security.md).
             return None
         opaque()
         with self.storage.read() as tx:
@@ -438,6 +618,7 @@ class Reads:
             durations = tx.stage_durations(process)
             moves = tx.transitions(process)
             visitors = tx.visitors(process)
+            finished = tx.outcome_counts(process)
         # Conversion a → b: of the instances that reached a, the share that went on from a to b
         # (forward moves only: stage b after stage a in the definition).
         order = {s.name: s.index for s in defn.stages}
@@ -450,7 +631,11 @@ class Reads:
             onward = [v for (a, _b), v in conversion.items() if a == s.name]
             stages.append(StageStats(s, counts.get(s.name, 0), median.get(s.name), p90.get(s.name),
                                      min(1.0, sum(onward)) if onward else None))
-        return Analytics(process, counts, conversion, median, p90, defn, tuple(stages))
+        declared = dict(defn.outcomes)
+        outcomes = [OutcomeCount(name, label, finished.get(name, 0)) for name, label in defn.outcomes]
+        outcomes += [OutcomeCount(name, derive_label(name), n) for name, n in sorted(finished.items())
+                     if name not in declared]
+        return Analytics(process, counts, conversion, median, p90, defn, tuple(stages), tuple(outcomes))
 
     def diagram(self, caller: Caller, process: str, fmt: str = "svg") -> str | None:
         """A diagram of a process of the program (svg, mermaid or dot); None if unknown or not the caller's.
@@ -459,6 +644,14 @@ class Reads:
         """
         defn = self.visible_process(caller, process)
         return self.diagrams.draw(defn, fmt) if defn is not None else None
+
+
+def _gates_now(defn: ProcessDefinition, state: InstanceState, data: TxData) -> tuple[str, ...]:
+    """The messages of the active stage's failing gates; none for an instance that isn't active (nothing to
+    leave), as ``missingSteps``."""
+    if not state.is_active or not defn.stages[state.active_stage].gates:
+        return ()
+    return tuple(unmet_gates(defn, state, data, data.now))
 
 
 def _note_version(program: Program, row: InstanceRow) -> None:

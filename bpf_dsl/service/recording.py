@@ -69,8 +69,9 @@ class Dependencies:
 
 def reads_may_depend_on_time(program: Program, registry: Registry) -> bool:
     """Whether what a read computes may change with the clock alone: whether an expression evaluated when
-    reading (a business rule, a branch condition of a flow) calls a function given the evaluation environment
-    (``now()``, ``today()``, a pack's function with ``needs_env``), or calls one the registry doesn't know.
+    reading (a business rule, a branch condition of a flow, a stage's gate) calls a function given the evaluation
+    environment (``now()``, ``today()``, a pack's function with ``needs_env``), or calls one the registry doesn't
+    know.
     Hooks, ``create`` blocks and actions run only in commands. Unknown (a program without its ASTs): True."""
     if len(program.process_nodes) < len(program.processes) or (program.rules and not program.rule_nodes):
         return True
@@ -93,6 +94,9 @@ def reads_may_depend_on_time(program: Program, registry: Registry) -> bool:
                 if arm.condition is not None:
                     exprs.append(arm.condition)
                 flow.extend(arm.body)
+        elif isinstance(flow_item, n.Stage):
+            # `unmetGates` and `canMoveNext` are computed when reading: `gate days_between(..., today()) ...`
+            exprs.extend(gate.condition for gate in flow_item.gates)
     while exprs:
         e = exprs.pop()
         if isinstance(e, n.Call):

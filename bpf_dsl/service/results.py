@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bpf_dsl.definition import StepDef
 from bpf_dsl.model import BUILTIN_ROLES
 from bpf_dsl.service.values import FieldError
 
@@ -33,12 +34,18 @@ SYSTEM = Caller("system", frozenset({"admin"}))
 
 @dataclass(frozen=True, slots=True)
 class TransitionFailure:
-    """A refused instance command; ``code`` is one of API.md's TransitionErrorCode names."""
+    """A refused instance command; ``code`` is one of API.md's TransitionErrorCode names.
+
+    For ``STAGE_GATE``: ``missing_steps`` names the steps that block the active stage (``missing_step_defs``
+    holds the steps themselves, as the API shows them) and ``unmet_gates`` the messages of its failing gates.
+    """
 
     code: str
     message: str
     missing_steps: tuple[str, ...] = ()
     current_version: int | None = None
+    unmet_gates: tuple[str, ...] = ()
+    missing_step_defs: tuple[StepDef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

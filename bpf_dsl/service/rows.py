@@ -20,7 +20,7 @@ def state_of(row: InstanceRow, defn: ProcessDefinition) -> InstanceState:
         defn.by_name[row.active_stage], tuple(defn.by_name[s] for s in row.traversed if s in defn.by_name),
         # Storage keeps bindings as a JSON object (key order not kept): the primary record goes first again.
         tuple(sorted(row.bound.items(), key=lambda kv: kv[0] != defn.entity)), row.stage_started_at,
-        row.created_at, row.completed_at, row.version, frozenset(row.actions_done))
+        row.created_at, row.completed_at, row.version, frozenset(row.actions_done), row.outcome)
 
 
 def row_of(state: InstanceState, defn: ProcessDefinition, now: dt.datetime,
@@ -31,4 +31,4 @@ def row_of(state: InstanceState, defn: ProcessDefinition, now: dt.datetime,
                        stages[state.active_stage].name, tuple(stages[i].name for i in state.traversed),
                        dict(state.bound),
                        state.stage_started_at, created_at or state.created_at, now, state.completed_at, state.version,
-                       tuple(sorted(state.actions_done)))
+                       tuple(sorted(state.actions_done)), state.outcome)

@@ -72,7 +72,9 @@ def load_samples(service: Service, registry: Registry, caller: Caller = SYSTEM, 
     Idempotent-ish: a sample is skipped when its entity already had records before
     the call (so a second ``--demo`` start adds nothing), or isn't in the program
     (its pack's module wasn't imported). A lookup value ``"@KEY"`` names the record
-    of another sample of the same pack; a sample referring to a skipped one is skipped.
+    of another sample of the same pack, ``"@PACK.KEY"`` one of another pack (whose
+    samples are then loaded first: a pack's shared accounts before the cases that name
+    them); a sample referring to a skipped one, or to a pack that isn't there, is skipped.
     A sample that fails is logged (its record stays where it got to) and the others
     go on, or it raises :class:`SampleError` when ``strict``. Run it before the
     service takes requests: it sets the service's clock back while it works (and
@@ -83,19 +85,23 @@ def load_samples(service: Service, registry: Registry, caller: Caller = SYSTEM, 
     real_clock = service.clock
     end = now or real_clock()
     created = 0
+    loaded: dict[str, _Pack] = {}
     try:
-        for pack, specs in registry.samples.items():
-            created += _Pack(service, caller, pack, specs, existing, end, strict).load()
+        for pack, specs in _dependency_order(registry.samples):
+            loader = _Pack(service, caller, pack, specs, existing, end, strict, loaded)
+            created += loader.load()
+            loaded[pack] = loader
     finally:
         service.clock = real_clock
     return created
 
 
 class _Pack:
-    """Loading the samples of one pack (keys are local to a pack)."""
+    """Loading the samples of one pack (keys are local to a pack; ``@PACK.KEY`` reads a pack loaded before)."""
 
     def __init__(self, service: Service, caller: Caller, pack: str, specs: Iterable[SampleSpec],
-                 existing: set[str], end: dt.datetime, strict: bool) -> None:
+                 existing: set[str], end: dt.datetime, strict: bool,
+                 others: Mapping[str, _Pack] | None = None) -> None:
         self.service = service
         self.caller = caller
         self.pack = pack
@@ -105,6 +111,7 @@ class _Pack:
         self.strict = strict
         self.keys: dict[str, str] = {}  # key -> record id
         self.skipped: set[str] = set()  # keys of samples not created (entity had records, or not in the program)
+        self.others = others or {}  # the packs loaded before this one, by name
         self.moment = end
 
     def tick(self, at: dt.datetime | None = None, minutes: float = 0) -> None:
@@ -118,7 +125,8 @@ class _Pack:
         while todo:
             later: list[tuple[int, SampleSpec]] = []
             for index, spec in todo:
-                waiting = [k for k in _references(spec) if k in known and k not in self.keys and k not in self.skipped]
+                waiting = [k for k in _references(spec, self.pack)
+                           if k in known and k not in self.keys and k not in self.skipped]
                 if waiting:
                     later.append((index, spec))
                     continue
@@ -136,7 +144,7 @@ class _Pack:
                     log.warning("%s", err)
             if len(later) == len(todo):  # references that can never resolve (a cycle): report them
                 for index, spec in later:
-                    cycle = self.error(index, spec, f"its references {_references(spec)} form a cycle")
+                    cycle = self.error(index, spec, f"its references {_references(spec, self.pack)} form a cycle")
                     if self.strict:
                         raise cycle
                     log.warning("%s", cycle)
@@ -234,6 +242,11 @@ class _Pack:
             if spec is None or spec.type.kind != "lookup" or not isinstance(value, str) or not value.startswith("@"):
                 continue
             key = value[1:]
+            pack, dot, other_key = key.partition(".")
+            if dot and pack != self.pack:
+                out[name] = self.other_pack(pack, other_key, name, fail)
+                continue
+            key = other_key if dot else key
             if key in self.keys:
                 out[name] = self.keys[key]
             elif key in self.skipped:
@@ -242,12 +255,53 @@ class _Pack:
                 raise fail(f"`{name}` refers to `@{key}`, which no sample of the pack defines before it")
         return out
 
+    def other_pack(self, pack: str, key: str, name: str, fail: Callable[[str], SampleError]) -> str:
+        """The id of the sample ``key`` of the pack ``pack`` (loaded before this one)."""
+        other = self.others.get(pack)
+        if other is None or key in other.skipped:
+            raise _Skip()  # that pack has no samples here, or this one of its samples wasn't created
+        if key not in other.keys:
+            raise fail(f"`{name}` refers to `@{pack}.{key}`, which no sample of the {pack} pack defines")
+        return other.keys[key]
 
-def _references(spec: SampleSpec) -> list[str]:
+
+def _references(spec: SampleSpec, pack: str | None = None) -> list[str]:
+    """The keys of the pack's own samples that ``spec`` refers to (``@KEY``, or ``@PACK.KEY`` of its own pack)."""
     found = [v[1:] for v in spec.values.values() if isinstance(v, str) and v.startswith("@")]
     for values in spec.stages.values():
         found += [v[1:] for v in values.values() if isinstance(v, str) and v.startswith("@")]
+    own = [k.partition(".")[2] if k.partition(".")[0] == pack else k for k in found]
+    return [k for k in own if "." not in k]
+
+
+def _packs_referred(specs: Iterable[SampleSpec]) -> set[str]:
+    """The other packs whose samples ``specs`` name as ``@PACK.KEY``."""
+    found: set[str] = set()
+    for spec in specs:
+        for values in (spec.values, *spec.stages.values()):
+            found.update(v[1:].partition(".")[0] for v in values.values()
+                         if isinstance(v, str) and v.startswith("@") and "." in v)
     return found
+
+
+def _dependency_order(samples: Mapping[str, tuple[SampleSpec, ...]]) -> list[tuple[str, tuple[SampleSpec, ...]]]:
+    """The packs' samples with every pack after the packs it refers to (else in the registry's order)."""
+    needs = {pack: _packs_referred(specs) - {pack} for pack, specs in samples.items()}
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(pack: str) -> None:
+        if pack in order or pack in visiting or pack not in samples:
+            return  # done, a cycle (left in the registry's order), or a pack that isn't there
+        visiting.add(pack)
+        for other in sorted(needs[pack]):
+            visit(other)
+        visiting.discard(pack)
+        order.append(pack)
+
+    for pack in samples:
+        visit(pack)
+    return [(pack, samples[pack]) for pack in order]
 
 
 def _ok(result: InstanceRow | TransitionFailure, fail: Callable[[str], SampleError], what: str) -> InstanceRow:

@@ -11,6 +11,7 @@ and rules see) decimals and money are ``Decimal``, dates ``date``, datetimes awa
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,16 @@ from typing import Any
 from bpf_dsl.model import BUILTIN_COLUMNS, NUMBER_KINDS, TEXT_KINDS, EntitySpec, FieldSpec
 
 MAX_TEXT = 100_000  # characters; a text field without `max` is still bounded at the door
+# Numbers are bounded by their kind at the door too, so that every stored number is one both databases and
+# JSON hold as it was given: an integer field takes 64-bit integers (SQLite's integers, PostgreSQL's bigint);
+# decimal and money are stored as JSON numbers, which readers take as doubles: at most 15 digits before the
+# point (every such whole number is exact in a double) and 17 significant digits (what a double's shortest
+# form needs). Beyond, 1e308 was taken as money and echoed as a 309-digit integer, and matching it in
+# `records(where:)` overflowed SQLite's reals.
+MIN_INTEGER, MAX_INTEGER = -(2**63), 2**63 - 1
+MAX_WHOLE_DIGITS = 15
+MAX_SIGNIFICANT_DIGITS = 17
+_DECIMAL_LIMIT = Decimal(10) ** MAX_WHOLE_DIGITS
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ().\-]{3,32}$")
@@ -166,6 +177,7 @@ def _number(spec: FieldSpec, value: Any) -> Any:
     if value is None:
         return None
     if type(value) is int:  # what the general case below comes to for a whole number, without the text
+        _kind_bounds(spec, value)
         if spec.type.kind == "integer":
             _bounds(spec, value, "")
             return value
@@ -180,6 +192,7 @@ def _number(spec: FieldSpec, value: Any) -> Any:
         raise ValueError(f"{spec.label} must be a number") from None
     if not number.is_finite():
         raise ValueError(f"{spec.label} must be a finite number")
+    _kind_bounds(spec, number)
     if spec.type.kind == "integer":
         if number != number.to_integral_value():
             raise ValueError(f"{spec.label} must be a whole number")
@@ -282,6 +295,21 @@ def _bad() -> Any:
     raise ValueError("bad value")
 
 
+def _kind_bounds(spec: FieldSpec, number: int | float | Decimal) -> None:
+    """Raise ValueError if ``number`` is beyond what its field's kind stores exactly (see :data:`MAX_INTEGER`)."""
+    if spec.type.kind == "integer":
+        if not MIN_INTEGER <= number <= MAX_INTEGER:
+            raise ValueError(f"{spec.label} must be between {MIN_INTEGER} and {MAX_INTEGER} (a 64-bit integer)")
+        return
+    exact = number if isinstance(number, Decimal) else Decimal(str(number))
+    if abs(exact) >= _DECIMAL_LIMIT:
+        raise ValueError(f"{spec.label} must be less than 10^{MAX_WHOLE_DIGITS} in size "
+                         f"(at most {MAX_WHOLE_DIGITS} digits before the decimal point)")
+    if exact and len(exact.normalize().as_tuple().digits) > MAX_SIGNIFICANT_DIGITS:
+        raise ValueError(f"{spec.label} has more than {MAX_SIGNIFICANT_DIGITS} significant digits, "
+                         "more than can be stored exactly")
+
+
 def _bounds(spec: FieldSpec, measure: Any, unit: str) -> None:
     suffix = f" {unit}" if unit else ""
     if spec.minimum is not None and measure < spec.minimum:
@@ -325,8 +353,12 @@ def _check_computed(spec: FieldSpec, value: Any) -> None:
     elif kind in NUMBER_KINDS:
         if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
             raise ValueError(f"{spec.label} must be a number")
+        if (isinstance(value, float) and not math.isfinite(value)) or (isinstance(value, Decimal)
+                                                                      and not value.is_finite()):
+            raise ValueError(f"{spec.label} must be a finite number")
         if kind == "integer" and value != int(value):
             raise ValueError(f"{spec.label} must be a whole number")
+        _kind_bounds(spec, value)
         _bounds(spec, value, "")
     elif kind == "choice" and value not in spec.type.option_names:
         raise ValueError(f"{spec.label} must be one of: {', '.join(spec.type.option_names)}")

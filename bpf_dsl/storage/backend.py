@@ -36,8 +36,11 @@ class JsonSql:
     scalar: str
     #: That scalar's parameter, from the field's name and value (``name`` matters for containment: ``{name: v}``).
     scalar_param: Callable[[str, Any], Any]
-    #: A clause on ``r.data``: some text value (not a key) matches the ``LIKE`` pattern ``?`` (escape ``\\``).
+    #: A clause on ``r.data``: some text value (not a key) matches the ``LIKE`` pattern ``?`` (escape ``\\``);
+    #: ``{skip}`` is where a further condition on the value's key goes (fields the caller may not read).
     search: str
+    #: The key of the value :attr:`search` looks at, for ``{skip}``'s condition: ``kv.key``.
+    search_key: str = "kv.key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,10 @@ class Backend:
     #: One line for a person on why the database at a URL can't be used, from the driver's exception (the
     #: URL is shown with its password masked).
     explain: Callable[[str, BaseException], str]
+    #: Appended to :attr:`row_lock` (and its ``OF`` list) when a worker claims due rows (timers, webhook deliveries):
+    #: ``" SKIP LOCKED"`` passes over the rows another server's transaction holds, so that each due row is taken
+    #: by one server and none waits for another. ``""`` where writers are serialised anyway (SQLite).
+    skip_locked: str = ""
 
     @property
     def notifications(self) -> bool:

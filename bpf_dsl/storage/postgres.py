@@ -82,7 +82,8 @@ POSTGRES = Backend(
         scalar="{col} @> ?::jsonb",  # containment: JSONB's GIN-friendly equality of one key
         scalar_param=_jsonb_contains,
         search=("EXISTS (SELECT 1 FROM jsonb_each(r.data) AS kv(k, v) WHERE jsonb_typeof(kv.v) = "
-                "'string' AND (kv.v #>> '{}') ILIKE ? ESCAPE '\\')"),
+                "'string' AND (kv.v #>> '{{}}') ILIKE ? ESCAPE '\\'{skip})"),
+        search_key="kv.k",
     ),
     row_lock=" FOR UPDATE",
     migration_lock=f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})",
@@ -95,6 +96,7 @@ POSTGRES = Backend(
     driver_errors=(psycopg.Error,),
     translate=translate,
     explain=explain,
+    skip_locked=" SKIP LOCKED",
 )
 
 
@@ -137,8 +139,11 @@ class PostgresStorage:
         check_connection(url)
         # Autocommit connections: writes open their transaction explicitly (conn.transaction()), reads
         # send their statements alone, saving BEGIN and COMMIT round trips (psycopg's recommended pattern).
+        # check: a connection is tested (one empty round trip) each time it leaves the pool, and replaced if
+        # it is broken. The server may have ended it (pg_terminate_backend, a restart, an idle timeout in
+        # between): without the check the next request met the dead connection and failed.
         self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=True,
-                                   kwargs={"autocommit": True})
+                                   kwargs={"autocommit": True}, check=ConnectionPool.check_connection)
         self.notifier = PgNotifier(url, self.pool)
 
     @contextmanager

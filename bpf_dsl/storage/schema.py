@@ -123,6 +123,76 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         # `records` lists an entity's records newest first, page by page.
         "CREATE INDEX records_by_entity_created ON records (entity, created_at, id)",
     ]),
+    (6, "record owners", [
+        # Who owns a record (its `own` grants and `assign`) and who created it: user names (LANGUAGE.md).
+        "ALTER TABLE records ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE records ADD COLUMN created_by TEXT NOT NULL DEFAULT ''",
+        # Records stored before: the user of the first stage visit on them (creating a record starts its
+        # default process as the creating user), by the record's own instances first, else by another
+        # record's instance that reached it; a record that no process ever touched is the system's. Both
+        # lookups go by index (instances by record, instance_records by record, visits by instance).
+        """UPDATE records SET owner = COALESCE(
+            (SELECT v.by_user FROM instances i JOIN stage_visits v ON v.instance_id = i.id
+             WHERE i.record_id = records.id AND v.record_id = records.id ORDER BY v.id LIMIT 1),
+            (SELECT v.by_user FROM instance_records l JOIN stage_visits v ON v.instance_id = l.instance_id
+             WHERE l.record_id = records.id AND v.record_id = records.id ORDER BY v.id LIMIT 1),
+            'system')""",
+        "UPDATE records SET created_by = owner",
+        # `records` of a caller whose read is `own`: that owner's records of an entity, newest first.
+        "CREATE INDEX records_by_owner ON records (entity, owner, created_at, id)",
+    ]),
+    (7, "finish outcomes", [
+        # The `finish OUTCOME` a finished instance ended on; NULL while active, aborted, or ended without one.
+        "ALTER TABLE instances ADD COLUMN outcome TEXT",
+        # Outcome counts per process (analytics) read only this index.
+        "CREATE INDEX instances_by_outcome ON instances (process, outcome)",
+    ]),
+    (8, "stage SLAs and notifications", [
+        # A visit of a stage with an `sla` is due at entered_at + sla; overdue_at is when its `on overdue` fired.
+        "ALTER TABLE stage_visits ADD COLUMN due_at TEXT",
+        "ALTER TABLE stage_visits ADD COLUMN overdue_at TEXT",
+        # The durable table of due timers is this index: only the open, unfired visits with a due time are in it
+        # (a visit leaves it when it closes or fires), so finding the next due visit reads its first entry.
+        """CREATE INDEX visits_due ON stage_visits (due_at)
+           WHERE due_at IS NOT NULL AND overdue_at IS NULL AND exited_at IS NULL""",
+        # `bpf.notify`: a role's inbox (newest first) and an instance's notifications.
+        """CREATE TABLE notifications (
+            id {serial},
+            instance_id TEXT NOT NULL,
+            process TEXT NOT NULL,
+            stage TEXT,
+            role TEXT NOT NULL,
+            message TEXT NOT NULL,
+            at TEXT NOT NULL,
+            by_user TEXT NOT NULL
+        )""",
+        "CREATE INDEX notifications_by_role ON notifications (role, id)",
+        "CREATE INDEX notifications_by_instance ON notifications (instance_id, id)",
+    ]),
+    (9, "webhook outbox", [
+        # `bpf.webhook`: written in the move's transaction, sent after its commit. `body` is the exact JSON text
+        # sent (and signed) at every attempt; `next_at` is when the next attempt is due, pushed forward by a
+        # server's claim (its lease) while it sends.
+        """CREATE TABLE deliveries (
+            id TEXT PRIMARY KEY,
+            instance_id TEXT NOT NULL,
+            process TEXT NOT NULL,
+            stage TEXT,
+            url TEXT NOT NULL,
+            event TEXT NOT NULL,
+            body TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_at TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            delivered_at TEXT
+        )""",
+        # The next due (status 'pending', by next_at), and a status's newest (bpf deliveries list).
+        "CREATE INDEX deliveries_due ON deliveries (status, next_at)",
+        "CREATE INDEX deliveries_by_instance ON deliveries (instance_id, id)",
+        "CREATE INDEX deliveries_by_status ON deliveries (status, id)",
+    ]),
 ]
 
 

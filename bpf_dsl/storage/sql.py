@@ -91,19 +91,20 @@ def loads(v: Any) -> Any:
     return json.loads(v) if isinstance(v, str | bytes) else v
 
 
-_RECORD_COLS = "id, entity, data, version, created_at, updated_at, active_instance_id"
+_RECORD_COLS = "id, entity, data, version, created_at, updated_at, active_instance_id, owner, created_by"
 _INSTANCE_COLS = ("id, record_id, process, definition_version, status, active_stage, traversed, bound, actions_done, "
-                  "stage_started_at, created_at, updated_at, completed_at, version")
+                  "stage_started_at, created_at, updated_at, completed_at, version, outcome")
 
 
 def _record(r: Sequence[Any]) -> RecordRow:
-    return RecordRow(r[0], r[1], loads(r[2]), r[3], parse_ts(r[4]), parse_ts(r[5]), r[6])  # type: ignore[arg-type]
+    return RecordRow(r[0], r[1], loads(r[2]), r[3], parse_ts(r[4]), parse_ts(r[5]), r[6],  # type: ignore[arg-type]
+                     r[7], r[8])
 
 
 def _instance(r: Sequence[Any]) -> InstanceRow:
     return InstanceRow(r[0], r[1], r[2], r[3], r[4], r[5], tuple(loads(r[6])), dict(loads(r[7])),
                        parse_ts(r[9]), parse_ts(r[10]), parse_ts(r[11]), parse_ts(r[12]),  # type: ignore[arg-type]
-                       r[13], tuple(loads(r[8])))
+                       r[13], tuple(loads(r[8])), r[14])
 
 
 class SqlTx:
@@ -225,14 +226,20 @@ class SqlTx:
         return out
 
     def insert_record(self, row: RecordRow) -> None:
-        self.w(f"INSERT INTO records ({_RECORD_COLS}) VALUES (?, ?, {self._json()}, ?, ?, ?, ?)",
+        self.w(f"INSERT INTO records ({_RECORD_COLS}) VALUES (?, ?, {self._json()}, ?, ?, ?, ?, ?, ?)",
                (row.id, row.entity, dumps(row.values), row.version, ts(row.created_at), ts(row.updated_at),
-                row.active_instance_id))
+                row.active_instance_id, row.owner, row.created_by))
 
     def update_record(self, record_id: str, values: dict[str, Any], expected_version: int,
                       now: dt.datetime) -> bool:
         cur = self.q(f"UPDATE records SET data = {self._json()}, version = version + 1, updated_at = ? "
                      "WHERE id = ? AND version = ?", (dumps(values), ts(now), record_id, expected_version))
+        return bool(cur.rowcount == 1)
+
+    def assign_record(self, record_id: str, owner: str, expected_version: int, now: dt.datetime) -> bool:
+        """Give the record to ``owner`` (a new version, as any change: kept answers and writers notice)."""
+        cur = self.q("UPDATE records SET owner = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?",
+                     (owner, ts(now), record_id, expected_version))
         return bool(cur.rowcount == 1)
 
     def delete_record(self, record_id: str, expected_version: int) -> bool:
@@ -296,19 +303,29 @@ class SqlTx:
         return None if row is None else str(row[0])
 
     def list_records(self, entity: str, where: dict[str, Any], process: str | None, stage: str | None,
-                     first: int, after: str | None, search: str | None = None, newest_first: bool = True) -> Page:
+                     first: int, after: str | None, search: str | None = None, newest_first: bool = True,
+                     owner: str | None = None, unsearched: Sequence[str] = ()) -> Page:
         """A page of matching records: newest first (what a list shows), or by id (exports: a stable order).
 
+        ``owner``: only the records that user owns. ``unsearched``: fields whose values ``search`` must not
+        look at (those the caller may not read: a match would tell their values).
         The cursor is opaque: the last record's creation time and id (newest first), or its id.
         Raises ValueError for a cursor this server didn't give.
         """
         clauses = ["r.entity = ?"]
         params: list[Any] = [entity]
+        if owner is not None:
+            clauses.append("r.owner = ?")
+            params.append(owner)
         if search:
             # A case-insensitive substring of any text value (not of the keys, as `data LIKE` would be).
             pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            clauses.append(self.backend.json.search)
+            js = self.backend.json
+            skipped = [_safe(name) for name in unsearched]
+            skip = f" AND {js.search_key} NOT IN ({', '.join('?' for _ in skipped)})" if skipped else ""
+            clauses.append(js.search.format(skip=skip))
             params.append(pattern)
+            params.extend(skipped)
         for name, value in where.items():
             clause, param = self._equals(name, value)
             clauses.append(clause)
@@ -432,7 +449,7 @@ class SqlTx:
 
     def insert_instance(self, row: InstanceRow) -> None:
         j = self._json()
-        self.w(f"INSERT INTO instances ({_INSTANCE_COLS}) VALUES (?, ?, ?, ?, ?, ?, {j}, {j}, {j}, ?, ?, ?, ?, ?)",
+        self.w(f"INSERT INTO instances ({_INSTANCE_COLS}) VALUES (?, ?, ?, ?, ?, ?, {j}, {j}, {j}, ?, ?, ?, ?, ?, ?)",
                _instance_params(row))
         self._count(row.process, row.status, row.active_stage, row.id, 1)
 
@@ -458,10 +475,11 @@ class SqlTx:
         j = self._json()
         sql = (f"UPDATE instances SET definition_version = ?, status = ?, active_stage = ?, traversed = {j}, "
                f"bound = {j}, actions_done = {j}, stage_started_at = ?, updated_at = ?, completed_at = ?, "
-               "version = ? WHERE id = ? AND version = ?")
+               "version = ?, outcome = ? WHERE id = ? AND version = ?")
         params = (row.definition_version, row.status, row.active_stage, dumps(list(row.traversed)),
                   dumps(row.bound), dumps(list(row.actions_done)), ts(row.stage_started_at), ts(row.updated_at),
-                  None if row.completed_at is None else ts(row.completed_at), row.version, row.id, expected_version)
+                  None if row.completed_at is None else ts(row.completed_at), row.version, row.outcome, row.id,
+                  expected_version)
         if read is not None and read.version == expected_version:
             # Read locked by this transaction, at that version: the compare-and-set can't miss, and its row
             # count needn't be waited for.
@@ -486,9 +504,12 @@ class SqlTx:
 
     # -- history ----------------------------------------------------------------------------
     def open_visit(self, instance_id: str, process: str, stage: str, entity: str, record_id: str,
-                   at: dt.datetime, by: str) -> None:
-        self.w("INSERT INTO stage_visits (instance_id, process, stage, entity, record_id, entered_at, by_user) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?)", (instance_id, process, stage, entity, record_id, ts(at), by))
+                   at: dt.datetime, by: str, due_at: dt.datetime | None = None) -> None:
+        # ``due_at``: the stage's sla from ``at``; the visit is then in the index of due timers until it closes
+        # or fires (bpf_dsl/storage/jobs.py).
+        self.w("INSERT INTO stage_visits (instance_id, process, stage, entity, record_id, entered_at, by_user, "
+               "due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               (instance_id, process, stage, entity, record_id, ts(at), by, None if due_at is None else ts(due_at)))
 
     def close_visit(self, instance_id: str, at: dt.datetime) -> None:
         # Only an instance's last visit is ever open: found by the index (instance_id, id) at once, where
@@ -502,9 +523,11 @@ class SqlTx:
             self.q("UPDATE stage_visits SET exited_at = NULL WHERE id = ?", (row[0],))
 
     def visits(self, instance_id: str) -> list[VisitRow]:
-        rows = self.q("SELECT id, instance_id, process, stage, entity, record_id, entered_at, exited_at, by_user "
-                      "FROM stage_visits WHERE instance_id = ? ORDER BY id", (instance_id,)).fetchall()
-        return [VisitRow(r[0], r[1], r[2], r[3], r[4], r[5], parse_ts(r[6]), parse_ts(r[7]), r[8])  # type: ignore[arg-type]
+        rows = self.q("SELECT id, instance_id, process, stage, entity, record_id, entered_at, exited_at, by_user, "
+                      "due_at, overdue_at FROM stage_visits WHERE instance_id = ? ORDER BY id",
+                      (instance_id,)).fetchall()
+        return [VisitRow(r[0], r[1], r[2], r[3], r[4], r[5], parse_ts(r[6]), parse_ts(r[7]), r[8],  # type: ignore[arg-type]
+                         parse_ts(r[9]), parse_ts(r[10]))
                 for r in rows]
 
     def visits_of_many(self, instance_ids: Sequence[str]) -> dict[str, list[VisitRow]]:
@@ -512,11 +535,12 @@ class SqlTx:
         out: dict[str, list[VisitRow]] = {i: [] for i in instance_ids}
         for chunk in iter_chunks(list(dict.fromkeys(instance_ids)), 500):
             marks = ", ".join("?" for _ in chunk)
-            rows = self.q("SELECT id, instance_id, process, stage, entity, record_id, entered_at, exited_at, by_user "
-                          f"FROM stage_visits WHERE instance_id IN ({marks}) ORDER BY id", chunk).fetchall()
+            rows = self.q("SELECT id, instance_id, process, stage, entity, record_id, entered_at, exited_at, by_user, "
+                          f"due_at, overdue_at FROM stage_visits WHERE instance_id IN ({marks}) ORDER BY id",
+                          chunk).fetchall()
             for r in rows:
                 visit = VisitRow(r[0], r[1], r[2], r[3], r[4], r[5], parse_ts(r[6]), parse_ts(r[7]),  # type: ignore[arg-type]
-                                 r[8])
+                                 r[8], parse_ts(r[9]), parse_ts(r[10]))
                 out.setdefault(r[1], []).append(visit)
         return out
 
@@ -554,15 +578,15 @@ class SqlTx:
     def insert_records(self, rows: Sequence[RecordRow]) -> None:
         """:meth:`insert_record` for each row, in order."""
         stamp = _stamps()
-        self.many(f"INSERT INTO records ({_RECORD_COLS}) VALUES (?, ?, {self._json()}, ?, ?, ?, ?)",
+        self.many(f"INSERT INTO records ({_RECORD_COLS}) VALUES (?, ?, {self._json()}, ?, ?, ?, ?, ?, ?)",
                   [(r.id, r.entity, dumps(r.values), r.version, stamp(r.created_at), stamp(r.updated_at),
-                    r.active_instance_id) for r in rows])
+                    r.active_instance_id, r.owner, r.created_by) for r in rows])
 
     def insert_instances(self, rows: Sequence[InstanceRow]) -> None:
         """:meth:`insert_instance` for each row, in order; the stage counters summed, each updated once."""
         j = self._json()
-        self.many(f"INSERT INTO instances ({_INSTANCE_COLS}) VALUES (?, ?, ?, ?, ?, ?, {j}, {j}, {j}, ?, ?, ?, ?, ?)",
-                  _instances_params(rows))
+        self.many(f"INSERT INTO instances ({_INSTANCE_COLS}) "
+                  f"VALUES (?, ?, ?, ?, ?, ?, {j}, {j}, {j}, ?, ?, ?, ?, ?, ?)", _instances_params(rows))
         counts: dict[tuple[str, str, str, int], int] = {}
         for r in rows:
             key = (r.process, r.status, r.active_stage, zlib.crc32(r.id.encode()) % SHARDS)
@@ -621,6 +645,12 @@ class SqlTx:
                       (process,)).fetchall()
         return {r[0]: int(r[1]) for r in rows}
 
+    def outcome_counts(self, process: str) -> dict[str, int]:
+        """How many instances of ``process`` finished with each outcome (instances_by_outcome: no table scan)."""
+        rows = self.q("SELECT outcome, count(*) FROM instances WHERE process = ? AND outcome IS NOT NULL "
+                      "GROUP BY outcome", (process,)).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
     def count_instances(self) -> int:
         return int(self.q("SELECT count(*) FROM instances").fetchone()[0])
 
@@ -652,6 +682,10 @@ class SqlTx:
         if list(before) != sorted(set(roles)):
             self.q(f"UPDATE users SET roles = {self._json()} WHERE name = ?", (wanted, name))
         return before
+
+    def user_exists(self, name: str) -> bool:
+        """Whether a user of that name was ever made (``bpf token create``)."""
+        return self.q("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone() is not None
 
     def insert_token(self, token_id: str, user: str, token_hash: str, created_at: dt.datetime,
                      expires_at: dt.datetime | None) -> None:
@@ -694,7 +728,7 @@ def _instance_params(row: InstanceRow) -> tuple[Any, ...]:
     return (row.id, row.record_id, row.process, row.definition_version, row.status, row.active_stage,
             dumps(list(row.traversed)), dumps(row.bound), dumps(list(row.actions_done)), ts(row.stage_started_at),
             ts(row.created_at), ts(row.updated_at), None if row.completed_at is None else ts(row.completed_at),
-            row.version)
+            row.version, row.outcome)
 
 
 def _instances_params(rows: Sequence[InstanceRow]) -> list[tuple[Any, ...]]:
@@ -710,7 +744,7 @@ def _instances_params(rows: Sequence[InstanceRow]) -> list[tuple[Any, ...]]:
 
     return [(r.id, r.record_id, r.process, r.definition_version, r.status, r.active_stage, listed(r.traversed),
              _bound_json(r.bound), listed(r.actions_done), stamp(r.stage_started_at), stamp(r.created_at),
-             stamp(r.updated_at), None if r.completed_at is None else stamp(r.completed_at), r.version)
+             stamp(r.updated_at), None if r.completed_at is None else stamp(r.completed_at), r.version, r.outcome)
             for r in rows]
 
 

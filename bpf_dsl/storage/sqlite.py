@@ -85,7 +85,7 @@ SQLITE = Backend(
         scalar="json_extract({col}, '$.{key}') = ?",
         scalar_param=_sqlite_value,
         search=("EXISTS (SELECT 1 FROM json_each(r.data) AS kv WHERE kv.type = 'text' "
-                "AND kv.value LIKE ? ESCAPE '\\')"),
+                "AND kv.value LIKE ? ESCAPE '\\'{skip})"),
     ),
     row_lock="",  # BEGIN IMMEDIATE holds the file's write lock for the whole transaction
     migration_lock=None,  # each migration in its own BEGIN IMMEDIATE

@@ -23,6 +23,8 @@ from bpf_dsl.service import Service, default_registry, open_storage
 
 from .assets import PROGRAM_HEADER, Assets, Tagged, fingerprint
 from .boot import load_program
+from .headers import secured
+from .protocol import set_header_timeout
 from .schema import build_schema
 from .settings import Settings
 from .state import AppState
@@ -54,9 +56,11 @@ def create_app(service: Service, settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await in_thread(state.start)
+        state.jobs.start()  # timers and webhook deliveries: tasks on this loop
         try:
             yield
         finally:
+            await state.jobs.stop()
             await in_thread(state.stop)
 
     graphql = Tagged(view, PROGRAM_HEADER, assets.program_tag)
@@ -84,7 +88,11 @@ class _App(Starlette):
         self._graphql = graphql
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/graphql":
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        send = secured(send)  # the security headers on every answer (headers.py)
+        if scope["path"] == "/graphql":
             scope["app"] = self
             await self._graphql(scope, receive, send)
             return
@@ -95,6 +103,7 @@ def create_app_from_env() -> Starlette:
     """The factory of a worker process: settings from the environment, the program loaded again."""
     settings = Settings.from_env()
     configure_logging()
+    set_header_timeout(settings.header_timeout)  # this worker's connections (the protocol class is shared)
     registry = default_registry()
     storage = open_storage(settings.db)
     boot = load_program(list(settings.paths), False, registry, storage if settings.latest else None)

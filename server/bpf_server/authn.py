@@ -44,13 +44,20 @@ class Authenticator:
 
     async def caller(self, header: str | None) -> Caller:
         """The caller of an ``Authorization`` header's value; raises :class:`Refused`."""
+        caller = (await self.accepted(header)).caller
+        assert caller is not None
+        return caller
+
+    async def accepted(self, header: str | None) -> Verdict:
+        """The verdict on an ``Authorization`` header's token, which has a caller (its token's id and expiry
+        too: a socket is closed when they say so); raises :class:`Refused`."""
         token, why = bearer(header)
         if token is None:
             raise Refused(why)
         verdict = await self.verify(token)
         if verdict.caller is None:
             raise Refused(verdict.reason)
-        return verdict.caller
+        return verdict
 
     async def verify(self, token: str) -> Verdict:
         """The verdict on a token, from the cache when fresh."""

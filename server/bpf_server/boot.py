@@ -10,10 +10,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bpf_dsl.errors import SourceError
-from bpf_dsl.service import Program, Registry, Service, Storage, check_packs, load, load_samples, stored_program
+from bpf_dsl.service import (
+    Program,
+    Registry,
+    Service,
+    Storage,
+    Tokens,
+    check_packs,
+    load,
+    load_samples,
+    stored_program,
+)
 
 EMPTY = Program({}, {}, {}, {})
 
@@ -69,6 +81,30 @@ def load_program(paths: list[str], demo: bool, registry: Registry, storage: Stor
     else:
         notes.append("no .bpf paths given and none stored: serving an empty model (give PATHs or --demo)")
     return Boot(EMPTY, [], notes)
+
+
+#: The user of ``--demo``'s sign-in token, and how long each token lives.
+DEMO_USER = "demo"
+DEMO_TOKEN_HOURS = 8
+
+
+def demo_token(storage: Storage, clock: Callable[[], dt.datetime] | None = None) -> str:
+    """A new admin token to sign in to the demo with, the earlier ones revoked; the line that shows it.
+
+    The demo is meant to be opened at once, so ``bpf serve --demo`` prints a token on every start. Only a
+    token's hash is stored, so an earlier one can't be shown again; instead each start revokes the demo
+    user's earlier tokens, and the new one expires after :data:`DEMO_TOKEN_HOURS`: a demo database never
+    holds more than one working demo token, and a token printed to a log stops working the same day.
+    """
+    tokens = Tokens(storage) if clock is None else Tokens(storage, clock=clock)
+    now = tokens.clock()
+    revoked = 0
+    for row in tokens.list():
+        if row.user == DEMO_USER and row.revoked_at is None and (row.expires_at is None or row.expires_at > now):
+            revoked += tokens.revoke(row.id)
+    made = tokens.create(DEMO_USER, ["admin"], DEMO_TOKEN_HOURS / 24)
+    earlier = f"; {revoked} earlier demo token(s) revoked" if revoked else ""
+    return f"demo sign-in token (admin, for {DEMO_TOKEN_HOURS} hours{earlier}): {made.token}"
 
 
 def demo_samples(service: Service, registry: Registry) -> str | None:

@@ -26,6 +26,10 @@ def add_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     p.add_argument("--workers", type=int, default=1, metavar="N", help="server processes (PostgreSQL for N > 1)")
     p.add_argument("--demo", action="store_true", help="also every installed plugin pack, with sample records")
     p.add_argument("--no-graphiql", action="store_true", help="don't serve GraphiQL at GET /graphql")
+    p.add_argument("--limit-concurrency", type=int, default=1000, metavar="N",
+                   help="connections and requests at once per server process; 503 beyond (default 1000)")
+    p.add_argument("--header-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="close a connection whose request head is not complete in this time (default 10)")
     p.set_defaults(func=cmd_serve)
 
     t = sub.add_parser("token", help="API tokens: create, revoke, list")
@@ -61,6 +65,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     """``bpf token create --user NAME --role ROLE [--role ROLE...] [--expires-days N] [--db URL]``."""
     tokens = _tokens(args.db, create=True)
     try:
+        _check_roles(tokens, args.role)
         made = tokens.create(args.user, args.role, args.expires_days)
     finally:
         tokens.close()
@@ -71,6 +76,21 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     print(f"token {made.id} for {made.user} (roles: {', '.join(made.roles)}{expires}); it is shown only once:")
     print(made.token)
     return 0
+
+
+def _check_roles(tokens: Tokens, roles: list[str]) -> None:
+    """Refuse a role the model stored in the database doesn't declare (``admin`` always exists): a typo would
+    make a token that may do nothing. With no model stored yet, only warn: the roles can't be known."""
+    known = tokens.declared_roles()
+    if known is None:
+        print("bpf token: warning: this database holds no model yet (`bpf serve PATH` stores it), so the roles "
+              "can't be checked", file=sys.stderr)
+        return
+    unknown = sorted({r.strip() for r in roles if r.strip()} - known)
+    if unknown:
+        names = ", ".join(repr(r) for r in unknown)
+        raise UsageError(f"the model stored in the database declares no role {names} (roles: "
+                         f"{', '.join(sorted(known))})")
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
@@ -159,8 +179,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bpf_dsl.service import Service, database_url, default_registry, display_url, open_storage
 
     from .app import configure_logging, create_app
-    from .boot import demo_samples, load_program
-    from .limits import MAX_WS_MESSAGE_BYTES
+    from .boot import demo_samples, demo_token, load_program
+    from .limits import KEEP_ALIVE_SECONDS, MAX_HEADER_BYTES, MAX_WS_MESSAGE_BYTES
+    from .protocol import GuardedH11, set_header_timeout
     from .settings import ENV, Settings
 
     missing = [p for p in args.paths if not os.path.exists(p)]
@@ -170,6 +191,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError("--workers must be at least 1")
     if not 0 < args.port < 65536:
         raise UsageError("--port must be between 1 and 65535")
+    if args.limit_concurrency < 1:
+        raise UsageError("--limit-concurrency must be at least 1")
+    if not args.header_timeout > 0:
+        raise UsageError("--header-timeout must be a positive number of seconds")
     url = database_url(args.db)
     configure_logging()
     registry = default_registry()
@@ -192,19 +217,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("bpf serve: several workers on SQLite: subscriptions only hear the events of their own worker; "
               "use PostgreSQL to share them", file=sys.stderr)
     settings = Settings(db=url, paths=tuple(boot.paths), latest=boot.latest, graphiql=not args.no_graphiql,
-                        host=args.host, port=args.port, workers=args.workers)
+                        host=args.host, port=args.port, workers=args.workers, header_timeout=args.header_timeout)
     service = Service(boot.program, storage, registry)
     if args.demo:
         line = demo_samples(service, registry)
         if line:
             print(f"bpf serve: {line}", file=sys.stderr)
-        # The demo is meant to be opened at once: hand out a short-lived admin token to sign in with.
-        from bpf_dsl.service import Tokens
-
-        made = Tokens(storage).create("demo", ["admin"], 7)
-        print(f"bpf serve: demo sign-in token (admin, 7 days): {made.token}", file=sys.stderr)
+        print(f"bpf serve: {demo_token(storage)}", file=sys.stderr)
+    # uvicorn's limits, set rather than left to its defaults (docs/api.md, "Limits"): an idle connection
+    # closes after KEEP_ALIVE_SECONDS, a request head must be whole within --header-timeout (GuardedH11:
+    # uvicorn has no such timeout) and within MAX_HEADER_BYTES, and past --limit-concurrency connections
+    # or requests a process answers 503 rather than taking on more than it can serve.
+    set_header_timeout(args.header_timeout)
     common: dict[str, Any] = {"host": args.host, "port": args.port, "ws_max_size": MAX_WS_MESSAGE_BYTES,
-                              "log_level": "info", "access_log": False, "timeout_graceful_shutdown": 5}
+                              "log_level": "info", "access_log": False, "timeout_graceful_shutdown": 5,
+                              "http": GuardedH11, "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+                              "limit_concurrency": args.limit_concurrency,
+                              "h11_max_incomplete_event_size": MAX_HEADER_BYTES}
     print(f"bpf serve: {len(boot.program.processes)} process(es), {len(boot.program.entities)} entit(ies) on "
           f"{display_url(url)}; http://{args.host}:{args.port}/", file=sys.stderr)
     if args.workers == 1:

@@ -21,7 +21,19 @@ from typing import Any, Protocol, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from bpf_dsl.service import Caller, FormField, InstanceDetail, InstanceRow, RecordRow, Service, Visit
+from bpf_dsl.service import (
+    Caller,
+    DeliveryRow,
+    FormField,
+    InstanceDetail,
+    InstanceRow,
+    NotificationRow,
+    RecordRow,
+    Service,
+    Timer,
+    Verdict,
+    Visit,
+)
 
 from .events import EventHub
 from .limits import ClientError
@@ -51,6 +63,13 @@ class Loaders:
         self.histories: DataLoader[InstanceRow, list[Visit]] = DataLoader(
             load_fn=self._histories, cache_key_fn=_row_key)
         self.forms: DataLoader[RecordRow, list[FormField]] = DataLoader(load_fn=self._forms, cache_key_fn=_row_key)
+        # Timed work (service/inbox.py): the active visit's due time, notifications, webhooks; instances by id.
+        self.timers: DataLoader[InstanceRow, Timer] = DataLoader(load_fn=self._timers, cache_key_fn=_row_key)
+        self.notifications: DataLoader[InstanceRow, list[NotificationRow]] = DataLoader(
+            load_fn=self._notifications, cache_key_fn=_row_key)
+        self.deliveries: DataLoader[InstanceRow, list[DeliveryRow]] = DataLoader(
+            load_fn=self._deliveries, cache_key_fn=_row_key)
+        self.instances_by_id: DataLoader[str, InstanceRow | None] = DataLoader(load_fn=self._instances_by_id)
 
     async def _records(self, ids: Sequence[str]) -> list[RecordRow | None]:
         found = await self.read(self.service.get_records, self.caller, list(ids))
@@ -67,7 +86,20 @@ class Loaders:
         return await self.read(self.service.histories, list(rows))
 
     async def _forms(self, rows: Sequence[RecordRow]) -> list[list[FormField]]:
-        return await self.read(self.service.forms, list(rows))
+        return await self.read(self.service.forms, list(rows), self.caller)
+
+    async def _timers(self, rows: Sequence[InstanceRow]) -> list[Timer]:
+        return await self.read(self.service.timers, list(rows))
+
+    async def _notifications(self, rows: Sequence[InstanceRow]) -> list[list[NotificationRow]]:
+        return await self.read(self.service.notifications_of, list(rows))
+
+    async def _deliveries(self, rows: Sequence[InstanceRow]) -> list[list[DeliveryRow]]:
+        return await self.read(self.service.deliveries_of, list(rows))
+
+    async def _instances_by_id(self, ids: Sequence[str]) -> list[InstanceRow | None]:
+        found = await self.read(self.service.instances_by_id, self.caller, list(ids))
+        return [found.get(i) for i in ids]
 
 
 def _row_key(row: InstanceRow | RecordRow) -> tuple[str, int]:
@@ -82,6 +114,7 @@ class Context:
     app: AppState
     caller: Caller | None = None
     connection_params: dict[str, Any] | None = None  # a socket's connection_init payload
+    credential: Verdict | None = None  # a socket's token, as checked at connection_init (its id and expiry)
     _loaders: Loaders | None = field(default=None, repr=False)
 
     @property

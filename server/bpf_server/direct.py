@@ -13,9 +13,11 @@ result: log client errors quietly (:meth:`BpfSchema.process_errors`) and mask
 unexpected ones (:class:`~bpf_server.limits.MaskUnexpected`). The answer is built as
 strawberry builds it, byte for byte.
 
-Anything else (GET, another content type, a batch, ``extensions``, a query that does not
-parse or validate, a document of several operations, a subscription, a streaming
-``Accept``) is left to strawberry, which answers it as before.
+A query text that does not parse or validate is answered here too, with strawberry's
+answer (and status), its errors kept by text as a plan is (:class:`Refused`).
+Anything else (GET, another content type, a batch, ``extensions``, a document of
+several operations, a subscription, a streaming ``Accept``) is left to strawberry,
+which answers it as before.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,14 +42,13 @@ from graphql import (
 )
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema._graphql_core import execution_context_class_kwargs
-from strawberry.schema.schema import validate_document
 from strawberry.utils.await_maybe import await_maybe
 
-from bpf_dsl.errors import StorageError
-from bpf_dsl.service import Dependencies, Service
+from bpf_dsl.errors import StorageError, UnavailableError
+from bpf_dsl.service import Caller, Dependencies, Service
 
 from .context import Context
-from .limits import MAX_TOKENS, PARSER_CACHE, VALIDATION_RULES, MaskUnexpected
+from .limits import MAX_TOKENS, PARSER_CACHE, VALIDATION_RULES, MaskUnexpected, validate
 from .schema import BpfSchema
 
 #: How many answers :class:`Answers` keeps (a process bar's is about 3 KB).
@@ -81,23 +83,47 @@ class Plan:
         return all(isinstance(s, FieldNode) and s.name.value not in _PERSONAL for s in selections)
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A query text that does not parse (``parsed`` False) or does not validate: its errors."""
+
+    errors: list[GraphQLError]
+    parsed: bool
+
+
+#: What :meth:`Plans.get` finds for a query text: a plan, the errors that refuse it, or None (strawberry's).
+Found = Plan | Refused | None
+_UNSEEN = object()
+
+
 class Plans:
-    """Parsed and validated documents by query text (bounded, least recently used dropped first)."""
+    """Parsed and validated documents by query text (bounded, least recently used dropped first).
+
+    Texts that don't parse or validate are kept too, with their errors: a client sending the same bad
+    query again costs a lookup, not another validation.
+    """
 
     def __init__(self, schema: BpfSchema, maxsize: int = PARSER_CACHE) -> None:
         self.schema = schema
         self.rules = (*specified_rules, *VALIDATION_RULES)
         self.maxsize = maxsize
-        self._plans: OrderedDict[str, Plan | None] = OrderedDict()
+        self._plans: OrderedDict[str, Found] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, query: str) -> Plan | None:
-        """The plan of ``query``, or None when strawberry should answer it (it does not parse or validate, or
-        holds other than one query or mutation)."""
+    def seen(self, query: str) -> bool:
+        """Whether ``query`` was parsed and validated before (and is still kept): :meth:`get` then costs a
+        lookup. An unseen text costs a parse and a validation, work the view hands to a thread."""
         with self._lock:
-            if query in self._plans:
+            return query in self._plans
+
+    def get(self, query: str) -> Found:
+        """The plan of ``query``; its errors if it does not parse or validate; None when strawberry should
+        answer it (it holds other than one query or mutation)."""
+        with self._lock:
+            found = self._plans.get(query, _UNSEEN)
+            if found is not _UNSEEN:
                 self._plans.move_to_end(query)
-                return self._plans[query]
+                return found  # type: ignore[return-value]
         plan = self._make(query)
         with self._lock:
             self._plans[query] = plan
@@ -105,16 +131,17 @@ class Plans:
                 self._plans.popitem(last=False)
         return plan
 
-    def _make(self, query: str) -> Plan | None:
+    def _make(self, query: str) -> Found:
         try:
             document = parse(query, max_tokens=MAX_TOKENS)
-        except GraphQLError:
-            return None
+        except GraphQLError as error:
+            return Refused([error], parsed=False)
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         if len(operations) != 1 or operations[0].operation not in _DIRECT:
-            return None
-        if validate_document(self.schema._schema, document, self.rules):
-            return None
+            return None  # strawberry picks the operation (or refuses the request) before it validates
+        errors = validate(self.schema._schema, document, self.rules)
+        if errors:
+            return Refused(errors, parsed=True)
         return Plan(document, operations[0])
 
 
@@ -149,6 +176,9 @@ async def execute(schema: BpfSchema, plan: Plan, variables: dict[str, Any] | Non
         result = ExecutionResult(data=None, errors=[error])
     errors = result.errors
     answer: dict[str, Any] = {"data": result.data}
+    for error in errors or ():
+        if isinstance(error.original_error, UnavailableError):
+            raise error.original_error  # the whole request is a 503 (GraphQLView.__call__)
     if errors:
         schema.process_errors(errors)
         masker = MaskUnexpected()
@@ -172,8 +202,14 @@ class Kept:
     generation: int | None
 
 
+#: What a kept answer is found by: the request's body and what the answer depends on of the caller
+#: (:meth:`Service.audience`: its roles, and its user name where an ``own`` grant makes answers personal).
+Key = tuple[bytes, Hashable]
+
+
 class Answers:
-    """The answers of reads, kept until a row they depend on changes, by request body and the caller's roles.
+    """The answers of reads, kept until a row they depend on changes, by request body and the caller's roles
+    (and user, where access depends on it: :meth:`key`).
 
     A request whose body is byte for byte one answered before, from a caller with the same roles,
     gets that answer again if it still holds: at once if nothing at all was committed since
@@ -187,9 +223,13 @@ class Answers:
     def __init__(self, service: Service, maxsize: int = ANSWERS) -> None:
         self.service = service
         self.maxsize = maxsize
-        self._kept: OrderedDict[tuple[bytes, frozenset[str]], Kept] = OrderedDict()
+        self._kept: OrderedDict[Key, Kept] = OrderedDict()
 
-    async def get(self, key: tuple[bytes, frozenset[str]], context: Context) -> bytes | None:
+    def key(self, body: bytes, caller: Caller) -> Key:
+        """Where the answer of ``body`` for ``caller`` is kept: callers who may see the same share it."""
+        return (body, self.service.audience(caller))
+
+    async def get(self, key: Key, context: Context) -> bytes | None:
         """The kept answer of ``key`` if it still holds."""
         kept = self._kept.get(key)
         if kept is None:
@@ -218,12 +258,12 @@ class Answers:
         except StorageError:
             return None
 
-    def _drop(self, key: tuple[bytes, frozenset[str]], kept: Kept) -> None:
+    def _drop(self, key: Key, kept: Kept) -> None:
         """Forget ``kept`` unless a newer answer took its place meanwhile."""
         if self._kept.get(key) is kept:
             del self._kept[key]
 
-    def keep(self, key: tuple[bytes, frozenset[str]], body: bytes, deps: Dependencies,
+    def keep(self, key: Key, body: bytes, deps: Dependencies,
              generation: int | None) -> None:
         """Keep an answer (``generation``: sampled before its reads began)."""
         if deps.uncacheable:

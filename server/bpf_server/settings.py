@@ -27,6 +27,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    header_timeout: float = 10.0  # seconds for a request head (bpf_server.limits.HEADER_TIMEOUT)
 
     def to_env(self) -> str:
         """JSON for :data:`ENV`."""

@@ -15,7 +15,9 @@ from bpf_dsl.service import GroupCommit, Job, ProcessEvent, Service, Tokens
 
 from .authn import Authenticator
 from .events import EventHub, Relay
+from .jobs import Jobs
 from .settings import Settings
+from .sockets import Sockets
 from .threads import Pool, in_thread, settle
 
 T = TypeVar("T")
@@ -141,7 +143,9 @@ class AppState:
         self.hub = EventHub()
         notifier = service.notifier  # the database's LISTEN/NOTIFY (PostgreSQL); None: no other process to hear
         self.auth = Authenticator(Tokens(service.storage), recheck_revocation=notifier is None)
-        self.relay = None if notifier is None else Relay(notifier, self.hub, on_revoked=self.auth.forget)
+        # Open sockets, closed when their token is revoked or expires (sockets.py).
+        self.sockets = Sockets(self.auth.tokens, recheck_revocation=notifier is None)
+        self.relay = None if notifier is None else Relay(notifier, self.hub, on_revoked=self._revoked)
         self._unsubscribe: Callable[[], None] | None = None
         # Group commit (SQLite): the commands that arrive together are committed in one transaction. Else each
         # command runs in a worker thread of its own.
@@ -151,6 +155,8 @@ class AppState:
         self.inline_reads = service.inline_reads
         self.readers = Pool(READERS, "bpf-read")
         self.writers = Pool(WRITERS, "bpf-write")
+        # Visits past their sla and webhook deliveries: tasks on the loop, started by the lifespan (jobs.py).
+        self.jobs = Jobs(self)
 
     def start(self) -> None:
         """Hear the service's events; with PostgreSQL, relay them to and from the other server processes.
@@ -172,10 +178,16 @@ class AppState:
             self._unsubscribe = None
         if self.relay is not None:
             self.relay.stop()
+        self.sockets.stop()
         if self.committer is not None:
             self.committer.stop()
         self.readers.stop()
         self.writers.stop()
+
+    def _revoked(self, token_id: str) -> None:
+        """A token was revoked (by any process: the relay heard it): forget it, close its sockets."""
+        self.auth.forget(token_id)
+        self.sockets.revoked(token_id)
 
     def _on_event(self, event: ProcessEvent) -> None:
         self.hub.publish(event)

@@ -105,6 +105,8 @@ ONLY_IN = {
     "graphql": ("bpf_server",),
     "pygments": ("bpf_dsl.tools.highlight",),
     "platformdirs": ("bpf_dsl.check",),
+    "pygls": ("bpf_dsl.lsp",),
+    "lsprotocol": ("bpf_dsl.lsp",),
 }
 
 

@@ -180,10 +180,11 @@ def test_commands_that_read_leave_no_new_database_behind(tmp_path: Path) -> None
 @pytest.mark.parametrize("where", ["a-file/project", "/proc/bpf-test-project"])
 def test_init_where_no_folder_can_be_made(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
                                           where: str) -> None:
-    # The sales pack "installed" for the subprocess (the test venv need not hold it).
+    # The sales pack "installed" for the subprocess (the test venv need not hold it), with the crm pack it imports.
     site = tmp_path_factory.mktemp("site")
     write_dist(site, "bpf-sales", "0.1.0", {"sales": "bpf_sales:PACK"})
-    env = subprocess_env(site, PLUGINS / "sales")
+    write_dist(site, "bpf-crm", "0.1.0", {"crm": "bpf_crm:PACK"})
+    env = subprocess_env(site, PLUGINS / "sales", PLUGINS / "crm")
     (tmp_path / "a-file").write_text("x", encoding="utf-8")
     result = bpf("init", where, "--template", "sales", cwd=tmp_path, env=env)
     assert result.returncode == 1 and "can't create" in one_error_line(result)

@@ -103,7 +103,7 @@ def test_operator_precedence() -> None:
     ("text", "code", "line", "column"),
     [
         ("entity a { x: 12 }", "BPF001", 1, 15),
-        ("entity a {\n  x: text\n", "BPF002", 3, 1),
+        ("entity a {\n  x: text\n", "BPF002", 1, 10),  # at the `{` left open
         ('rule r on a { error x "bad \\q" }', "BPF003", 1, 28),
         ('entity a { d: date default date("2026-02-30") }', "BPF006", 1, 33),
         ('entity a { d: datetime default datetime("2026-02-03T10:00:00") }', "BPF006", 1, 41),

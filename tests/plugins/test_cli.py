@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import PLUGINS, subprocess_env, write_dist
+from .helpers import PACKS, PLUGINS, subprocess_env, write_dist
 
 BPF = [sys.executable, "-m", "bpf_dsl.cli"]
 
@@ -24,9 +24,9 @@ def run(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The three real packs and three broken ones, as pip would leave them installed."""
+    """The four real packs and three broken ones, as pip would leave them installed."""
     site = tmp_path_factory.mktemp("site")
-    for pack in ("sales", "service", "marketing"):
+    for pack in PACKS:
         write_dist(site, f"bpf-{pack}", "0.1.0", {pack: f"bpf_{pack}:PACK"})
     # Fails to import.
     (site / "bpf_broken_import.py").write_text("import does_not_exist_anywhere\n")
@@ -60,7 +60,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def env(site: Path) -> dict[str, str]:
-    return subprocess_env(site, *(PLUGINS / p for p in ("sales", "service", "marketing")))
+    return subprocess_env(site, *(PLUGINS / p for p in PACKS))
 
 
 def test_plugins_lists_packs_and_reports_broken_ones(env: dict[str, str]) -> None:
@@ -69,7 +69,8 @@ def test_plugins_lists_packs_and_reports_broken_ones(env: dict[str, str]) -> Non
     out = result.stdout
     assert "sales 0.1.0\n  templates: sales\n  modules: sales\n" in out
     assert ("  actions: sales.qualify_lead, sales.disqualify_lead, sales.reopen_lead, sales.close_opportunity, "
-            "sales.require_closed\n  functions: sales.lead_score\n  samples: 60 records\n") in out
+            "sales.require_closed\n  functions: sales.lead_score\n  samples: 38 records\n") in out
+    assert "crm 0.1.0\n  templates: crm\n  modules: crm\n  samples: 48 records\n" in out
     assert "service 0.1.0\n  templates: service\n" in out and "marketing 0.1.0\n  templates: marketing\n" in out
     lines = out.splitlines()
     assert "broken_import FAILED: import failed: ModuleNotFoundError: No module named 'does_not_exist_anywhere'" \
@@ -85,13 +86,13 @@ def test_plugins_json(env: dict[str, str]) -> None:
     result = run(env, "plugins", "--format", "json")
     data = json.loads(result.stdout)
     packs = {p["name"]: p for p in data["packs"]}
-    assert set(packs) == {"bpf", "sales", "service", "marketing"}
+    assert set(packs) == {"bpf", *PACKS}
     assert packs["marketing"]["actions"] == ["marketing.launch_campaign", "marketing.hand_off"]
     assert packs["service"]["categories"] == ["schedule", "deliver"]
     assert {f["name"] for f in data["failures"]} == {"broken_import", "broken_bpf", "broken_hook"}
 
 
-@pytest.mark.parametrize("pack", ["sales", "service", "marketing"])
+@pytest.mark.parametrize("pack", PACKS)
 def test_init_from_each_template_checks(env: dict[str, str], tmp_path: Path, pack: str) -> None:
     target = tmp_path / "proj"
     result = run(env, "init", str(target), "--template", pack)
@@ -129,7 +130,7 @@ def test_init_refusals_are_one_line_exit_2(env: dict[str, str], tmp_path: Path, 
                                                                          .iterdir()) == ["keep.txt"]
     assert not (tmp_path / "new").exists()
     if "nope" in args:
-        assert "templates: marketing, sales, service" in result.stderr
+        assert "templates: crm, marketing, sales, service" in result.stderr
     if "{dir}" in args:
         assert "is not empty" in result.stderr
 
@@ -142,3 +143,4 @@ def test_a_project_importing_a_missing_pack_is_a_check_error(tmp_path: Path) -> 
     assert "BPF011" in result.stdout and "no installed plugin pack supplies the module `tickets`" in result.stdout
     listing = run(env, "plugins")
     assert listing.returncode == 0 and listing.stdout.startswith("bpf builtin\n") and "tickets" not in listing.stdout
+

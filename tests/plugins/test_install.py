@@ -23,7 +23,7 @@ import pytest
 
 from .helpers import PACKS, PLUGINS, REPO
 
-SKIP = {"__pycache__", "bpf_dsl", "bpf_server", "bpf_sales", "bpf_service", "bpf_marketing"}
+SKIP = {"__pycache__", "bpf_dsl", "bpf_server", "bpf_crm", "bpf_sales", "bpf_service", "bpf_marketing"}
 
 
 def _pip_version() -> tuple[int, ...]:
@@ -86,7 +86,8 @@ def test_pip_install_list_init_check_uninstall(tmp_path: Path) -> None:
     refused = venv.bpf("init", str(tmp_path / "early"), "--template", "sales")
     assert refused.returncode == 2 and "no template named 'sales'" in refused.stderr
 
-    # pip install ./plugins/sales (and the other packs): built as wheels, their dependency on bpf satisfied.
+    # pip install ./plugins/sales (and the other packs): built as wheels, their dependencies on bpf and on
+    # bpf-crm (./plugins/crm, in the same command) satisfied.
     venv.pip("install", "-q", "--no-build-isolation", "--no-index", *(str(PLUGINS / p) for p in PACKS))
     where = subprocess.run([str(venv.python), "-c", "import bpf_sales; print(bpf_sales.__file__)"],
                            capture_output=True, text=True, env=venv.env, check=True).stdout
@@ -95,7 +96,7 @@ def test_pip_install_list_init_check_uninstall(tmp_path: Path) -> None:
     assert set(packs) == {"bpf", *PACKS}
     for pack in PACKS:
         assert packs[pack]["version"] == "0.1.0" and packs[pack]["templates"] == [pack]
-        assert packs[pack]["modules"] == [pack] and packs[pack]["actions"]
+        assert packs[pack]["modules"] == [pack] and (packs[pack]["actions"] or pack == "crm")  # crm: records only
         project = tmp_path / f"my-{pack}"
         made = venv.bpf("init", str(project), "--template", pack)
         assert made.returncode == 0, made.stderr
@@ -106,7 +107,7 @@ def test_pip_install_list_init_check_uninstall(tmp_path: Path) -> None:
     # pip uninstall: the pack and its template are gone; the others stay.
     venv.pip("uninstall", "-y", "-q", "bpf-sales")
     packs = venv.packs()
-    assert set(packs) == {"bpf", "service", "marketing"}
+    assert set(packs) == {"bpf", "crm", "service", "marketing"}  # crm stays: the others need it
     gone = venv.bpf("init", str(tmp_path / "late"), "--template", "sales")
     assert gone.returncode == 2 and "no template named 'sales'" in gone.stderr and not (tmp_path / "late").exists()
     stale = venv.bpf("check", str(tmp_path / "my-sales"))

@@ -1,13 +1,19 @@
-"""The marketing pack's flows walked through the service layer, with and without the sales pack."""
+"""The marketing pack's flows walked through the service layer, alone and with the sales pack: D365's Lead to
+opportunity marketing sales process (with and without teleprospecting) and Event Main Business Process Flow,
+and our Campaign Launch and Lead Nurture (SQLite; PostgreSQL too when BPF_TEST_POSTGRES_URL is set)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from bpf_dsl.service import Service
+from bpf_dsl.service import Caller, Service, Timers
 
-from .helpers import ADMIN, T0, OpenSvc, Walk, invalid, ok, records, refused
+from .helpers import ADMIN, T0, Clock, OpenSvc, Walk, invalid, ok, records, refused
+
+MARY = Caller("mary", frozenset({"marketer"}))
+MONA = Caller("mona", frozenset({"marketing_manager"}))
+MIKE = Caller("mike", frozenset({"sales_manager"}))
 
 D0 = T0.date()
 
@@ -61,7 +67,8 @@ def test_campaign_launch_for_a_webinar(open_svc: OpenSvc) -> None:
     w.fill({"compliance_checked": True, "approved": True})
     assert refused(w.next(), "STAGE_GATE").missing_steps == ("budget_approved",)
     w.fill({"budget_approved": True})
-    ok(w.next())
+    refused(svc.move_next(MARY, w.row.id), "FORBIDDEN")  # the approval is the marketing manager's
+    w.row = ok(svc.move_next(MONA, w.row.id))
 
     assert w.stage == "launch"
     assert refused(w.next(), "STAGE_GATE").missing_steps == ("launch_campaign",)
@@ -135,7 +142,7 @@ def nurture_to_qualified(w: Walk) -> None:
 
 
 def test_lead_nurture_hands_off_to_sales(open_svc: OpenSvc) -> None:
-    svc = open_svc("sales", "marketing")  # both packs in the program: the hand-off creates a sales lead
+    svc = open_svc("sales", "marketing")  # with the sales pack: its rules score the lead, its process takes it
     w = new_prospect(svc)
     assert (w.row.process, w.stage, w.values()["status"]) == ("lead_nurture", "capture", "new")
     assert sorted(refused(w.next(), "STAGE_GATE").missing_steps) == ["channel", "consent"]
@@ -162,7 +169,7 @@ def test_lead_nurture_hands_off_to_sales(open_svc: OpenSvc) -> None:
     ok(w.next())
 
     assert w.stage == "hand_off"
-    w.fill({"job_title": "BI Manager", "phone": "+1 555 0300"})
+    w.fill({"job_title": "BI Manager", "phone": "+33 4 72 10 45 52"})
     ok(w.run("hand_off_to_sales"))
     prospect = w.values()
     [lead] = records(svc, "lead")
@@ -172,29 +179,43 @@ def test_lead_nurture_hands_off_to_sales(open_svc: OpenSvc) -> None:
     assert (lead.values["first_name"], lead.values["last_name"], lead.values["company"]) == \
         ("Harper", "Lewis", "Trey Research")
     assert (lead.values["email"], lead.values["phone"], lead.values["job_title"]) == \
-        ("harper@trey.net", "+1 555 0300", "BI Manager")
+        ("harper@trey.net", "+33 4 72 10 45 52", "BI Manager")
     assert (lead.values["source"], lead.values["budget_amount"], lead.values["purchase_timeframe"]) == \
         ("marketing", 120_000, "this_quarter")
+    # The hand-off keeps the source campaign, and the lead is sales ready with the engagement as its score.
+    assert lead.values["source_campaign"] == prospect["source_campaign"]
+    assert (lead.values["sales_ready"], lead.values["marketing_score"]) == (True, 32)
     assert lead.values["status"] == "open" and lead.values["score"] == 60  # the sales pack's rules ran on it
+    [instance] = svc.instances_of(ADMIN, lead.id)
+    assert instance.process == "lead_to_opportunity"  # the sales process: the lowest order
     assert w.notifications()[-1] == {"role": "salesperson",
                                      "message": "New lead from marketing: Trey Research: interested in analytics"}
     assert "already handed off" in refused(w.run("hand_off_to_sales"), "CANCELLED").message
     ok(w.finish())
-    assert len(records(svc, "lead")) == 1
+    assert (w.row.outcome, len(records(svc, "lead"))) == ("handed_off", 1)
 
 
-def test_hand_off_without_the_sales_pack_fails_clearly(open_svc: OpenSvc) -> None:
-    svc = open_svc("marketing")  # the marketing module checks and runs on its own
-    assert "lead" not in svc.program.entities
-    w = new_prospect(svc)
+def test_hand_off_without_the_sales_pack(open_svc: OpenSvc) -> None:
+    """The lead is the crm pack's: marketing hands off on its own, and the lead starts marketing's process."""
+    svc = open_svc("marketing")
+    assert "opportunity" not in svc.program.entities
+    felix = ok(svc.create_record(ADMIN, "contact", {"first_name": "Felix", "last_name": "Wagner",
+                                                    "account": ok(svc.create_record(
+                                                        ADMIN, "account", {"name": "Contoso Pharmaceuticals"})).id}))
+    w = new_prospect(svc, full_name="Felix Wagner", contact=felix.id)
     nurture_to_qualified(w)
     w.fill({"mql": True})
     ok(w.next())
-    failure = refused(w.run("hand_off_to_sales"), "CANCELLED")
-    assert failure.message.startswith("marketing.hand_off: the sales pack isn't installed")
-    assert "import sales" in failure.message
-    assert w.values()["status"] == "qualified" and "sales_lead" not in w.values()  # nothing was written
-    assert refused(w.finish(), "STAGE_GATE").missing_steps == ("hand_off_to_sales",)
+    ok(w.run("hand_off_to_sales"))
+    [lead] = records(svc, "lead")
+    assert (lead.values["existing_contact"], lead.values["existing_account"]) == (felix.id, felix.values["account"])
+    assert lead.values["source_campaign"] == w.values()["source_campaign"]
+    [instance] = svc.instances_of(ADMIN, lead.id)
+    assert instance.process == "lead_to_opportunity_marketing"
+    # Sales ready: it will skip the teleprospecting stages.
+    lw = Walk(svc, lead)
+    ok(lw.next())
+    assert lw.path() == ["inquiry", "automated_qualification", "sales_acceptance"]
 
 
 def test_a_poor_fit_is_disqualified(open_svc: OpenSvc) -> None:
@@ -208,7 +229,131 @@ def test_a_poor_fit_is_disqualified(open_svc: OpenSvc) -> None:
     assert refused(w.finish(), "STAGE_GATE").missing_steps == ("disqualify_reason",)
     w.fill({"disqualify_reason": "Student"})
     ok(w.finish())
-    assert w.values()["status"] == "disqualified"
+    assert (w.values()["status"], w.row.outcome) == ("disqualified", "disqualified")
+
+
+# -- D365's Lead to opportunity marketing sales process --------------------------------------------------
+
+def new_inquiry(svc: Service, caller: Caller = MARY, **values: Any) -> Walk:
+    lead = ok(svc.create_record(caller, "lead", {"topic": "Security assessment enquiry", "first_name": "Lucas",
+                                                 "last_name": "Meyer", "company": "Woodgrove Bank", **values}))
+    return Walk(svc, lead)
+
+
+def test_a_sales_ready_lead_skips_teleprospecting(open_svc: OpenSvc) -> None:
+    svc = open_svc("marketing")
+    w = new_inquiry(svc)
+    assert (w.row.process, w.stage) == ("lead_to_opportunity_marketing", "inquiry")
+    values = w.values()
+    assert (values["sales_ready"], values["teleprospecting_ready"], values["sales_accepted"]) == (False, False, False)
+    assert w.path() == ["inquiry", "automated_qualification", "teleprospecting_acceptance",
+                        "teleprospecting_qualification", "sales_acceptance"]
+    ok(w.next())
+
+    # Automated marketing qualification: the lead waits here until it is sales ready (or teleprospecting ready).
+    assert w.stage == "automated_qualification"
+    assert refused(w.next(), "STAGE_GATE").unmet_gates == \
+        ("The lead waits here until it is sales ready or ready for teleprospecting",)
+    w.fill({"marketing_score": 72})  # past the sales-ready threshold: the rule marks it
+    assert w.values()["sales_ready"] is True
+    assert w.path() == ["inquiry", "automated_qualification", "sales_acceptance"]
+    ok(w.next())
+
+    # Sales acceptance: the sales manager's.
+    assert w.stage == "sales_acceptance"
+    assert w.notifications()[-1] == {"role": "sales_manager",
+                                     "message": "A sales-ready lead to accept: Security assessment enquiry"}
+    assert refused(w.finish(), "STAGE_GATE").missing_steps == ("sales_accepted",)
+    w.fill({"sales_accepted": True})
+    refused(svc.finish(MARY, w.row.id), "FORBIDDEN")
+    w.row = ok(svc.finish(MIKE, w.row.id))
+    assert (w.row.status, w.row.outcome) == ("finished", "accepted")
+
+
+def test_teleprospecting_qualifies_the_others(open_svc: OpenSvc, clock: Clock) -> None:
+    svc = open_svc("sales", "marketing")  # with sales too: a marketer's lead still gets marketing's process
+    w = new_inquiry(svc, source_campaign=ok(svc.create_record(ADMIN, "campaign", {"name": "Security Month"},
+                                                              no_process=True)).id)
+    assert w.row.process == "lead_to_opportunity_marketing"
+    ok(w.next())
+    w.fill({"marketing_score": 52, "teleprospecting_ready": True})
+    w.row = ok(svc.move_next(MARY, w.row.id))
+
+    assert w.stage == "teleprospecting_acceptance"
+    timers = Timers(svc)
+    clock.advance(days=2, minutes=1)  # nobody picked it up for two days
+    assert timers.fire_due() == 1
+    assert {"role": "marketing_manager", "message": "Waiting two days for a teleprospector: Security assessment "
+                                                    "enquiry"} in w.notifications()
+    [w.row] = svc.instances_of(ADMIN, w.record_id)  # firing raised its version
+    assert refused(w.next(), "STAGE_GATE").missing_steps == ("teleprospect_accepted",)
+    w.fill({"teleprospect_accepted": True})
+    refused(svc.move_next(MIKE, w.row.id), "FORBIDDEN")  # teleprospecting is marketing's
+    w.row = ok(svc.move_next(MARY, w.row.id))
+
+    assert w.stage == "teleprospecting_qualification"
+    w.fill({"purchase_timeframe": "this_year", "budget_amount": 90_000, "decision_maker": True,
+            "description": "Called: audit in the autumn"})
+    assert refused(w.next(), "STAGE_GATE").missing_steps == ("sales_ready",)
+    w.fill({"sales_ready": True})
+    w.row = ok(svc.move_next(MARY, w.row.id))
+    assert w.stage == "sales_acceptance"
+    assert w.row.traversed == ("inquiry", "automated_qualification", "teleprospecting_acceptance",
+                               "teleprospecting_qualification", "sales_acceptance")
+    w.fill({"sales_accepted": True})
+    w.row = ok(svc.finish(MIKE, w.row.id))
+    assert w.row.outcome == "accepted"
+
+
+# -- D365's Event Main Business Process Flow -------------------------------------------------------------
+
+def test_event_main_business_process_flow(open_svc: OpenSvc, clock: Clock) -> None:
+    svc = open_svc("marketing")
+    event = ok(svc.create_record(MARY, "event", {"name": "Field Service Roadshow Manchester", "city": "Manchester",
+                                                 "country": "United Kingdom"}))
+    w = Walk(svc, event)
+    assert (w.row.process, w.stage) == ("event_main", "preliminaries")
+    assert sorted(refused(w.next(), "STAGE_GATE").missing_steps) == ["end_date", "event_type", "marketing_plan",
+                                                                      "start_date", "team_defined"]
+    assert invalid(svc.update_record(MARY, w.record_id, {"start_date": day(20), "end_date": day(19)})) \
+        .field_errors[0].message == "The event can't end before it starts"
+    w.fill({"event_type": "roadshow", "team_defined": True, "marketing_plan": True, "budget": 22_000,
+            "start_date": day(20)})
+    assert w.values()["end_date"] == day(20)  # a one-day event unless said otherwise
+    ok(w.next())
+
+    assert w.stage == "initial_planning"
+    assert refused(w.next(), "STAGE_GATE").missing_steps == ("sessions_scheduled",)
+    w.fill({"venue": "Manchester Central", "speakers_engaged": True, "rooms_booked": True, "catering_ordered": True,
+            "sessions_scheduled": True, "max_attendees": 150})
+    ok(w.next())
+
+    assert w.stage == "final_planning"
+    w.fill({"registration_open": True, "invitations_sent": True, "reminders_sent": True, "registrations": 170})
+    assert w.bar()["registrations"]["recommendation"] == \
+        "More registrations than places: find a bigger room or start a waiting list"
+    clock.advance(days=21)
+    ok(w.next())
+
+    assert w.stage == "post_event"
+    assert sorted(refused(w.finish(), "STAGE_GATE").missing_steps) == ["debrief", "leads_followed_up",
+                                                                        "thank_you_sent"]
+    w.fill({"attendees": 141, "thank_you_sent": True, "leads_followed_up": True,
+            "debrief": "Demos of the scheduling board drew the most questions"})
+    ok(w.finish())
+    assert w.row.status == "finished"
+
+
+def test_who_sees_what(open_svc: OpenSvc) -> None:
+    svc = open_svc("sales", "marketing")
+    campaign = ok(svc.create_record(MARY, "campaign", {"name": "Spring webinar"}, no_process=True))
+    sally = Caller("sally", frozenset({"salesperson"}))
+    agent = Caller("sam", frozenset({"service_agent"}))
+    assert svc.get_record(sally, campaign.id) is not None  # sales may read campaigns (a lead's source)
+    invalid(svc.update_record(sally, campaign.id, {"objective": "Mine now"}))
+    assert svc.get_record(agent, campaign.id) is None
+    prospect = ok(svc.create_record(MARY, "prospect", {"full_name": "Harper Lewis"}, no_process=True))
+    assert svc.get_record(sally, prospect.id) is None  # prospects are marketing's until handed off
 
 
 def test_engagement_score_function() -> None:

@@ -25,7 +25,7 @@ def test_packs_register_everything() -> None:
     assert set(sales.actions) == {"sales.qualify_lead", "sales.disqualify_lead", "sales.reopen_lead",
                                   "sales.close_opportunity", "sales.require_closed"}
     assert sales.functions == ("sales.lead_score",)
-    assert set(reg.templates) == {"sales", "service", "marketing"}
+    assert set(reg.templates) == set(PACKS)
     assert {"schedule", "deliver", "plan", "nurture", "handoff", "qualify"} <= reg.categories
     assert set(reg.samples) == set(PACKS)
     assert check_packs(reg) == []
@@ -41,6 +41,26 @@ def test_the_packs_check_clean_together() -> None:
     report = check_text("import sales\nimport service\nimport marketing\n", "<t>", registry(*PACKS))
     assert report.diagnostics == [], report.render()
 
+
+
+@pytest.mark.parametrize("pack", ["sales", "service", "marketing"])
+def test_a_pack_without_crm_says_what_it_misses(pack: str) -> None:
+    """pip installs bpf-crm with each of them; a pack registered without it is reported, not half used."""
+    reg = Registry([(pack, "1", pack_module(pack).PACK)], entry_points=False)
+    [failure] = check_packs(reg)
+    first = failure.reason.split("; ")[0]  # the import first; then what the missing module would have declared
+    assert failure.name == pack and first.startswith(f"the module {pack} doesn't check: <{pack}>/{pack}.bpf:")
+    assert first.endswith("BPF011: no installed plugin pack supplies the module `crm`")
+    assert reg.pack(pack) is None
+
+
+@pytest.mark.parametrize("pack", ["sales", "service", "marketing"])
+def test_each_pack_alone_over_crm_has_one_customer_model(pack: str) -> None:
+    program = bpf_dsl.load_source(f"import {pack}\n", "<t>", registry(pack))
+    assert {"account", "contact", "lead"} <= set(program.entities)
+    both = bpf_dsl.load_source("import sales\nimport service\nimport marketing\n", "<t>", registry(*PACKS))
+    assert sorted(both.entities) == ["account", "campaign", "case", "contact", "event", "knowledge_article", "lead",
+                                     "opportunity", "prospect", "work_order"]
 
 @pytest.mark.parametrize("pack", PACKS)
 def test_pack_files_are_formatted(pack: str) -> None:
@@ -115,8 +135,9 @@ class _Missing:
 
 
 def test_check_packs_drops_packs_whose_modules_dont_check(tmp_path: Path) -> None:
-    reg = Registry([("sales", "1", pack_module("sales").PACK), ("bad", "0.1", _Broken(tmp_path)),
-                    ("gone", "0.2", _Missing()), ("marketing", "1", pack_module("marketing").PACK)], entry_points=False)
+    reg = Registry([("crm", "1", pack_module("crm").PACK), ("sales", "1", pack_module("sales").PACK),
+                    ("bad", "0.1", _Broken(tmp_path)), ("gone", "0.2", _Missing()),
+                    ("marketing", "1", pack_module("marketing").PACK)], entry_points=False)
     assert reg.failures == [] and "bad.go" in reg.actions
     failures = check_packs(reg)
     assert [f.name for f in failures] == ["bad", "gone"]
@@ -126,7 +147,7 @@ def test_check_packs_drops_packs_whose_modules_dont_check(tmp_path: Path) -> Non
                                   "or directory")
     assert reg.failures == failures
     # Everything the broken packs supplied is gone; the others are untouched.
-    assert [p.name for p in reg.packs] == ["bpf", "sales", "marketing"]
+    assert [p.name for p in reg.packs] == ["bpf", "crm", "sales", "marketing"]
     assert "bad" not in reg.modules and "bad.go" not in reg.actions and "bad" not in reg.templates
     assert "bad" not in reg.samples and {"sales", "marketing"} <= set(reg.templates)
     assert check_packs(reg) == failures  # once per registry

@@ -1,16 +1,19 @@
-"""The sales pack's processes walked through the service layer: stages, gates, branches, rules and actions."""
+"""The sales pack's processes walked through the service layer: stages, gates, branches, outcomes, stage
+roles, access, rules and actions (SQLite; PostgreSQL too when BPF_TEST_POSTGRES_URL is set)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from bpf_dsl.service import Service
+from bpf_dsl.service import Caller, Service
 
 from .helpers import ADMIN, T0, OpenSvc, Walk, invalid, ok, records, refused
 
 LEAD = {"topic": "Data warehouse modernisation", "first_name": "Sofia", "last_name": "Rossi", "job_title": "CTO",
-        "company": "Litware, Inc.", "email": "sofia.rossi@litware.com", "source": "web"}
+        "company": "Litware, Inc.", "email": "sofia.rossi@litware.com", "phone": "+1 512 555 0170", "source": "web"}
+SALLY = Caller("sally", frozenset({"salesperson"}))
+MIKE = Caller("mike", frozenset({"sales_manager"}))
 
 
 def new_lead(svc: Service, **values: Any) -> Walk:
@@ -21,6 +24,17 @@ def new_lead(svc: Service, **values: Any) -> Walk:
 def qualify(w: Walk, **values: Any) -> None:
     w.fill({"budget_amount": 150_000, "purchase_timeframe": "this_quarter", "decision_maker": True, **values})
     ok(w.run("qualify_lead"))
+
+
+def to_close(w: Walk) -> None:
+    """From Qualify to Close with the required steps filled (as an admin: every stage role)."""
+    qualify(w)
+    ok(w.next())
+    w.fill({"customer_need": "Reports off the old warehouse"}, "opportunity")
+    ok(w.next())
+    w.fill({"proposal_developed": True}, "opportunity")
+    ok(w.next())
+    assert w.stage == "close"
 
 
 def test_lead_to_opportunity_from_qualify_to_won(open_svc: OpenSvc) -> None:
@@ -37,7 +51,7 @@ def test_lead_to_opportunity_from_qualify_to_won(open_svc: OpenSvc) -> None:
     assert w.values()["score"] == 35 + 25 + 20  # the lead_scoring rule, through sales.lead_score
     assert refused(w.next(), "STAGE_GATE").missing_steps == ("qualify_lead",)
 
-    # Qualify lead: the lead is qualified, its account and contact are created and linked.
+    # Qualify lead: the lead is qualified, its account and contact are created (the crm pack's) and linked.
     ok(w.run("qualify_lead"))
     lead = w.values()
     assert lead["status"] == "qualified" and lead["qualified_on"] == T0.date().isoformat()
@@ -50,7 +64,7 @@ def test_lead_to_opportunity_from_qualify_to_won(open_svc: OpenSvc) -> None:
     assert invalid(svc.update_record(ADMIN, w.record_id, {"budget_amount": 1})).field_errors[0].field == \
         "budget_amount"
 
-    # Develop: the opportunity is created from the lead with mapped values.
+    # Develop: the opportunity is created from the lead with mapped values; Develop sets its probability.
     ok(w.next())
     assert w.stage == "develop"
     opp = w.values("opportunity")
@@ -58,23 +72,22 @@ def test_lead_to_opportunity_from_qualify_to_won(open_svc: OpenSvc) -> None:
     assert opp["account"] == account.id and opp["contact"] == contact.id
     assert opp["estimated_revenue"] == 150_000 and opp["budget_amount"] == 150_000
     assert opp["purchase_timeframe"] == "this_quarter" and opp["decision_maker"] is True
-    assert opp["probability"] == 30  # on enter
+    assert opp["probability"] == 30  # Develop's, and nothing before it to overwrite
     assert opp["estimated_close_date"] == (T0.date() + dt.timedelta(days=60)).isoformat()  # this quarter: +60
     assert refused(w.next(), "STAGE_GATE").missing_steps == ("customer_need",)
     w.fill({"customer_need": "Reports off the old warehouse", "stakeholders_identified": True}, "opportunity")
     ok(w.next())
 
-    # Propose: a discount over 10% needs the manager's approval; over 40% is refused.
+    # Propose: a discount over 10% waits for the internal review; over 40% is refused.
     assert w.stage == "propose" and w.values("opportunity")["probability"] == 60
-    assert w.bar()["manager_approved"]["hidden"] is True
     w.fill({"proposal_developed": True, "discount_percent": 15}, "opportunity")
-    bar = w.bar()
-    assert bar["manager_approved"] == {"required": True, "hidden": False, "locked": False, "done": False,
-                                       "recommendation": "Ask your sales manager to approve a discount over 10%"}
-    assert refused(w.next(), "STAGE_GATE").missing_steps == ("manager_approved",)
+    assert w.bar()["discount_percent"]["recommendation"] == \
+        "A discount over 10% needs your sales manager's internal review in Propose"
+    gate = refused(w.next(), "STAGE_GATE")
+    assert gate.missing_steps == () and gate.unmet_gates == ("A discount over 10% needs the internal review completed",)
     failure = invalid(svc.update_record(ADMIN, w.row.bound["opportunity"], {"discount_percent": 45}))
     assert failure.field_errors[0].message == "Discounts above 40% are not allowed"
-    w.fill({"manager_approved": True}, "opportunity")
+    w.fill({"internal_review_completed": True}, "opportunity")
     ok(w.run("notify_manager"))
     assert w.notifications() == [{"role": "sales_manager", "message": f"Proposal ready for review: {LEAD['topic']}"}]
     ok(w.next())
@@ -90,9 +103,27 @@ def test_lead_to_opportunity_from_qualify_to_won(open_svc: OpenSvc) -> None:
     assert opp["actual_revenue"] == 150_000 and opp["actual_close_date"] == T0.date().isoformat()
     assert "Won: Data warehouse modernisation (150,000.00)" in [n["message"] for n in w.notifications()]
     ok(w.finish())
-    assert w.row.status == "finished"
+    assert (w.row.status, w.row.outcome) == ("finished", "won")
     # Closed deals are read-only.
     assert invalid(svc.update_record(ADMIN, w.row.bound["opportunity"], {"estimated_revenue": 1})).field_errors
+
+
+def test_only_a_sales_manager_moves_a_proposal_on(open_svc: OpenSvc) -> None:
+    """The internal review in Propose is the manager's: a stage role, not a box any salesperson may tick."""
+    svc = open_svc("sales")
+    lead = ok(svc.create_record(SALLY, "lead", LEAD))
+    w = Walk(svc, lead)
+    w.fill({"budget_amount": 150_000})
+    ok(svc.run_action_step(SALLY, w.row.id, "qualify_lead"))
+    w.row = ok(svc.move_next(SALLY, w.row.id))
+    w.fill({"customer_need": "Reports"}, "opportunity")
+    w.row = ok(svc.move_next(SALLY, w.row.id))
+    assert w.stage == "propose"
+    w.fill({"proposal_developed": True}, "opportunity")
+    refused(svc.move_next(SALLY, w.row.id), "FORBIDDEN")
+    refused(svc.move_previous(SALLY, w.row.id), "FORBIDDEN")  # back too: the stage is the manager's
+    w.row = ok(svc.move_next(MIKE, w.row.id))
+    assert w.stage == "close"
 
 
 def test_big_near_term_budget_confirms_interest_first(open_svc: OpenSvc) -> None:
@@ -122,7 +153,9 @@ def test_big_budget_later_in_the_year_skips_confirmation(open_svc: OpenSvc) -> N
 def test_existing_account_and_contact_are_kept(open_svc: OpenSvc) -> None:
     svc = open_svc("sales")
     account = ok(svc.create_record(ADMIN, "account", {"name": "Contoso Pharmaceuticals", "industry": "healthcare"}))
-    contact = ok(svc.create_record(ADMIN, "contact", {"full_name": "Nancy Anderson", "account": account.id}))
+    contact = ok(svc.create_record(ADMIN, "contact", {"first_name": "Nancy", "last_name": "Anderson",
+                                                      "account": account.id}))
+    assert contact.values["full_name"] == "Nancy Anderson"  # the crm pack's rule
     w = new_lead(svc, existing_account=account.id, existing_contact=contact.id)
     qualify(w)
     assert len(records(svc, "account")) == 1 and len(records(svc, "contact")) == 1
@@ -150,10 +183,11 @@ process quick_qualify on lead {
 def test_abandoning_at_qualify_disqualifies_the_lead(open_svc: OpenSvc) -> None:
     svc = open_svc("sales")
     w = new_lead(svc)
-    ok(w.abandon())
+    ok(w.abandon())  # no opportunity yet: nothing to close
     lead = w.values()
     assert (w.row.status, lead["status"], lead["disqualify_reason"]) == ("aborted", "disqualified",
                                                                          "no_longer_interested")
+    assert w.row.outcome is None
     ok(w.reactivate())  # D365's Reactivate Lead: the lead is open again
     assert (w.values()["status"], w.values().get("disqualify_reason")) == ("open", None)
     qualify(w)
@@ -171,8 +205,7 @@ process side_qualify on lead {
 """)
     w = new_lead(svc)
     ok(w.abandon())
-    side = Walk(svc, ok(svc.get_record(ADMIN, w.record_id)), "lead_to_opportunity")
-    started = ok(svc.start_process(ADMIN, side.record_id, "side_qualify"))
+    started = ok(svc.start_process(ADMIN, w.record_id, "side_qualify"))
     message = refused(svc.run_action_step(ADMIN, started.id, "qualify"), "CANCELLED").message
     assert message == "sales.qualify_lead: a disqualified lead can't be qualified; reactivate the process to reopen it"
 
@@ -185,18 +218,43 @@ def test_abandoning_after_develop_loses_the_opportunity(open_svc: OpenSvc) -> No
     ok(w.abandon())
     opp = w.values("opportunity")
     assert (opp["status"], opp["status_reason"], opp["probability"]) == ("lost", "canceled", 0)
+    assert opp["actual_close_date"] == T0.date().isoformat()
     assert w.values()["status"] == "qualified"  # a qualified lead stays qualified
+    ok(w.reactivate())  # D365's Reopen Opportunity
+    assert (w.values("opportunity")["status"], w.values("opportunity")["status_reason"]) == ("open", "in_progress")
+
+
+def test_abandoning_a_won_deal_is_refused_in_both_processes(open_svc: OpenSvc) -> None:
+    """After "Close as won", abandoning is refused: the Opportunity Sales Process's abandon closes the deal
+    as lost, which sales.close_opportunity refuses for a won one; the Lead to Opportunity process calls the
+    same action on its opportunity."""
+    svc = open_svc("sales")
+    w = new_lead(svc)
+    to_close(w)
+    ok(w.run("close_as_won"))
+    failure = refused(w.abandon(), "CANCELLED")
+    assert failure.message == "sales.close_opportunity: the opportunity is already closed as won"
+    assert w.values("opportunity")["status"] == "won" and w.values("opportunity")["probability"] == 100
+    [row] = svc.instances_of(ADMIN, w.record_id)
+    assert row.status == "active" and row.active_stage == "close"
+
+    account = ok(svc.create_record(ADMIN, "account", {"name": "Fabrikam, Inc."}))
+    direct = Walk(svc, ok(svc.create_record(ADMIN, "opportunity", {"name": "Second site", "account": account.id,
+                                                                   "budget_amount": 50_000})))
+    for values in ({"customer_need": "MES"}, {"proposal_developed": True}):
+        ok(direct.next())
+        direct.fill(values)
+    ok(direct.next())
+    ok(direct.run("close_as_won"))
+    assert refused(direct.abandon(), "CANCELLED").message == \
+        "sales.close_opportunity: the opportunity is already closed as won"
+    assert direct.values()["status"] == "won"
 
 
 def test_close_as_lost_then_won_is_refused(open_svc: OpenSvc) -> None:
     svc = open_svc("sales")
     w = new_lead(svc)
-    qualify(w)
-    ok(w.next())
-    w.fill({"customer_need": "x"}, "opportunity")
-    ok(w.next())
-    w.fill({"proposal_developed": True}, "opportunity")
-    ok(w.next())
+    to_close(w)
     ok(w.run("close_as_lost"))
     opp = w.values("opportunity")
     assert (opp["status"], opp["status_reason"], opp["probability"], opp["actual_revenue"]) == \
@@ -204,6 +262,16 @@ def test_close_as_lost_then_won_is_refused(open_svc: OpenSvc) -> None:
     assert "already closed as lost" in refused(w.run("close_as_won"), "CANCELLED").message
     w.fill({"decision_date": "2026-03-10"}, "opportunity")
     ok(w.finish())
+    assert (w.row.status, w.row.outcome) == ("finished", "lost")
+
+
+def test_abandoning_a_lost_deal_keeps_its_reason(open_svc: OpenSvc) -> None:
+    svc = open_svc("sales")
+    w = new_lead(svc)
+    to_close(w)
+    ok(w.run("close_as_lost"))
+    ok(w.abandon())
+    assert w.values("opportunity")["status_reason"] == "out_sold"
 
 
 def test_opportunity_sales_process(open_svc: OpenSvc, clock: Any) -> None:
@@ -213,6 +281,7 @@ def test_opportunity_sales_process(open_svc: OpenSvc, clock: Any) -> None:
                                                       "purchase_timeframe": "next_quarter"}))
     w = Walk(svc, opp)
     assert w.row.process == "opportunity_sales" and w.stage == "qualify"
+    assert w.values()["probability"] == 20  # Qualify's, set when the process starts
     assert w.values()["estimated_revenue"] == 520_000  # defaulted from the budget
     assert w.values()["estimated_close_date"] == (T0.date() + dt.timedelta(days=120)).isoformat()
     assert refused(w.next(), "STAGE_GATE").missing_steps == ("account",)
@@ -230,10 +299,29 @@ def test_opportunity_sales_process(open_svc: OpenSvc, clock: Any) -> None:
         "The decision date has passed: confirm a new one or close the opportunity"
     ok(w.run("close_as_won"))
     ok(w.finish())
+    assert w.row.outcome == "won"
     ok(w.reactivate())  # reopens the deal
     assert (w.values()["status"], w.values()["status_reason"]) == ("open", "in_progress")
+    assert w.row.outcome is None
     ok(w.abandon())
     assert (w.values()["status"], w.values()["status_reason"]) == ("lost", "canceled")
+
+
+def test_who_sees_what(open_svc: OpenSvc) -> None:
+    """The allow lines: salespeople work leads and opportunities and delete only their own; a marketer sees
+    leads (the crm pack's grant) but no opportunity; a customer service representative sees no lead."""
+    svc = open_svc("sales")
+    mine = ok(svc.create_record(SALLY, "opportunity", {"name": "Sally's deal"}))
+    theirs = ok(svc.create_record(MIKE, "opportunity", {"name": "Mike's deal"}))
+    assert mine.owner == "sally" and theirs.owner == "mike"
+    lead = ok(svc.create_record(SALLY, "lead", LEAD))
+    assert svc.get_record(SALLY, theirs.id) is not None  # salespeople read every opportunity
+    invalid(svc.delete_record(SALLY, theirs.id))
+    ok(svc.delete_record(SALLY, mine.id))  # but delete only their own
+    marketer = Caller("maria", frozenset({"marketer"}))
+    agent = Caller("sam", frozenset({"service_agent"}))
+    assert svc.get_record(marketer, lead.id) is not None and svc.get_record(marketer, theirs.id) is None
+    assert svc.get_record(agent, lead.id) is None
 
 
 def test_status_is_managed_by_the_process(open_svc: OpenSvc) -> None:

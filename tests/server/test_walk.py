@@ -16,7 +16,7 @@ fragment I on ProcessInstance {
   process { name version } record { id } completedOn activeStageStartedOn createdAt
   history { stage { name } enteredAt exitedAt seconds by }
 }
-fragment E on TransitionError { code message missing: missingSteps currentVersion }
+fragment E on TransitionError { code message missing: missingSteps { name } currentVersion }
 """
 RECORD = """
 fragment R on Record { id entity version values activeInstance { id activeStage { name } } }
@@ -100,7 +100,7 @@ def test_sales_walk(live: Live) -> None:
 
     # The gate: budget_amount is required in qualify.
     gate = refused(move(sales, "moveNext", iid, v), "STAGE_GATE")
-    assert gate["missing"] == ["budget_amount"]
+    assert gate["missing"] == [{"name": "budget_amount"}]
     refused(move(sales, "movePrevious", iid, v), "BEGINNING")
     refused(instance_call(sales, "setActiveStage(instanceId: $id, stage: $stage)", id=iid, stage="close"),
             "UNREACHABLE")

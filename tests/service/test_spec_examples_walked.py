@@ -237,11 +237,14 @@ def test_opportunity_rules_discount_and_negative_revenue(service: Service) -> No
 
 def test_opportunity_role_security(service: Service) -> None:
     svc = service
-    agent_lead = ok(svc.create_record(AGENT, "lead", {"topic": "x"}))
-    assert agent_lead.active_instance_id is None  # no lead process for an agent's roles
+    # Round two: no process of an agent's roles binds leads (and `lead` has no `allow` line), so an agent may
+    # do nothing with them: not create one, not see one (LANGUAGE.md, "Who may see and change records").
+    agent_lead = svc.create_record(AGENT, "lead", {"topic": "x"})
+    assert getattr(agent_lead, "message", None) == "not allowed"
     lead, row = new_lead(svc)
     refused(svc, lambda: svc.move_next(AGENT, row.id), "FORBIDDEN")
     assert svc.instances_of(AGENT, lead.id) == []
+    assert svc.get_record(AGENT, lead.id) is None
     assert [i.id for i in svc.instances_of(MAX, lead.id)] == [row.id]
 
 

@@ -1,13 +1,13 @@
-"""bpf's marketing pack: campaigns and prospects; Campaign Launch and Lead Nurture.
+"""bpf's marketing pack: campaigns, events and prospects, and marketing's side of the lead.
 
 Registered under the ``bpf.plugins`` entry point as ``marketing`` (the object
-:data:`PACK`): ``import marketing`` in a .bpf file loads ``marketing.bpf``
-(campaigns, prospects, Campaign Launch and Lead Nurture); the actions
-``marketing.launch_campaign`` and ``hand_off`` and the function
+:data:`PACK`): ``import marketing`` in a .bpf file loads ``marketing.bpf`` (which
+imports ``crm``: campaigns, events, prospects, D365's Lead to opportunity marketing
+sales process and Event Main Business Process Flow, and our Campaign Launch and Lead
+Nurture); the actions ``marketing.launch_campaign`` and ``hand_off`` and the function
 ``marketing.engagement_score`` come from :mod:`.actions`; ``bpf init DIR --template
 marketing`` starts a project from ``template/``; ``bpf serve --demo`` loads
-:mod:`.samples`. The hand-off to sales needs the sales pack in the same program,
-but this pack doesn't depend on it.
+:mod:`.samples`. The hand-off creates a lead of the crm pack: it needs no sales pack.
 """
 
 from __future__ import annotations

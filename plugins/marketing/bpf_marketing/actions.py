@@ -7,9 +7,6 @@ from typing import Any
 
 from bpf_dsl.plugins import ActionFailed, ActionSpec, FunctionSpec, Param
 
-NO_SALES = ("the sales pack isn't installed (or not imported): the hand-off creates a sales lead, so install it "
-            "with `pip install bpf-sales` and add `import sales` next to `import marketing`")
-
 
 def launch_campaign(context: Any) -> None:
     """Launch an approved campaign: status launched, launched today."""
@@ -25,7 +22,13 @@ def launch_campaign(context: Any) -> None:
 
 
 def hand_off(context: Any, notify_role: str = "salesperson") -> None:
-    """Hand a marketing-qualified prospect to sales: create a sales lead from it (needs the sales pack)."""
+    """Hand a marketing-qualified prospect to sales: a lead, sales ready, that keeps its source campaign.
+
+    The lead names the prospect's contact and that contact's account when marketing
+    knows them (D365's Existing Contact? and Existing Account?), carries the engagement
+    score as its marketing score, and starts the caller's default lead process (the
+    sales pack's Lead to Opportunity Sales Process when it is installed).
+    """
     prospect_id, p = context.own_record("prospect")
     if p.get("sales_lead"):
         raise ActionFailed("this prospect was already handed off to sales")
@@ -34,20 +37,21 @@ def hand_off(context: Any, notify_role: str = "salesperson") -> None:
     first, _, last = (p.get("full_name") or "").partition(" ")
     interests = ", ".join(p.get("interests") or ()) or "our products"
     company = p.get("company")
+    contact_id = p.get("contact")
+    contact = context.record(contact_id) if contact_id else None
     lead = {
         "topic": f"{company or p.get('full_name')}: interested in {interests}",
         "first_name": first or None, "last_name": last or None, "company": company,
         "job_title": p.get("job_title"), "email": p.get("email"), "phone": p.get("phone"),
-        "source": "marketing", "budget_amount": p.get("budget_indicated"),
-        "purchase_timeframe": p.get("timeframe") or "unknown",
+        "source": "marketing", "source_campaign": p.get("source_campaign"),
+        "existing_contact": contact_id if contact is not None else None,
+        "existing_account": contact.get("account") if contact is not None else None,
+        "budget_amount": p.get("budget_indicated"), "purchase_timeframe": p.get("timeframe") or "unknown",
+        "marketing_score": p.get("engagement_score"), "sales_ready": True,
         "description": f"Handed off by marketing. Engagement score {p.get('engagement_score') or 0}; "
                        f"interests: {interests}.",
     }
-    try:
-        # create() raises ActionFailed only when the program has no such entity: no sales pack here.
-        lead_id = context.create("lead", {k: v for k, v in lead.items() if v is not None})
-    except ActionFailed:
-        raise ActionFailed(NO_SALES) from None
+    lead_id = context.create("lead", {k: v for k, v in lead.items() if v is not None})
     context.update(prospect_id, {"sales_lead": lead_id, "handed_off_on": context.now.date(), "status": "handed_off"})
     context.notify(notify_role, f"New lead from marketing: {lead['topic']}")
 
@@ -63,7 +67,7 @@ def engagement_score(emails_opened: Any, web_visits: Any, content_downloads: Any
 ACTIONS = (
     ActionSpec("marketing", "launch_campaign", (), launch_campaign, "launch an approved campaign"),
     ActionSpec("marketing", "hand_off", (Param("notify_role", "text", required=False),), hand_off,
-               "create a sales lead from a marketing-qualified prospect (needs the sales pack)"),
+               "create a sales-ready lead from a marketing-qualified prospect, keeping its source campaign"),
 )
 
 FUNCTIONS = (

@@ -71,11 +71,26 @@ def reopen_lead(context: Any) -> None:
         context.update(lead_id, {"status": "open", "disqualify_reason": None})
 
 
-def close_opportunity(context: Any, outcome: str, reason: str | None = None) -> None:
-    """Close the opportunity as won (actual revenue, probability 100) or lost (with a reason)."""
+def close_opportunity(context: Any, outcome: str, reason: str | None = None, opportunity: str | None = None) -> None:
+    """Close the opportunity as won (actual revenue, probability 100) or lost (with a reason).
+
+    On a stage of the opportunity it closes that record. In a process hook of a process
+    on another entity (the Lead to Opportunity process's ``on abandon``), ``opportunity``
+    names it (``opportunity.id``), and an empty one (none created yet) closes nothing.
+    An opportunity closed the other way is refused: so abandoning a won deal, which
+    closes it as lost (canceled), cancels the abandon, as D365 won't lose a won deal.
+    """
     _check(OUTCOME, outcome)
     _check(LOST_REASON, reason)
-    opp_id, opp = context.own_record("opportunity")
+    if context.origin.entity == "opportunity":
+        opp_id, opp = context.own_record("opportunity")
+    elif opportunity is None:
+        return  # no opportunity yet: nothing to close
+    else:
+        found = context.record(opportunity)
+        if found is None:
+            raise ActionFailed(f"no opportunity {opportunity}")
+        opp_id, opp = opportunity, found
     status = opp.get("status")
     if status == outcome:
         return  # closing twice the same way changes nothing
@@ -123,8 +138,8 @@ ACTIONS = (
     ActionSpec("sales", "disqualify_lead", (DISQUALIFY_REASON,), disqualify_lead,
                "mark an open lead disqualified with a reason"),
     ActionSpec("sales", "reopen_lead", (), reopen_lead, "reopen a disqualified lead"),
-    ActionSpec("sales", "close_opportunity", (OUTCOME, LOST_REASON), close_opportunity,
-               "close the opportunity as won or lost"),
+    ActionSpec("sales", "close_opportunity", (OUTCOME, LOST_REASON, Param("opportunity", "text", required=False)),
+               close_opportunity, "close the opportunity as won or lost (in a process hook: the one named)"),
     ActionSpec("sales", "require_closed", (), require_closed,
                "refuse the move while the opportunity is still open"),
 )

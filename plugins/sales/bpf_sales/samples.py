@@ -1,10 +1,12 @@
 """Sample records of the sales pack for ``bpf serve --demo``.
 
-Ten accounts and twelve contacts (Microsoft's fictitious companies), 26 leads
-on the Lead to Opportunity Sales Process and 12 opportunities on the
+26 leads on the Lead to Opportunity Sales Process and 12 opportunities on the
 Opportunity Sales Process, spread over every stage: some still being
 qualified, some developing, proposing or closing, some won, lost or
-disqualified. Values are API JSON; dates are relative to today.
+disqualified. Their companies and people are the crm pack's (``"@crm.KEY"``,
+loaded first); leads from companies new to us carry their own names and
+numbers, and the Qualify button makes their accounts and contacts. Values are
+API JSON; dates are relative to today.
 """
 
 from __future__ import annotations
@@ -12,47 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, NamedTuple
 
+from bpf_crm.samples import BY_KEY, PERSON, email
+
 from bpf_dsl.plugins import SampleSpec
-
-ACCOUNTS = [
-    # key, name, industry, city, country, domain, phone, annual revenue, employees, relationship
-    ("contoso", "Contoso Pharmaceuticals", "healthcare", "Seattle", "United States", "contoso.com",
-     "+1 206 555 0110", 480_000_000, 2300, "customer"),
-    ("fabrikam", "Fabrikam, Inc.", "manufacturing", "Detroit", "United States", "fabrikam.com",
-     "+1 313 555 0142", 1_250_000_000, 8100, "customer"),
-    ("adventure_works", "Adventure Works Cycles", "retail", "Bothell", "United States", "adventure-works.com",
-     "+1 425 555 0187", 95_000_000, 640, "customer"),
-    ("northwind", "Northwind Traders", "retail", "London", "United Kingdom", "northwindtraders.com",
-     "+44 20 7946 0312", 61_000_000, 420, "customer"),
-    ("litware", "Litware, Inc.", "technology", "Austin", "United States", "litware.com",
-     "+1 512 555 0164", 38_000_000, 210, "prospect"),
-    ("adatum", "A. Datum Corporation", "technology", "Toronto", "Canada", "adatum.com",
-     "+1 416 555 0139", 152_000_000, 900, "partner"),
-    ("alpine", "Alpine Ski House", "retail", "Innsbruck", "Austria", "alpineskihouse.com",
-     "+43 512 555 018", 12_500_000, 85, "prospect"),
-    ("coho", "Coho Winery", "other", "Napa", "United States", "cohowinery.com",
-     "+1 707 555 0121", 8_200_000, 60, "customer"),
-    ("woodgrove", "Woodgrove Bank", "finance", "New York", "United States", "woodgrovebank.com",
-     "+1 212 555 0176", 2_900_000_000, 15200, "customer"),
-    ("tailspin", "Tailspin Toys", "manufacturing", "Manchester", "United Kingdom", "tailspintoys.com",
-     "+44 161 496 0544", 27_000_000, 190, "prospect"),
-]
-
-CONTACTS = [
-    # key, full name, job title, account key
-    ("nancy", "Nancy Anderson", "Chief Procurement Officer", "contoso"),
-    ("raj", "Raj Patel", "IT Director", "contoso"),
-    ("maria", "Maria Gonzalez", "VP Operations", "fabrikam"),
-    ("tom", "Tom Becker", "Plant Manager", "fabrikam"),
-    ("linda", "Linda Mitchell", "Head of E-commerce", "adventure_works"),
-    ("oliver", "Oliver Hughes", "Buying Director", "northwind"),
-    ("sofia", "Sofia Rossi", "CTO", "litware"),
-    ("kenji", "Kenji Watanabe", "Partner Manager", "adatum"),
-    ("anna", "Anna Gruber", "Managing Director", "alpine"),
-    ("daniel", "Daniel Brooks", "Owner", "coho"),
-    ("grace", "Grace Kim", "Head of Digital Channels", "woodgrove"),
-    ("peter", "Peter Walsh", "Finance Director", "tailspin"),
-]
 
 PATH = ("qualify", "develop", "propose", "close")
 BIG_PATH = ("qualify", "confirm_interest", "develop", "propose", "close")
@@ -60,9 +24,9 @@ BIG_PATH = ("qualify", "confirm_interest", "develop", "propose", "close")
 
 class Deal(NamedTuple):
     topic: str
-    person: tuple[str, str, str]  # first name, last name, job title
-    company: str
-    domain: str
+    who: str | tuple[str, str, str, str]  # a crm person's key, or someone new: first, last, job title, phone
+    company: str | None  # a crm account's key when `who` is new to us but their company isn't; else its name
+    domain: str | None  # a new company's web domain
     source: str
     rating: str
     budget: int | None
@@ -71,113 +35,91 @@ class Deal(NamedTuple):
     need: str
     solution: str
     where: str  # qualify, confirm_interest, develop, propose, close, won, lost, disqualified
-    account: str | None = None  # an existing account's key
-    contact: str | None = None  # an existing contact's key
     discount: float = 0
 
 
 LEADS = [
-    Deal("Fleet telematics for 40 delivery vans", ("James", "Carter", "Logistics Manager"), "Northwind Traders",
-         "northwindtraders.com", "web", "warm", 85_000, "this_quarter", "individual",
-         "Real-time tracking and fuel reports for the London delivery fleet",
-         "Telematics units with the fleet dashboard, 3-year subscription", "won", "northwind", "oliver", 5),
-    Deal("ERP upgrade for three plants", ("Maria", "Gonzalez", "VP Operations"), "Fabrikam, Inc.", "fabrikam.com",
-         "employee_referral", "hot", 1_400_000, "this_quarter", "committee",
-         "Replace the 15-year-old ERP in the Detroit, Dayton and Monterrey plants",
-         "Cloud ERP with manufacturing module, phased roll-out per plant", "close", "fabrikam", "maria", 12),
-    Deal("Point-of-sale refresh, 120 stores", ("Linda", "Mitchell", "Head of E-commerce"), "Adventure Works Cycles",
-         "adventure-works.com", "trade_show", "hot", 640_000, "next_quarter", "committee",
-         "Unified checkout across stores and web shop",
-         "POS terminals with the omnichannel retail suite", "propose", "adventure_works", "linda", 8),
-    Deal("Clinical trial data platform", ("Raj", "Patel", "IT Director"), "Contoso Pharmaceuticals", "contoso.com",
-         "partner", "hot", 2_100_000, "immediate", "committee",
+    Deal("Fleet telematics for 40 delivery vans", "oliver", None, None, "web", "warm", 85_000, "this_quarter",
+         "individual", "Real-time tracking and fuel reports for the London delivery fleet",
+         "Telematics units with the fleet dashboard, 3-year subscription", "won", 5),
+    Deal("ERP upgrade for three plants", "maria", None, None, "employee_referral", "hot", 1_400_000, "this_quarter",
+         "committee", "Replace the 15-year-old ERP in the Detroit, Dayton and Monterrey plants",
+         "Cloud ERP with manufacturing module, phased roll-out per plant", "close", 12),
+    Deal("Point-of-sale refresh, 120 stores", "linda", None, None, "trade_show", "hot", 640_000, "next_quarter",
+         "committee", "Unified checkout across stores and web shop",
+         "POS terminals with the omnichannel retail suite", "propose", 8),
+    Deal("Clinical trial data platform", "raj", None, None, "partner", "hot", 2_100_000, "immediate", "committee",
          "A validated platform for trial data from 40 sites",
-         "Hosted clinical data platform with GxP validation pack", "confirm_interest", "contoso", "raj"),
-    Deal("Mobile banking app redesign", ("Grace", "Kim", "Head of Digital Channels"), "Woodgrove Bank",
-         "woodgrovebank.com", "seminar", "warm", 900_000, "this_year", "committee",
+         "Hosted clinical data platform with GxP validation pack", "confirm_interest"),
+    Deal("Mobile banking app redesign", "grace", None, None, "seminar", "warm", 900_000, "this_year", "committee",
          "A mobile app customers rate above 4.5 stars",
-         "Design sprint, then a 9-month rebuild by a joint team", "develop", "woodgrove", "grace"),
-    Deal("Ski rental booking system", ("Anna", "Gruber", "Managing Director"), "Alpine Ski House",
-         "alpineskihouse.com", "web", "warm", 45_000, "next_quarter", "individual",
+         "Design sprint, then a 9-month rebuild by a joint team", "develop"),
+    Deal("Ski rental booking system", "anna", None, None, "web", "warm", 45_000, "next_quarter", "individual",
          "Online booking of rental gear with pick-up slots",
-         "Booking module on the retail suite, with the payment add-on", "develop", "alpine", "anna"),
-    Deal("Cellar sensors and temperature alerts", ("Daniel", "Brooks", "Owner"), "Coho Winery", "cohowinery.com",
-         "external_referral", "cold", 18_000, "this_year", "individual",
-         "Alerts when the barrel cellar leaves 12-14 °C",
-         "Wireless sensors with the monitoring service", "lost", "coho", "daniel"),
-    Deal("Partner portal for resellers", ("Kenji", "Watanabe", "Partner Manager"), "A. Datum Corporation",
-         "adatum.com", "partner", "warm", 260_000, "this_quarter", "committee",
+         "Booking module on the retail suite, with the payment add-on", "develop"),
+    Deal("Cellar sensors and temperature alerts", "daniel", None, None, "external_referral", "cold", 18_000,
+         "this_year", "individual", "Alerts when the barrel cellar leaves 12-14 °C",
+         "Wireless sensors with the monitoring service", "lost"),
+    Deal("Partner portal for resellers", "kenji", None, None, "partner", "warm", 260_000, "this_quarter", "committee",
          "Deal registration and co-selling with 300 resellers",
-         "Partner portal with deal registration and MDF tracking", "propose", "adatum", "kenji", 15),
-    Deal("Toy safety test lab equipment", ("Peter", "Walsh", "Finance Director"), "Tailspin Toys",
-         "tailspintoys.com", "trade_show", "warm", 120_000, "next_quarter", "individual",
-         "In-house EN 71 testing to cut lab lead times",
-         "Test rig bundle with calibration service", "qualify", "tailspin", "peter"),
-    Deal("Data warehouse modernisation", ("Sofia", "Rossi", "CTO"), "Litware, Inc.", "litware.com", "web", "hot",
-         330_000, "immediate", "individual",
+         "Partner portal with deal registration and MDF tracking", "propose", 15),
+    Deal("Toy safety test lab equipment", "peter", None, None, "trade_show", "warm", 120_000, "next_quarter",
+         "individual", "In-house EN 71 testing to cut lab lead times",
+         "Test rig bundle with calibration service", "qualify"),
+    Deal("Data warehouse modernisation", "sofia", None, None, "web", "hot", 330_000, "immediate", "individual",
          "Move reporting off the on-premises warehouse before the licence renewal",
-         "Cloud warehouse migration with 6 months of managed service", "won", "litware", "sofia"),
-    Deal("Warehouse robotics pilot", ("Ethan", "Moore", "Head of Fulfilment"), "Wide World Importers",
-         "wideworldimporters.com", "trade_show", "hot", 1_800_000, "this_quarter", "committee",
-         "Pick rates up 30% in the Seattle distribution centre",
+         "Cloud warehouse migration with 6 months of managed service", "won"),
+    Deal("Warehouse robotics pilot", ("Ethan", "Moore", "Head of Fulfilment", "+1 206 555 0147"),
+         "Wide World Importers", "wideworldimporters.com", "trade_show", "hot", 1_800_000, "this_quarter",
+         "committee", "Pick rates up 30% in the Seattle distribution centre",
          "Autonomous mobile robots, 12-week pilot then roll-out", "develop"),
-    Deal("Energy monitoring for 12 offices", ("Chloe", "Dubois", "Facilities Manager"), "Trey Research",
-         "treyresearch.net", "advertisement", "warm", 64_000, "this_year", "individual",
+    Deal("Energy monitoring for 12 offices", ("Chloé", "Dubois", "Facilities Manager", "+33 4 72 10 45 38"),
+         "Trey Research", "treyresearch.net", "advertisement", "warm", 64_000, "this_year", "individual",
          "Cut energy use by 15% across the office estate",
          "Smart meters with the energy analytics service", "qualify"),
-    Deal("Customer support chatbot", ("Lucas", "Silva", "Customer Service Director"), "Proseware, Inc.",
-         "proseware.com", "web", "warm", 95_000, "next_quarter", "individual",
+    Deal("Customer support chatbot", ("Lucas", "Silva", "Customer Service Director", "+1 214 555 0139"),
+         "Proseware, Inc.", "proseware.com", "web", "warm", 95_000, "next_quarter", "individual",
          "Deflect a third of the 20,000 monthly support chats",
-         "Chatbot on the service suite with knowledge base integration", "propose", discount=5),
-    Deal("Hospital asset tracking", ("Hannah", "Schmidt", "Chief Nursing Officer"), "Lamna Healthcare",
-         "lamnahealthcare.com", "seminar", "hot", 1_150_000, "immediate", "committee",
+         "Chatbot on the service suite with knowledge base integration", "propose", 5),
+    Deal("Hospital asset tracking", "hannah", None, None, "seminar", "hot", 1_150_000, "immediate", "committee",
          "Find infusion pumps and wheelchairs in under two minutes",
-         "RTLS tags and readers across two hospitals, with integration", "close", discount=8),
-    Deal("Coffee machine leasing, 60 sites", ("Ben", "Turner", "Operations Director"), "Fourth Coffee",
-         "fourthcoffee.com", "external_referral", "warm", 210_000, "this_quarter", "individual",
-         "Replace owned machines with a serviced lease",
-         "Lease with quarterly servicing and telemetry", "won", discount=10),
-    Deal("Grid maintenance scheduling", ("Priya", "Nair", "Network Planning Lead"), "City Power & Light",
-         "cpandl.com", "seminar", "warm", 780_000, "this_year", "committee",
+         "RTLS tags and readers across two hospitals, with integration", "close", 8),
+    Deal("Coffee machine leasing, 60 sites", "ben", None, None, "external_referral", "warm", 210_000,
+         "this_quarter", "individual", "Replace owned machines with a serviced lease",
+         "Lease with quarterly servicing and telemetry", "won", 10),
+    Deal("Grid maintenance scheduling", "priya", None, None, "seminar", "warm", 780_000, "this_year", "committee",
          "Plan crews for 4,000 substations from sensor data",
          "Field service scheduling with predictive maintenance", "develop"),
-    Deal("Loyalty programme platform", ("Emma", "Wright", "Marketing Director"), "Northwind Traders",
-         "northwindtraders.com", "marketing", "warm", 150_000, "next_quarter", "committee",
+    Deal("Loyalty programme platform", "emma", None, None, "marketing", "warm", 150_000, "next_quarter", "committee",
          "One loyalty scheme across stores and online",
-         "Loyalty module with the customer data platform", "qualify", "northwind"),
-    Deal("Employee laptops refresh", ("Carlos", "Mendez", "IT Manager"), "Graphic Design Institute",
-         "graphicdesigninstitute.com", "web", "cold", 40_000, "unknown", "unknown",
+         "Loyalty module with the customer data platform", "qualify"),
+    Deal("Employee laptops refresh", ("Carlos", "Méndez", "IT Manager", "+34 912 345 678"),
+         "Graphic Design Institute", "graphicdesigninstitute.com", "web", "cold", 40_000, "unknown", "unknown",
          "", "", "disqualified"),
-    Deal("Contract management system", ("Olivia", "Bennett", "General Counsel"), "Margie's Travel",
-         "margiestravel.com", "employee_referral", "warm", 72_000, "this_quarter", "individual",
+    Deal("Contract management system", ("Olivia", "Bennett", "General Counsel", "+61 2 5550 1284"),
+         "Margie's Travel", "margiestravel.com", "employee_referral", "warm", 72_000, "this_quarter", "individual",
          "Find any supplier contract in seconds, with renewal alerts",
          "Contract management with e-signature", "close"),
-    Deal("Retail analytics dashboards", ("Noah", "Fischer", "Head of Merchandising"), "Adventure Works Cycles",
-         "adventure-works.com", "web", "warm", 58_000, "this_quarter", "individual",
+    Deal("Retail analytics dashboards", "noah", None, None, "web", "warm", 58_000, "this_quarter", "individual",
          "Daily sell-through per store and bike model",
-         "Analytics workspace with the retail data model", "qualify", "adventure_works"),
-    Deal("Supplier portal", ("Tom", "Becker", "Plant Manager"), "Fabrikam, Inc.", "fabrikam.com", "partner", "warm",
-         175_000, "next_quarter", "committee",
+         "Analytics workspace with the retail data model", "qualify"),
+    Deal("Supplier portal", "tom", None, None, "partner", "warm", 175_000, "next_quarter", "committee",
          "Suppliers confirm orders and deliveries online",
-         "Supplier portal on the procurement suite", "lost", "fabrikam", "tom"),
-    Deal("Call centre headsets", ("Mia", "Lopez", "Office Manager"), "Blue Yonder Airlines", "blueyonderairlines.com",
-         "advertisement", "cold", 9_000, "unknown", "individual", "", "", "disqualified"),
-    Deal("Wine club subscriptions online", ("Daniel", "Brooks", "Owner"), "Coho Winery", "cohowinery.com", "web",
-         "warm", 26_000, "this_quarter", "individual",
+         "Supplier portal on the procurement suite", "lost"),
+    Deal("Call centre headsets", ("Mia", "Lopez", "Office Manager", "+1 305 555 0162"), "Blue Yonder Airlines",
+         "blueyonderairlines.com", "advertisement", "cold", 9_000, "unknown", "individual", "", "", "disqualified"),
+    Deal("Wine club subscriptions online", "daniel", None, None, "web", "warm", 26_000, "this_quarter", "individual",
          "Sign-ups and monthly billing for the wine club",
-         "Subscription billing on the commerce suite", "develop", "coho", "daniel"),
-    Deal("Cyber security assessment", ("Aisha", "Khan", "CISO"), "Woodgrove Bank", "woodgrovebank.com",
-         "seminar", "hot", 1_300_000, "immediate", "committee",
+         "Subscription billing on the commerce suite", "develop"),
+    Deal("Cyber security assessment", "aisha", None, None, "seminar", "hot", 1_300_000, "immediate", "committee",
          "An independent assessment before the regulator's audit",
-         "Red-team assessment and remediation roadmap", "propose", "woodgrove", None, 4),
-    Deal("3D printers for prototyping", ("Leo", "Novak", "Design Lead"), "Tailspin Toys", "tailspintoys.com",
-         "trade_show", "warm", 48_000, "this_year", "individual",
+         "Red-team assessment and remediation roadmap", "propose", 4),
+    Deal("3D printers for prototyping", "leo", None, None, "trade_show", "warm", 48_000, "this_year", "individual",
          "Print prototypes in-house instead of waiting two weeks",
-         "Two industrial printers with materials contract", "qualify", "tailspin"),
-    Deal("Field sales mobile app", ("Isabel", "Costa", "Sales Director"), "Litware, Inc.", "litware.com",
-         "employee_referral", "warm", 68_000, "next_quarter", "individual",
-         "Reps log visits and orders offline",
-         "Mobile sales app with offline sync", "close", "litware"),
+         "Two industrial printers with materials contract", "qualify"),
+    Deal("Field sales mobile app", "isabel", None, None, "employee_referral", "warm", 68_000, "next_quarter",
+         "individual", "Reps log visits and orders offline",
+         "Mobile sales app with offline sync", "close"),
 ]
 
 OPPORTUNITIES = [
@@ -220,8 +162,7 @@ def _stage_values(stage: str, need: str, solution: str, discount: float, i: int,
                   "stakeholders_identified": True, "competitors_identified": i % 3 != 0}
     elif stage == "propose":
         values = {"proposal_developed": True, "sales_team_identified": True, "discount_percent": discount,
-                  "manager_approved": True if discount > 10 else None, "internal_review_completed": True,
-                  "proposal_presented": i % 2 == 0}
+                  "internal_review_completed": True, "proposal_presented": i % 2 == 0}
     elif stage == "close":
         values = {"decision_date": _day(-3 - i % 10) if done else _day(7 + 3 * (i % 6)),
                   "final_proposal_completed": True, "final_proposal_presented": True, "thank_you_sent": done,
@@ -247,36 +188,29 @@ def _ending(where: str) -> tuple[str, tuple[str, ...], str | None]:
     return where, (), None
 
 
+def _lead_values(d: Deal, i: int) -> dict[str, Any]:
+    """The lead as a form would create it: the person, their company, where the lead came from."""
+    if isinstance(d.who, str):  # someone we know: the crm pack's contact and account
+        person = PERSON[d.who]
+        assert person.account is not None
+        return {"topic": d.topic, "first_name": person.first, "last_name": person.last, "job_title": person.title,
+                "company": BY_KEY[person.account].name, "email": email(person), "phone": person.phone,
+                "source": d.source, "rating": d.rating, "existing_contact": f"@crm.{person.key}",
+                "existing_account": f"@crm.{person.account}"}
+    first, last, title, phone = d.who
+    local = f"{first}.{last}".lower().replace("é", "e")
+    return {"topic": d.topic, "first_name": first, "last_name": last, "job_title": title, "company": d.company,
+            "email": f"{local}@{d.domain}", "phone": phone, "source": d.source, "rating": d.rating}
+
+
 def samples() -> list[SampleSpec]:
     """Every sample record of the pack, in creation order."""
     out: list[SampleSpec] = []
-    for key, name, industry, city, country, domain, phone, revenue, employees, relationship in ACCOUNTS:
-        out.append(SampleSpec("account", {
-            "name": name, "industry": industry, "city": city, "country": country, "website": f"https://www.{domain}",
-            "phone": phone, "annual_revenue": revenue, "employees": employees, "relationship": relationship,
-        }, key=key))
-    domains = {a[0]: a[5] for a in ACCOUNTS}
-    for i, (key, full_name, title, account) in enumerate(CONTACTS):
-        first, last = full_name.lower().split(" ", 1)
-        out.append(SampleSpec("contact", {
-            "full_name": full_name, "job_title": title, "email": f"{first}.{last}@{domains[account]}",
-            "phone": f"+1 555 01{i:02d}", "account": f"@{account}",
-        }, key=key))
     for i, d in enumerate(LEADS):
         stop, actions, end = _ending(d.where)
         big = (d.budget or 0) >= 1_000_000 and d.timeframe in ("immediate", "this_quarter")
         path = BIG_PATH if big else PATH
         moves = path.index(stop)
-        first, last, title = d.person
-        values: dict[str, Any] = {
-            "topic": d.topic, "first_name": first, "last_name": last, "job_title": title, "company": d.company,
-            "email": f"{first.lower()}.{last.lower()}@{d.domain}", "phone": f"+1 555 02{i:02d}",
-            "source": d.source, "rating": d.rating,
-        }
-        if d.account:
-            values["existing_account"] = f"@{d.account}"
-        if d.contact:
-            values["existing_contact"] = f"@{d.contact}"
         qualify = {"budget_amount": d.budget, "purchase_timeframe": d.timeframe, "purchase_process": d.process,
                    "decision_maker": d.process == "individual" or moves > 0,
                    "description": f"{d.need}. Proposed: {d.solution}." if d.need else "No clear need yet"}
@@ -285,14 +219,15 @@ def samples() -> list[SampleSpec]:
         stages = {"qualify": qualify}
         for stage in path[1:moves + 1]:
             stages[stage] = _stage_values(stage, d.need, d.solution, d.discount, i, stage != stop or bool(end))
-        out.append(SampleSpec("lead", values, process="lead_to_opportunity", moves=moves, stages=stages,
+        out.append(SampleSpec("lead", _lead_values(d, i), process="lead_to_opportunity", moves=moves, stages=stages,
                               actions=actions, end=end, age_days=4 + 9 * moves + (i * 7) % 11 + (6 if end else 0)))
     for i, (name, account, contact, budget, timeframe, need, solution, where, discount) in enumerate(OPPORTUNITIES):
         stop, actions, end = _ending(where)
         moves = PATH.index(stop)
-        values = {"name": name, "account": f"@{account}", "purchase_timeframe": timeframe, "budget_amount": budget}
+        values = {"name": name, "account": f"@crm.{account}", "purchase_timeframe": timeframe,
+                  "budget_amount": budget}
         if contact:
-            values["contact"] = f"@{contact}"
+            values["contact"] = f"@crm.{contact}"
         stages = {"qualify": {"description": f"{need}.", "purchase_process": "committee" if budget > 200_000
                               else "individual", "decision_maker": True}}
         for stage in PATH[1:moves + 1]:

@@ -11,13 +11,13 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache
 from strawberry.printer import print_schema
 from strawberry.types import ExecutionContext
 
 from bpf_dsl.service import Program
 
-from ..limits import PARSER_CACHE, VALIDATION_CACHE, Limits, MaskUnexpected
+from ..limits import PARSER_CACHE, Limits, MaskUnexpected, Validation
 from .entities import EntityTypes
 from .mutations import Mutation
 from .names import CONFIG, QUERY_FIELDS, static_type_names
@@ -49,8 +49,8 @@ def build_schema(program: Program) -> BpfSchema:
     """The schema for ``program``, with the limits, the caches and error masking."""
     return BpfSchema(
         query=_query_type(program), mutation=Mutation, subscription=Subscription,
-        extensions=[Limits, lambda: ParserCache(maxsize=PARSER_CACHE),
-                    lambda: ValidationCache(maxsize=VALIDATION_CACHE), MaskUnexpected],
+        # Validation: strawberry's ValidationCache, with our size limits checked before the other rules.
+        extensions=[Limits, lambda: ParserCache(maxsize=PARSER_CACHE), Validation, MaskUnexpected],
         config=CONFIG,
     )
 

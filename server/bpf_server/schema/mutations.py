@@ -62,6 +62,12 @@ class Mutation:
                             expected_version: int | None = UNSET) -> RecordResult:
         return await _record(info.context, info.context.service.delete_record, str(id), given(expected_version))
 
+    @described.mutation("Give a record to another user (its `owner`); needs `assign` on it.")
+    async def assign_record(self, info: Info, id: strawberry.ID, owner: str,
+                            expected_version: int | None = UNSET) -> RecordResult:
+        return await _record(info.context, info.context.service.assign_record, str(id), owner,
+                             given(expected_version))
+
     @described.mutation("Start a process on a record (an existing instance of it is returned).")
     async def start_process(self, info: Info, record_id: strawberry.ID, process: str) -> InstanceResult:
         return await _instance(info.context, info.context.service.start_process, str(record_id), process)

@@ -16,6 +16,7 @@ from .types import (
     Entity,
     Info,
     Me,
+    Notification,
     Process,
     ProcessAnalytics,
     ProcessBar,
@@ -33,9 +34,9 @@ MAX_SEARCH = 200  # characters of `records(search:)`
 class Query:
     """Reads. Processes, their instances and stages the caller's roles don't allow are absent."""
 
-    @described.field("Every declared entity with its fields.")
+    @described.field("The entities the caller may read records of, each with the fields it may read.")
     def entities(self, info: Info) -> list[Entity]:
-        specs = info.context.service.program.entities.values()
+        specs = info.context.service.readable_entities(info.context.me)  # one object per view of an entity
         return [_cached(spec, partial(Entity.from_domain, spec)) for spec in specs]
 
     @described.field("The caller's processes, in process order.")
@@ -106,6 +107,18 @@ class Query:
             return None
         detail, bars = found
         return ProcessBar.from_domain(detail, bars)
+
+    @described.field("The notifications for the caller's roles (an admin: everyone's), on instances it may see, "
+                     "newest first.")
+    async def notifications(self, info: Info, first: int | None = 50) -> list[Notification]:
+        ctx = info.context
+        try:
+            rows = await ctx.read(ctx.service.notifications, ctx.me, 50 if first is None else first)
+        except ValueError as exc:
+            raise ClientError(str(exc)) from None
+        # Only those whose instance the caller may see now (ProcessInstance! can't be null).
+        seen = await ctx.loaders.instances_by_id.load_many([r.instance_id for r in rows])
+        return [Notification(row=r) for r, instance in zip(rows, seen, strict=True) if instance is not None]
 
     @described.field("Who the token belongs to.")
     def me(self, info: Info) -> Me:

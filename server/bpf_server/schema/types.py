@@ -19,10 +19,12 @@ from strawberry.scalars import JSON
 
 from bpf_dsl.service import (
     Analytics,
+    DeliveryRow,
     EntitySpec,
     FieldSpec,
     InstanceDetail,
     InstanceRow,
+    NotificationRow,
     OptionSpec,
     ProcessDefinition,
     RecordRow,
@@ -147,17 +149,33 @@ class Stage:
     via_entity: str | None = strawberry.field(default=None, description="The entity `via` points at.")
     creates: bool = strawberry.field(
         default=False, description="Whether moving in creates the record when none is given or bound (`create`).")
+    roles: list[str] = strawberry.field(
+        default_factory=list, description="`roles`: who may move the instance out of this stage (forward, back, "
+                                          "finish); empty: every role of the process.")
+    gates: list[str] = strawberry.field(
+        default_factory=list, description="The messages of its `gate` lines, in text order: what must hold, "
+                                          "besides required steps, to move next or finish here.")
+    sla: str | None = strawberry.field(
+        default=None, description="`sla` as written (\"3d\"): how long a visit may take; null without.")
 
     @classmethod
     def from_domain(cls, stage: StageDef) -> Stage:
         return _cached(stage, lambda: cls(name=stage.name, label=stage.label, category=stage.category,
                                           entity=stage.entity, steps=[Step.from_domain(s) for s in stage.steps],
-                                          via=stage.via, via_entity=stage.via_entity, creates=bool(stage.create)))
+                                          via=stage.via, via_entity=stage.via_entity, creates=bool(stage.create),
+                                          roles=list(stage.roles), gates=[message for _, message in stage.gates],
+                                          sla=stage.sla_text))
 
     @classmethod
     def placeholder(cls, name: str, entity: str) -> Stage:
         """A stage the instance's definition no longer has (shown by name in the history)."""
         return cls(name=name, label=derive_label(name), category=None, entity=entity, steps=[])
+
+
+@strawberry.type(description="An outcome a process may finish with (`finish OUTCOME \"Label\"`).")
+class Outcome:
+    name: str
+    label: str
 
 
 @strawberry.type(description="A process definition (the version an instance runs on, or the current one).")
@@ -169,12 +187,15 @@ class Process:
     version: str
     roles: list[str]
     stages: list[Stage]
+    outcomes: list[Outcome] = strawberry.field(
+        default_factory=list, description="The outcomes its `finish` lines name, in text order.")
 
     @classmethod
     def from_domain(cls, defn: ProcessDefinition) -> Process:
         return _cached(defn, lambda: cls(name=defn.name, label=defn.label, entity=defn.entity, order=defn.order,
                                          version=defn.version, roles=list(defn.roles),
-                                         stages=[Stage.from_domain(s) for s in defn.stages]))
+                                         stages=[Stage.from_domain(s) for s in defn.stages],
+                                         outcomes=[Outcome(name=n, label=lb) for n, lb in defn.outcomes]))
 
 
 # Definitions are immutable: their GraphQL objects are built once. Keyed by id() with the definition kept
@@ -226,6 +247,19 @@ class Record:
     def updated_at(self) -> dt.datetime:
         return self.row.updated_at
 
+    @described.field("The user who owns the record (`own` grants, `assignRecord`).")
+    def owner(self) -> str:
+        return self.row.owner
+
+    @described.field("The user who created the record.")
+    def created_by(self) -> str:
+        return self.row.created_by
+
+    @described.field("What the caller may do with this record: create (records of its entity), read, update, "
+                     "delete, assign; empty for a record shown only by its id.")
+    def permissions(self, info: Info) -> list[str]:
+        return list(info.context.service.allowed_verbs(info.context.me, self.row))
+
     @described.field("The instances the caller may see (its own, and those of other records with a stage on it), "
                      "newest activity first.")
     async def instances(self, info: Info) -> list[ProcessInstance]:
@@ -241,8 +275,8 @@ class Record:
 
 
 def record_values(ctx: Context, row: RecordRow) -> dict[str, Any]:
-    """The stored values with every declared field present (null when empty)."""
-    return ctx.service.values_of(row)
+    """The stored values with every declared field the caller may read present (null when empty)."""
+    return ctx.service.values_of(row, ctx.me)
 
 
 async def record_instances(ctx: Context, row: RecordRow) -> list[ProcessInstance]:
@@ -345,7 +379,7 @@ class ProcessInstance:
 
     @described.field("The primary record.")
     async def record(self, info: Info) -> Record:
-        return await _load_record(info.context, self.row.record_id)
+        return await _load_record(info.context, self.row.record_id, self.defn.entity)
 
     @strawberry.field
     def active_stage(self) -> Stage:
@@ -355,7 +389,7 @@ class ProcessInstance:
     async def active_record(self, info: Info) -> Record:
         stage = self.defn.stage(self.row.active_stage)
         record_id = self.row.bound.get(stage.entity, self.row.record_id) if stage else self.row.record_id
-        return await _load_record(info.context, record_id)
+        return await _load_record(info.context, record_id, stage.entity if stage else self.defn.entity)
 
     @described.field("The stages moved through; ends with activeStage.")
     def traversed_path(self) -> list[Stage]:
@@ -385,24 +419,56 @@ class ProcessInstance:
     @described.field("What blocks moveNext now.")
     async def missing_steps(self, info: Info) -> list[Step]:
         detail = await self._detail(info.context)
-        stage = Stage.from_domain(detail.active_stage)
-        by_name = {s.name: s for s in stage.steps}
-        return [by_name.get(s.name) or Step.from_domain(s) for s in detail.missing]
+        return _steps_of(detail.active_stage, detail.missing)
+
+    @described.field("The messages of the active stage's failing gates (none unless the instance is active).")
+    async def unmet_gates(self, info: Info) -> list[str]:
+        return list((await self._detail(info.context)).unmet_gates)
+
+    @described.field("The `finish` outcome the instance ended on; null while not finished, or when its path "
+                     "ends without one.")
+    def outcome(self) -> str | None:
+        return self.row.outcome if self.row.status == "finished" else None
 
     @described.field("Every stage visit, oldest first.")
     async def history(self, info: Info) -> list[StageVisit]:
         visits = await info.context.loaders.histories.load(self.row)
         return [StageVisit.from_domain(v, self.defn) for v in visits]
 
+    @described.field("When the active visit passes its stage's sla; null without an sla, or when not active.")
+    async def due_at(self, info: Info) -> dt.datetime | None:
+        return (await info.context.loaders.timers.load(self.row)).due_at
+
+    @described.field("Whether the active visit passed its stage's sla: true from the moment its `on overdue` "
+                     "fired and the `overdue` event was published (StageVisit.overdueAt).")
+    async def overdue(self, info: Info) -> bool:
+        return (await info.context.loaders.timers.load(self.row)).overdue
+
+    @described.field("Its notifications (`bpf.notify`), oldest first.")
+    async def notifications(self, info: Info) -> list[Notification]:
+        rows = await info.context.loaders.notifications.load(self.row)
+        return [Notification(row=r, known=self) for r in rows]
+
+    @described.field("Its webhooks (`bpf.webhook`) and how their delivery stands, oldest first.")
+    async def deliveries(self, info: Info) -> list[Delivery]:
+        return [Delivery.from_domain(r) for r in await info.context.loaders.deliveries.load(self.row)]
+
     def _stage(self, name: str) -> Stage:
         stage = self.defn.stage(name)
         return Stage.from_domain(stage) if stage is not None else Stage.placeholder(name, self.defn.entity)
 
 
-async def _load_record(ctx: Context, record_id: str) -> Record:
+def _steps_of(stage: StageDef, steps: tuple[StepDef, ...]) -> list[Step]:
+    """The GraphQL objects of some steps of ``stage``: those its (shared) object already has."""
+    by_name = {s.name: s for s in Stage.from_domain(stage).steps}
+    return [by_name.get(s.name) or Step.from_domain(s) for s in steps]
+
+
+async def _load_record(ctx: Context, record_id: str, entity: str) -> Record:
     row = await ctx.loaders.records.load(record_id)
     if row is None:
-        raise ClientError(f"the record {record_id} is gone")
+        # One the caller may not read (a stage on a record of someone else's), or gone since: its id only.
+        row = ctx.service.veiled(record_id, entity)
     return Record(row=row)
 
 
@@ -413,13 +479,66 @@ class StageVisit:
     exited_at: dt.datetime | None
     seconds: float | None
     by: str
+    due_at: dt.datetime | None = strawberry.field(
+        default=None, description="When the visit passes its stage's sla (entered + sla); null without an sla.")
+    overdue_at: dt.datetime | None = strawberry.field(
+        default=None, description="When its `on overdue` fired (once per visit); null if it never passed its sla.")
 
     @classmethod
     def from_domain(cls, visit: Visit, defn: ProcessDefinition) -> StageVisit:
         stage = Stage.from_domain(visit.stage) if visit.stage is not None else \
             Stage.placeholder(visit.stage_name, defn.entity)
         return cls(stage=stage, entered_at=visit.entered_at, exited_at=visit.exited_at, seconds=visit.seconds,
-                   by=visit.by)
+                   by=visit.by, due_at=visit.due_at, overdue_at=visit.overdue_at)
+
+
+@strawberry.type(description="A notification (`bpf.notify`) for the users of a role, about an instance.")
+class Notification:
+    row: strawberry.Private[NotificationRow]
+    known: strawberry.Private[ProcessInstance | None] = None  # the instance, when listed under it
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field
+    def role(self) -> str:
+        return self.row.role
+
+    @strawberry.field
+    def message(self) -> str:
+        return self.row.message
+
+    @strawberry.field
+    def at(self) -> dt.datetime:
+        return self.row.at
+
+    @described.field("The instance it is about.")
+    async def instance(self, info: Info) -> ProcessInstance:
+        if self.known is not None:
+            return self.known
+        ctx = info.context
+        row = await ctx.loaders.instances_by_id.load(self.row.instance_id)
+        if row is None:  # Query.notifications lists only those of instances the caller may see
+            raise ClientError(f"the instance {self.row.instance_id} is gone")
+        return await ProcessInstance.one(ctx, row)
+
+
+@strawberry.type(description="A webhook (`bpf.webhook`) in the outbox: sent after its move committed, retried "
+                             "with backoff until delivered or failed.")
+class Delivery:
+    id: strawberry.ID
+    url: str
+    event: str
+    status: str = strawberry.field(description="pending, delivered or failed.")
+    attempts: int = strawberry.field(description="Attempts made (or being made) so far.")
+    last_error: str | None = strawberry.field(description="Why the last attempt failed; null once delivered.")
+    delivered_at: dt.datetime | None
+
+    @classmethod
+    def from_domain(cls, row: DeliveryRow) -> Delivery:
+        return cls(id=strawberry.ID(row.id), url=row.url, event=row.event, status=row.status, attempts=row.attempts,
+                   last_error=row.last_error, delivered_at=row.delivered_at)
 
 
 # -- the process bar --------------------------------------------------------------------------------------------------
@@ -439,6 +558,17 @@ class BarStage:
     stage: Stage
     state: StageState
     steps: list[BarStep]
+    unmet_gates: list[str] = strawberry.field(
+        default_factory=list, description="The messages of its gates that fail on current data (the active and "
+                                          "upcoming stages of an active instance).")
+    instance_row: strawberry.Private[InstanceRow | None] = None  # whose active visit's due time `dueAt` is
+
+    @described.field("When the active visit passes this stage's sla: the active stage of an active instance "
+                     "with an sla; null otherwise.")
+    async def due_at(self, info: Info) -> dt.datetime | None:
+        if self.state != StageState.ACTIVE or self.instance_row is None:
+            return None
+        return (await info.context.loaders.timers.load(self.instance_row)).due_at
 
 
 @strawberry.type(description="The bar of a record's active instance.")
@@ -456,7 +586,8 @@ class ProcessBar:
                 step = stage.steps[i] if i < len(stage.steps) else Step.from_domain(s.step)
                 steps.append(BarStep(step=step, value=s.value, done=s.done, required=s.required, hidden=s.hidden,
                                      locked=s.locked, recommendation=s.recommendation))
-            out.append(BarStage(stage=stage, state=StageState(bar.state), steps=steps))
+            out.append(BarStage(stage=stage, state=StageState(bar.state), steps=steps,
+                                unmet_gates=list(bar.unmet_gates), instance_row=detail.row))
         instance = ProcessInstance.from_domain(detail.row, detail.definition, detail)
         return cls(instance=instance, stages=out)
 
@@ -466,13 +597,17 @@ class ProcessBar:
 class TransitionError:
     code: ErrorCode = strawberry.field(graphql_type=TransitionErrorCode)
     message: str
-    missing_steps: list[str]
+    missing_steps: list[Step] = strawberry.field(
+        description="STAGE_GATE: the required steps left (the same type as ProcessInstance.missingSteps).")
     current_version: int | None
+    unmet_gates: list[str] = strawberry.field(
+        default_factory=list, description="STAGE_GATE: the messages of the active stage's failing gates.")
 
     @classmethod
     def from_domain(cls, failure: TransitionFailure) -> TransitionError:
-        return cls(code=ErrorCode(failure.code), message=failure.message,
-                   missing_steps=list(failure.missing_steps), current_version=failure.current_version)
+        steps = [Step.from_domain(s) for s in failure.missing_step_defs]
+        return cls(code=ErrorCode(failure.code), message=failure.message, missing_steps=steps,
+                   current_version=failure.current_version, unmet_gates=list(failure.unmet_gates))
 
 
 @strawberry.type(description="A problem with one field (`field` null: the record as a whole).")
@@ -533,14 +668,25 @@ class StageAnalytics:
         description="Share of the instances that reached this stage and went on to a later one (0..1).")
 
 
+@strawberry.type(description="How many instances finished with one `finish` outcome.")
+class OutcomeAnalytics:
+    outcome: Outcome
+    count: int
+
+
 @strawberry.type(description="Records per stage, time in stage and conversion of a process.")
 class ProcessAnalytics:
     process: Process
     stages: list[StageAnalytics]
+    outcomes: list[OutcomeAnalytics] = strawberry.field(
+        default_factory=list, description="Finished instances per outcome: each the process declares (zero "
+                                          "too), then any only older versions' instances ended on.")
 
     @classmethod
     def from_domain(cls, found: Analytics) -> ProcessAnalytics:
         stages = [StageAnalytics(stage=Stage.from_domain(s.stage), count=s.count, median_seconds=s.median_seconds,
                                  p90_seconds=s.p90_seconds, conversion_to_next=s.conversion_to_next)
                   for s in found.stages]
-        return cls(process=Process.from_domain(found.definition), stages=stages)
+        outcomes = [OutcomeAnalytics(outcome=Outcome(name=o.name, label=o.label), count=o.count)
+                    for o in found.outcomes]
+        return cls(process=Process.from_domain(found.definition), stages=stages, outcomes=outcomes)

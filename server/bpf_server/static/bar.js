@@ -10,19 +10,19 @@ import { STATUS_WORDS } from './records.js';
 import { announce, clock, duration, formatDateTime, h, keepFocus, mount, secondsSince, slug, srOnly, timeEl } from './util.js';
 
 export const BAR_FIELDS = `
-  instance { id name status version activeStageStartedOn createdAt completedOn canMoveNext
-    process { name label entity stages { name entity via creates } }
+  instance { id name status outcome version activeStageStartedOn createdAt completedOn canMoveNext
+    process { name label entity stages { name entity via creates } outcomes { name label } }
     record { id entity version values }
     activeRecord { id entity version values }
     activeStage { name label entity }
     missingSteps { name label }
     history { stage { name label category entity } enteredAt exitedAt seconds by } }
-  stages { state stage { name label category entity }
+  stages { state unmetGates stage { name label category entity }
     steps { step { name label field kind required } value done required hidden locked recommendation } }`;
 
 const RESULT = `__typename
   ... on ProcessInstance { id version status activeStage { name label } }
-  ... on TransitionError { code message missingSteps currentVersion }`;
+  ... on TransitionError { code message missingSteps { name } unmetGates currentVersion }`;
 
 /** Where Next Stage leads, read fresh (after the edits are saved): the path ahead and what the instance has bound. */
 const AHEAD = `query Ahead($id: ID!) { processInstance(id: $id) { id version canMoveNext
@@ -66,6 +66,12 @@ export function vetoParts(message) {
   if (!/[.!?]$/.test(text)) text += '.';
   return { source: match[1], text };
 }
+
+/** A gate's message as a sentence: capitalised, with its full stop. */
+const sentence = (text) => {
+  const t = String(text).trim();
+  return `${t.charAt(0).toUpperCase()}${t.slice(1)}${/[.!?]$/.test(t) ? '' : '.'}`;
+};
 
 /** "A", "A and B", "A, B and C". */
 const words = (list) => (list.length < 2 ? list.join('') : `${list.slice(0, -1).join(', ')} and ${list[list.length - 1]}`);
@@ -146,7 +152,8 @@ export function createBar({ onChanged }) {
     drafts.drop(target.id, control.name);
     if (flyoutError && flyoutError.missing) {
       const left = flyoutError.missing.filter((name) => name !== control.name);
-      flyoutError = left.length ? describe({ code: 'STAGE_GATE', missingSteps: left }, activeBarStage()) : null;
+      // The gates are said beside Next Stage, from the fresh bar; the error keeps only the steps still empty.
+      flyoutError = left.length ? describe({ code: 'STAGE_GATE', missingSteps: left.map((name) => ({ name })), unmetGates: [] }, activeBarStage()) : null;
     }
     target.version = result.version;
     target.values = result.values;
@@ -252,14 +259,19 @@ export function createBar({ onChanged }) {
     switch (error.code) {
       case 'STAGE_GATE': {
         const steps = stage ? stage.steps : [];
-        const names = error.missingSteps.map((n) => steps.find((s) => s.step.name === n)?.step.label || n);
-        return { text: `Fill in the required ${names.length === 1 ? 'step' : 'steps'} first: ${names.join(', ')}.`, missing: error.missingSteps };
+        const missing = error.missingSteps.map((m) => m.name);
+        const names = missing.map((n) => steps.find((s) => s.step.name === n)?.step.label || n);
+        const gates = error.unmetGates || [];
+        const said = [names.length ? `Fill in the required ${names.length === 1 ? 'step' : 'steps'} first: ${names.join(', ')}.` : null,
+          ...gates.map(sentence)].filter(Boolean);
+        return { text: said.join(' ') || error.message, missing, gates };
       }
       case 'VERSION_CONFLICT':
         return conflictError('Someone else changed this process since you loaded it'
           + `${error.currentVersion !== null && error.currentVersion !== undefined ? ` (it is now at version ${error.currentVersion})` : ''}.`);
       case 'FORBIDDEN':
-        return { text: `Not allowed: your roles don't let you change this process. ${error.message}` };
+        // The process's roles, or the active stage's (`roles`): the server's reason says which.
+        return { text: `Not allowed: ${error.message}.` };
       case 'NOT_ACTIVE':
         return { text: `This process is ${STATUS_WORDS[bar.instance.status]?.toLowerCase() || 'not active'}: reactivate it first.` };
       case 'CANCELLED': {
@@ -286,7 +298,7 @@ export function createBar({ onChanged }) {
       if (['next', 'previous', 'setActive', 'finish', 'abandon'].includes(kind)) base.expectedVersion = bar.instance.version;
       result = await mutate(kind, { ...base, ...variables });
     } catch (error) {
-      result = { __typename: 'TransitionError', code: 'ERROR', message: error.message, missingSteps: [] };
+      result = { __typename: 'TransitionError', code: 'ERROR', message: error.message, missingSteps: [], unmetGates: [] };
     } finally {
       busy = false;
     }
@@ -615,15 +627,23 @@ export function createBar({ onChanged }) {
     const stageIndex = bar.stages.indexOf(s);
     const isLast = stageIndex === bar.stages.length - 1;
     const firstTraversed = stageIndex === 0;
+    // The active stage's gates that fail now, said beside Next Stage (or Finish) from the bar's fresh data;
+    // while a refusal says them in the alert, they are not said twice.
+    const gates = isActive && !(flyoutError && flyoutError.gates && flyoutError.gates.length) ? (s.unmetGates || []) : [];
+    const gateNote = gates.length
+      ? h('div', { id: 'bar-gates', class: 'gate-note' }, h('span', { class: 'gate-note-lead' }, 'Before moving on:'),
+        h('ul', {}, ...gates.map((g) => h('li', {}, sentence(g)))))
+      : null;
+    const gated = gateNote ? 'bar-gates' : null;
     const buttons = [];
     if (isActive) {
       buttons.push(h('button', { type: 'button', id: 'bar-previous', class: 'btn', disabled: firstTraversed,
         onclick: () => act('previous', {}, { after: (r) => `Moved back to ${r.activeStage.label}.` }) }, h('span', { 'aria-hidden': 'true' }, '‹ '), 'Previous Stage'));
       if (isLast) {
-        buttons.push(h('button', { type: 'button', id: 'bar-finish', class: 'btn btn-primary',
+        buttons.push(h('button', { type: 'button', id: 'bar-finish', class: 'btn btn-primary', 'aria-describedby': gated,
           onclick: () => act('finish', {}, { after: () => `${inst.process.label} finished.` }) }, 'Finish'));
       } else {
-        buttons.push(h('button', { type: 'button', id: 'bar-next', class: 'btn btn-primary',
+        buttons.push(h('button', { type: 'button', id: 'bar-next', class: 'btn btn-primary', 'aria-describedby': gated,
           'aria-expanded': choosing ? 'true' : null, 'aria-controls': choosing ? 'next-pick' : null,
           onclick: pressNext }, 'Next Stage', h('span', { 'aria-hidden': 'true' }, ' ›')));
       }
@@ -654,6 +674,7 @@ export function createBar({ onChanged }) {
       isActive ? strayNote(onRecord.id) : null,
       h('div', { class: 'flyout-foot' }, isActive && choosing ? choiceDialog() : null, error,
         isActive ? h('span', { id: 'bar-saving', class: 'saving', role: 'status' }, saveNote) : null,
+        gateNote,
         buttons.length ? h('div', { class: 'flyout-actions' }, ...buttons) : null));
   };
 
@@ -752,7 +773,10 @@ export function createBar({ onChanged }) {
         ? [h('span', { class: 'status status-active' }, 'Active'), ' · ', inst.activeStage.label, ' for ', clock(inst.activeStageStartedOn)]
         : [h('span', { class: `status status-${inst.status.toLowerCase()}` }, STATUS_WORDS[inst.status]),
           inst.completedOn ? [' on ', timeEl(inst.completedOn)] : null,
-          ` · ${inst.status === 'FINISHED' ? 'finished' : 'stopped'} at ${inst.activeStage.label}`];
+          ` · ${inst.status === 'FINISHED' ? 'finished' : 'stopped'} at ${inst.activeStage.label}`,
+          // The `finish` outcome of the path it ended on, by its label in the instance's own definition.
+          inst.outcome ? [' · ', h('span', { id: 'bar-outcome', class: 'outcome' }, 'Outcome: ',
+            h('strong', {}, (inst.process.outcomes || []).find((o) => o.name === inst.outcome)?.label || inst.outcome))] : null];
       // The instance may be another record's (this record is the one a stage of it works on).
       const origin = record && inst.record.id !== record.id
         ? h('p', { class: 'bar-origin' }, 'Started on ', `${entityLabel(inst.record.entity)} `,

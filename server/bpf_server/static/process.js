@@ -7,7 +7,8 @@ import { duration, h, mount, percent } from './util.js';
 const query = () => `query ProcessPage($name: String!) {
   processDiagram(name: $name, format: "svg")
   processAnalytics(name: $name) {
-    stages { stage { name label } count medianSeconds p90Seconds conversionToNext } }
+    stages { stage { name label } count medianSeconds p90Seconds conversionToNext }
+    outcomes { outcome { name label } count } }
   ${meField()}
 }`;
 
@@ -100,7 +101,7 @@ export function renderProcess(main, name, { settle }) {
     } else {
       mount(diagramBox, h('p', { class: 'muted' }, 'No diagram is available.'));
     }
-    mount(funnelBox, funnel(process, data.processAnalytics));
+    mount(funnelBox, funnel(process, data.processAnalytics), outcomes(data.processAnalytics));
   }).catch((error) => {
     if (!alive) return;
     diagramBox.removeAttribute('aria-busy');
@@ -109,6 +110,14 @@ export function renderProcess(main, name, { settle }) {
     mount(diagramBox, h('p', { class: 'muted' }, 'No diagram is available.'));
   });
   return () => { alive = false; };
+}
+
+/** How many finished with each `finish` outcome, in one line; nothing for a process that names none. */
+function outcomes(analytics) {
+  const rows = analytics ? analytics.outcomes || [] : [];
+  if (!rows.length) return null;
+  return h('p', { class: 'outcomes small' }, h('span', { class: 'muted' }, 'Finished with '),
+    ...rows.flatMap((r, i) => [i ? ' · ' : null, `${r.outcome.label} `, h('strong', {}, String(r.count))]));
 }
 
 /** The funnel as a table (for screen readers and phones) with a drawn bar in each row. */

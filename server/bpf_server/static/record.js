@@ -16,8 +16,10 @@ function pageQuery() {
     ? 'form { name label type value required hidden locked recommendation lookupEntity options { name label } }'
     : '';
   const lookups = meta.has('recordLookups') ? `recordLookups(id: $id) { ${RECORD_BRIEF} }` : '';
+  // Who owns it, and what I may do with it (round two's access control): the form offers only that.
+  const access = meta.has('Record.permissions') ? 'owner permissions' : '';
   return `query RecordPage($id: ID!) {
-    record(id: $id) { id entity version values createdAt updatedAt ${form}
+    record(id: $id) { id entity version values createdAt updatedAt ${access} ${form}
       instances { id status process { name label } activeStage { name label } } }
     processBar(recordId: $id) { ${BAR_FIELDS} }
     ${lookups} ${meField()}
@@ -201,15 +203,21 @@ function createDetails(onSaved) {
 
   const draw = () => {
     const entity = meta.entity(record.entity);
+    // A server without access control sends no permissions: everything is offered, as before. Fields
+    // restricted to other roles never arrive (absent from the form), so there is nothing of theirs to hide.
+    const mayUpdate = !record.permissions || record.permissions.includes('update');
     controls = states(record).filter((f) => !f.hidden).map((f) => fieldControl(f, {
-      value: f.value, idPrefix: 'rec', required: f.required, locked: f.locked, recommendation: f.recommendation,
+      value: f.value, idPrefix: 'rec', required: f.required, locked: f.locked || !mayUpdate,
+      recommendation: f.recommendation,
     }));
     drafts.overlay(record.id, controls);
     controls.forEach((c) => c.el.addEventListener('input', () => { saved.textContent = ''; }));
     const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'details-save' }, 'Save');
+    const owner = record.owner ? h('p', { class: 'owner' }, `Owner: ${record.owner}`) : null;
     const form = h('form', { id: 'details-form', novalidate: true, class: 'form-grid', 'aria-labelledby': 'details-title' },
-      summary, h('div', { class: 'fields' }, ...controls.map((c) => c.el)),
-      h('div', { class: 'actions' }, submit, saved));
+      summary, owner, h('div', { class: 'fields' }, ...controls.map((c) => c.el)),
+      mayUpdate ? h('div', { class: 'actions' }, submit, saved)
+        : h('p', { class: 'saved' }, `Your roles may read this ${noun()}, not change it.`));
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       const { values, problems } = collect(controls, { changedOnly: true });

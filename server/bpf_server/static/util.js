@@ -3,7 +3,8 @@
 /**
  * Build an element: h('button', {class: 'x', onclick: fn}, 'text', child...).
  * Attributes: `class`, `text`, `html` is deliberately absent (no innerHTML anywhere),
- * functions on `on*` become listeners, booleans toggle the attribute, null/undefined skip.
+ * functions on `on*` become listeners, booleans toggle the attribute, null/undefined skip,
+ * `style` is set through the CSSOM (which the page's Content-Security-Policy allows).
  */
 export function h(tag, attrs = {}, ...children) {
   const el = tag.includes(':')
@@ -19,6 +20,9 @@ export function h(tag, attrs = {}, ...children) {
       el.value = value;
     } else if (key === 'checked' || key === 'selected') {
       el[key] = Boolean(value);
+    } else if (key === 'style') {
+      // Through the CSSOM: the Content-Security-Policy refuses style attributes (no 'unsafe-inline').
+      el.style.cssText = String(value);
     } else {
       el.setAttribute(key, value === true ? '' : String(value));
     }
