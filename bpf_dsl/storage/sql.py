@@ -166,11 +166,14 @@ class SqlTx:
                   [(*key, n) for key, n in sorted(counts.items()) if n])
 
     def _unless_lost(self, sql: str, *, send: bool = False) -> None:
+        if send and self.pipeline is not None:
+            # Sent without waiting: a failure raised here belongs to a write sent before it (psycopg reads
+            # whatever answers have arrived), so it is the command's own; a transaction the database dropped
+            # shows when the rollback to the savepoint fails.
+            self.w(sql)
+            return
         try:
-            if send:
-                self.w(sql)
-            else:
-                self.q(sql)
+            self.q(sql)
         except BaseException:
             self.lost = True
             raise

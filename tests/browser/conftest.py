@@ -129,10 +129,11 @@ def _require_tools() -> None:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The spec's two examples, served; ann is a salesperson and a sales manager."""
+    """The spec's two examples, served; ann is a salesperson, a sales manager and a service agent (cases are the
+    agents': since access control, a role with no process on an entity may do nothing with its records)."""
     _require_tools()
     files = [EXAMPLES / "opportunity.bpf", EXAMPLES / "case.bpf"]
-    running, proc, log = _start(tmp_path_factory.mktemp("browser"), files, ["salesperson", "sales_manager"])
+    running, proc, log = _start(tmp_path_factory.mktemp("browser"), files, ["salesperson", "sales_manager", "agent"])
     try:
         yield running
     finally:
