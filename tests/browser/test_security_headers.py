@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
+pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
+
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Server
