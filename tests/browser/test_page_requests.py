@@ -161,7 +161,7 @@ def test_kept_metadata_of_other_roles_or_another_program_is_read_again(page: Pag
     seen = len(ops.names)
     page.reload()
     live(page, "Requests stale metadata")
-    expect(page.locator(".who-roles")).to_have_text("sales_manager, salesperson")
+    expect(page.locator(".who-roles")).to_have_text("agent, sales_manager, salesperson")
     assert ops.since(seen)[:2] == ["RecordPage", "Meta"], ops.since(seen)
 
     # Kept under another program (the server was restarted on new .bpf files): not used at all.
