@@ -97,7 +97,7 @@ def _renames(pairs: list[str] | None) -> dict[str, str]:
 def cmd_upgrade(args: argparse.Namespace) -> int:
     """``bpf instances upgrade [--process NAME] [--rename OLD=NEW...] [--dry-run] [--db URL]``."""
     from bpf_dsl.service import Service
-    from bpf_dsl.service.bulk import plan_upgrades, upgrade_instances
+    from bpf_dsl.service.upgrades import plan_upgrades, upgrade_instances
 
     renames = _renames(args.rename)
 
