@@ -13,6 +13,7 @@ import json
 import sys
 from typing import Any
 
+from bpf_dsl.cli.data import _positive  # one reading of a whole-number option for every command
 from bpf_dsl.errors import UsageError
 
 STATUSES = ("pending", "delivered", "failed")
@@ -79,16 +80,6 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 def _usage(args: argparse.Namespace) -> int:
     raise UsageError("bpf deliveries needs a command: list or retry")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def add_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
