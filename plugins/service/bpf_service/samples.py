@@ -125,6 +125,8 @@ EXPIRED = [  # title, content, option, where
     ("Quarter-end closing checklist", "Run the accruals report before closing the period.", "needs_updating",
      "update"),
     ("Connecting to the guest Wi-Fi", "Use the daily code printed on the receipt.", "republish", "republished"),
+    ("Booking a meeting room", "Book rooms in the calendar app; release them if plans change.", "needs_updating",
+     "republished"),
 ]
 
 
@@ -134,7 +136,8 @@ def _expired(i: int, title: str, content: str, option: str, where: str) -> Sampl
     stop = {"archived": "archive", "republished": "republish"}.get(where, where)
     end = "finish" if where in ("archived", "republished") else None
     stages: dict[str, dict[str, Any]] = {"expired_review": {"expired_review_option": option},
-                                         "update": {"content": content + " (updated)"},
+                                         "update": {"content": content + " (updated)",
+                                                    **({"update_content": True} if end else {})},
                                          "republish": {"expiration_date": _day(365), "set_product_associations": True}}
     values = {"title": title, "content": content, "expiration_date": _day(-5 - 10 * i), "review": "approved"}
     return SampleSpec("knowledge_article", values, process="expired_article", moves=path.index(stop),
@@ -386,7 +389,7 @@ WORK_ORDERS = [
           "Central sterile services, level -1", "normal", "Yearly validation of autoclaves 1-4", False,
           "Alex Chen", "", 0, "work_order"),
     Visit("Cold room compressor service", "northwind", "grace_o", "maintenance", "maintenance",
-          "Hackney distribution centre, cold room 2", "normal", "Compressor service before the summer peak", False,
+          "Hackney distribution centre, cold room 2", "normal", "Compressor service before the summer peak", True,
           "Callum Reid", "Compressor oil changed; contactor replaced", 3, "service_visit"),
 ]
 
