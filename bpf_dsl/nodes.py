@@ -15,7 +15,7 @@ One grammar rule, one node class: the names follow ``grammar/bpf.lark``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -568,15 +568,23 @@ def stages(items: Iterable[FlowItem]) -> list[Stage]:
     return out
 
 
-def rule_actions(items: Iterable[RuleItem]) -> list[RuleAction]:
-    """Every action of a rule body, inside its ``if`` arms too, in text order."""
-    out: list[RuleAction] = []
+def walk_rule(items: Iterable[RuleItem]) -> Iterator[RuleAction | RuleArm]:
+    """Every action of a rule body and every arm of its ``if`` chains, in text order.
+
+    A chain's arms (their conditions; ``else`` too) come where the chain stands, all of them,
+    then the arms' bodies: a pass that checks conditions and actions takes both from here.
+    """
     stack: list[RuleItem] = list(reversed(list(items)))
     while stack:
         item = stack.pop()
         if isinstance(item, RuleIf):
+            yield from item.arms
             for arm in reversed(item.arms):
                 stack.extend(reversed(arm.body))
         else:
-            out.append(item)
-    return out
+            yield item
+
+
+def rule_actions(items: Iterable[RuleItem]) -> list[RuleAction]:
+    """Every action of a rule body, inside its ``if`` arms too, in text order."""
+    return [item for item in walk_rule(items) if isinstance(item, RuleAction)]

@@ -43,6 +43,7 @@ class VType:
 
     kind: str  # a field kind, or: option, null, any
     options: tuple[str, ...] = ()
+    # A lookup's entity; on a text, the entity it is the `id` of (what a lookup to that entity holds).
     entity: str | None = None
 
     @property
@@ -62,6 +63,8 @@ class VType:
             return f"the option `{self.options[0]}`"
         if self.kind == "lookup":
             return f"a lookup to {self.entity}"
+        if self.entity is not None:
+            return f"the id of {'an' if self.entity[0] in 'aeiou' else 'a'} {self.entity}"
         article = "an" if self.kind[0] in "aeiou" else "a"
         return {"null": "null", "any": "a value"}.get(self.kind, f"{article} {self.kind}")
 
@@ -85,6 +88,20 @@ _NUMBER_ORDER = ("money", "decimal", "integer")
 def vtype(t: FieldType) -> VType:
     """The value type of a field type."""
     return VType(t.kind, t.option_names, t.entity)
+
+
+def value_type(spec: FieldSpec, owner: EntitySpec) -> VType:
+    """The type of ``spec`` read on a record of ``owner``: the ``id`` column is a text that is
+    also what a lookup to ``owner`` holds, so it compares with (and is assigned to) one."""
+    if spec is COLUMNS["id"]:
+        return VType("text", entity=owner.name)
+    return vtype(spec.type)
+
+
+def is_id_of(t: VType, lookup: VType) -> bool:
+    """Whether ``t`` is the id of a record ``lookup`` may point at: another lookup to its entity,
+    or the ``id`` of one of its records."""
+    return t.entity == lookup.entity and t.kind in ("lookup", "text")
 
 
 def column_or_field(entity: EntitySpec, name: str) -> FieldSpec | None:
@@ -118,6 +135,11 @@ class Typer:
 
         A diagnostic points at the name at fault: the field that doesn't exist, the field that isn't a lookup.
         """
+        found = self.walk(entity, parts, ref)
+        return None if found is None else found[0]
+
+    def walk(self, entity: EntitySpec, parts: tuple[str, ...], ref: n.Ref) -> tuple[FieldSpec, EntitySpec] | None:
+        """:meth:`follow`, with the entity whose field the last part names."""
         offset = len(ref.parts) - len(parts)
         current = entity
         spec: FieldSpec | None = None
@@ -134,7 +156,7 @@ class Typer:
                                did_you_mean(part, [*current.fields, *COLUMNS], also=None if i else
                                             f"fields of {current.name}: {listing(current.fields)}"))
                 return None
-        return spec
+        return None if spec is None else (spec, current)
 
     def is_field(self, name: str, scope: Scope) -> bool:
         """Whether a plain name reads a value of the scope's record (a field or a built-in column)."""
@@ -161,11 +183,11 @@ class Typer:
     def ref(self, ref: n.Ref, scope: Scope, expected: VType | None) -> VType:
         first = ref.parts[0]
         if self.is_field(first, scope):
-            spec = self.follow(scope.entity, ref.parts, ref)
-            if spec is None:
+            found = self.walk(scope.entity, ref.parts, ref)
+            if found is None:
                 return ANY
             self.ctx.resolutions[id(ref)] = FieldPath(None, ref.parts)
-            return vtype(spec.type)
+            return value_type(*found)
         if len(ref.parts) == 1:
             if expected is not None and expected.kind in OPTION_KINDS:
                 if first in expected.options:
@@ -194,11 +216,11 @@ class Typer:
             self.ctx.error("BPF043", f"no `{first}` record is bound {scope.where}", n.part_span(ref, 0),
                            f"a record of `{first}` is bound by a stage `on {first} via LOOKUP` before this point")
             return ANY
-        spec = self.follow(entity, ref.parts[1:], ref)
-        if spec is None:
+        found = self.walk(entity, ref.parts[1:], ref)
+        if found is None:
             return ANY
         self.ctx.resolutions[id(ref)] = FieldPath(first, ref.parts[1:])
-        return vtype(spec.type)
+        return value_type(*found)
 
     def _elsewhere(self, name: str, scope: Scope) -> str | None:
         """A hint naming ``E.name`` when another bound entity has that field (names resolve per stage)."""
@@ -365,7 +387,7 @@ class Typer:
                 return
             if lt.kind == "option" and rt.kind == "option":
                 return
-            if lt.kind == "lookup" and rt.kind == "lookup" and lt.entity == rt.entity:
+            if self._ids_compare(lt, rt, left, right):
                 return
         if lt.family == rt.family and lt.family in ("text", "number", "temporal", "bool") and (
                 op in ("=", "!=") or lt.family != "bool"):
@@ -379,6 +401,15 @@ class Typer:
         self.ctx.error("BPF034", f"can't compare {lt.describe()} with {rt.describe()}", at_fault(left, right).span,
                        "compare values of the same kind: numbers with numbers, dates with dates, a choice with "
                        "its options")
+
+    @staticmethod
+    def _ids_compare(lt: VType, rt: VType, left: n.Expr, right: n.Expr) -> bool:
+        """Whether ``=``/``!=`` may compare these: a lookup with the id of a record it may point at
+        (another lookup to its entity, such a record's ``id``), or with a record's id written as a string."""
+        for a, b, b_node in ((lt, rt, right), (rt, lt, left)):
+            if a.kind == "lookup" and (is_id_of(b, a) or (b.kind == "text" and _string_literal(b_node) is not None)):
+                return True
+        return False
 
     def _text_for_choice(self, choice: VType, value: n.Expr, rule: str) -> None:
         """A text where a choice's option belongs: only a string naming one of its options would do."""
@@ -522,7 +553,7 @@ def assignable(want: VType, got: VType, value: n.Expr) -> bool:
             return text is not None and text in want.options
         return False
     if want.kind == "lookup":
-        return got.kind == "lookup" and got.entity == want.entity
+        return is_id_of(got, want)
     if want.kind == "integer":
         return got.kind == "integer"
     if want.kind == "datetime":
@@ -577,11 +608,13 @@ def _common(a: VType, b: VType) -> VType | None:
             return a
         return None
     if a.kind == "lookup" or b.kind == "lookup":
-        return a if a.kind == b.kind and a.entity == b.entity else None
+        # A lookup and the id of a record it may point at read as that lookup.
+        lookup, other = (a, b) if a.kind == "lookup" else (b, a)
+        return lookup if is_id_of(other, lookup) else None
     if a.family != b.family or a.family not in ("text", "number", "temporal", "bool"):
         return None
     if a.kind == b.kind:
-        return a
+        return a if a.entity == b.entity else VType(a.kind)  # the ids of two entities: a text
     if a.family == "number":
         return VType(next(k for k in _NUMBER_ORDER if k in (a.kind, b.kind)))
     if a.family == "temporal":

@@ -6,7 +6,7 @@ from bpf_dsl import nodes as n
 from bpf_dsl.checker.context import Context, builtin_column_target, did_you_mean, listing
 from bpf_dsl.checker.expressions import Scope, Typer
 from bpf_dsl.model import BUILTIN_COLUMNS
-from bpf_dsl.nodes import rule_actions, stages
+from bpf_dsl.nodes import rule_actions, stages, walk_rule
 
 
 def check_rules(ctx: Context, typer: Typer, rules: list[n.Rule]) -> None:
@@ -19,15 +19,10 @@ def check_rules(ctx: Context, typer: Typer, rules: list[n.Rule]) -> None:
                       did_you_mean(rule.entity, ctx.entities, also="declare it with `entity` or import it"))
             continue
         scope = Scope(entity, None, f"in the rule `{rule.name}`")
-        stack: list[n.RuleItem] = list(reversed(rule.body))
-        while stack:
-            item = stack.pop()
-            if isinstance(item, n.RuleIf):
-                for arm in reversed(item.arms):
-                    stack.extend(reversed(arm.body))
-                for arm in item.arms:
-                    if arm.condition is not None:
-                        typer.condition(arm.condition, scope)
+        for item in walk_rule(rule.body):
+            if isinstance(item, n.RuleArm):
+                if item.condition is not None:
+                    typer.condition(item.condition, scope)
                 continue
             if item.field is None:
                 continue

@@ -23,7 +23,8 @@ nothing. Rules of navigation (API.md, D365 where not marked):
   ``END`` when they end it.
 - ``Abandon``: from any stage; runs ``on abandon``. ``Reactivate``: only when finished
   or aborted (else ``INVALID``); back on the same stage, its visit reopened, its outcome
-  cleared; runs ``on reactivate``.
+  cleared, its ``stage_started_at`` moved on by the time it sat stopped (time in stage is
+  active time); runs ``on reactivate``.
 - ``RunAction``: an action step of the active stage (else ``INVALID``); one
   ``CallAction``; the step counts as done for this visit once the service has run it
   without failing (the transaction makes that so).
@@ -352,6 +353,10 @@ class _Step:
             return _refuse(Code.INVALID, "the instance is already active")
         self.process_hook("reactivate")
         new = _status(self.state, ACTIVE, None)
+        stopped = self.state.completed_at
+        if stopped is not None and self.now > stopped:
+            # Time in stage counts active time: the stretch it sat finished or abandoned moves the start on.
+            new = new._replace(stage_started_at=self.state.stage_started_at + (self.now - stopped))
         return self.moved(new, (self.event("reactivated", self.stage),), (VisitOp("reopen", self.stage.name),))
 
     def run_action(self, name: str) -> Outcome:

@@ -305,15 +305,10 @@ class _Walker:
     def rule(self, r: n.Rule) -> None:
         self.use(RULE, "", r.name, r.span, True)
         self.use(ENTITY, "", r.entity, r.entity_span)
-        stack: list[n.RuleItem] = list(reversed(r.body))
-        while stack:
-            item = stack.pop()
-            if isinstance(item, n.RuleIf):
-                for arm in reversed(item.arms):
-                    stack.extend(reversed(arm.body))
-                for arm in item.arms:
-                    if arm.condition is not None:
-                        self.expr(arm.condition, r.entity)
+        for item in n.walk_rule(r.body):
+            if isinstance(item, n.RuleArm):
+                if item.condition is not None:
+                    self.expr(item.condition, r.entity)
                 continue
             if item.field is not None:
                 self.field_use(r.entity, item.field, item.field_span)

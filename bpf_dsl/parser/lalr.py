@@ -567,12 +567,18 @@ class Parser:
             maybe_placeholders=True,
             transformer=self._builder,
             lexer_callbacks=callbacks,
+            postlex=_NamesBeforeColonOrEquals(self),
         )
         if strict:
             options["strict"] = True
         elif cache:
             options["cache"] = _cache_file()
         self._lark = lark.Lark(grammar_text(), **options)
+
+    @property
+    def text(self) -> str:
+        """The text being parsed (under the lock): what the lexer's helpers read past a token."""
+        return self._text
 
     def _whole_word(self, tok: Token) -> Token:
         # lark matches a keyword where no name may stand even when it is only the start of a
@@ -619,6 +625,46 @@ class Parser:
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# What follows a name that is declared or assigned: `:` (a field, a call's argument), with a label
+# in between or not, or `=` but not `==` (an assignment, a rule's `set`).
+_DECLARED = re.compile(r'[ \t\r\n\f]*(?:"(?:[^"\\\n]|\\.)*"[ \t\r\n\f]*)?:')
+_ASSIGNED = re.compile(r"[ \t\r\n\f]*=(?!=)")
+# Keywords that are values: `true = b` compares, so they stay keywords before `=`.
+_VALUE_WORDS = frozenset({"TRUE", "FALSE", "NULL"})
+
+
+class _NamesBeforeColonOrEquals:
+    """lark's post-lexer: a keyword written where a name is declared or assigned is that name.
+
+    The contextual lexer reserves a word wherever the parser *could* take it, and an LALR(1)
+    parser sees one token ahead: after `a: integer`, `required` may be `a`'s modifier; after
+    `min 0` (a state LALR shares with a process's `order 3`) `description` may be the process's.
+    One more character settles it: the grammar never puts `:` after a keyword (only after a
+    field's or an argument's name, and its label), nor `=` after one other than a literal
+    (`true = b`). So such a word is re-typed a name before the parser sees it, and a field may
+    be called `description`, `required` or `lock` wherever it stands.
+    """
+
+    always_accept: tuple[str, ...] = ()
+
+    def __init__(self, parser: Parser) -> None:
+        self._parser = parser
+        self._keyword_types = frozenset(word.upper() for word in keywords())
+
+    def process(self, stream: Any) -> Any:
+        """The tokens of ``stream``, keywords that are names re-typed ``NAME``."""
+        types = self._keyword_types
+        for tok in stream:
+            if tok.type in types and self._is_name(tok):
+                tok.type = "NAME"
+            yield tok
+
+    def _is_name(self, tok: Token) -> bool:
+        text, end = self._parser.text, tok.end_pos or 0
+        if _DECLARED.match(text, end):
+            return True
+        return tok.type not in _VALUE_WORDS and _ASSIGNED.match(text, end) is not None
 
 
 def _cache_file() -> str | bool:

@@ -20,11 +20,10 @@ import datetime as dt
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -48,24 +47,26 @@ from bpf_dsl.engine import (
     start,
     step,
 )
+from bpf_dsl.engine.action_context import BaseActionContext
 from bpf_dsl.errors import ActionFailed, ConflictError, TransientError
-from bpf_dsl.model import EntitySpec
 from bpf_dsl.plugins import Change, Registry
-from bpf_dsl.service.access import Access, veiled
+from bpf_dsl.service.access import Access
 from bpf_dsl.service.data import TxData
 from bpf_dsl.service.diagrams import Diagrams
 from bpf_dsl.service.ids import ordered_id
 from bpf_dsl.service.inbox import JobReads
 from bpf_dsl.service.outbox import webhook_body
 from bpf_dsl.service.reads import Reads
-from bpf_dsl.service.records import prepare
-from bpf_dsl.service.references import required_referrers
+from bpf_dsl.service.record_commands import RecordCommands
 from bpf_dsl.service.results import SYSTEM, Caller, ProcessEvent, TransitionFailure, ValidationFailure
 from bpf_dsl.service.rows import row_of, state_of
-from bpf_dsl.service.values import FieldError, decode, parse_input, unstorable
 from bpf_dsl.service.versions import Versions
+from bpf_dsl.service.work import _Abort as _Abort  # re-exported: jobs, bulk, upgrades take these from here
+from bpf_dsl.service.work import _Conflict as _Conflict
+from bpf_dsl.service.work import _Work as _Work
+from bpf_dsl.service.work import new_id as new_id
 from bpf_dsl.service.writer import MAX_BATCH, GroupCommit, GroupStopped, GroupWriter
-from bpf_dsl.storage import InstanceRow, Notifier, RecordRow, Storage, Tx
+from bpf_dsl.storage import InstanceRow, Notifier, Storage, Tx
 from bpf_dsl.storage.jobs import PENDING, DeliveryRow, add_delivery, add_notification
 
 log = logging.getLogger("bpf.service")
@@ -76,48 +77,11 @@ JobsListener = Callable[[dt.datetime | None, int], None]
 RETRIES = 12
 
 
-class _Conflict(Exception):
-    """A compare-and-set lost to a concurrent writer: the whole command is retried."""
-
-
-class _Abort(Exception):
-    """Stop the command, roll back, and answer with ``failure``."""
-
-    def __init__(self, failure: TransitionFailure | ValidationFailure) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
-
-
-@dataclass
-class _Work:
-    """What a command collects to publish once its transaction has committed."""
-
-    events: list[ProcessEvent] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
-    #: The earliest due time of the visits it opened (a stage with an sla), and how many webhooks it wrote to
-    #: the outbox: what the job listeners hear after the commit (:meth:`Service.on_jobs`).
-    due: dt.datetime | None = None
-    deliveries: int = 0
-
-    def merge(self, other: _Work) -> None:
-        """Take in the work of a unit that ran inside this one (a hook in a savepoint of its own)."""
-        self.events.extend(other.events)
-        self.changes.extend(other.changes)
-        self.deliveries += other.deliveries
-        if other.due is not None and (self.due is None or other.due < self.due):
-            self.due = other.due
-
-
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def new_id() -> str:
-    """A new record or instance id."""
-    return str(uuid.uuid4())
-
-
-class Service(Reads, JobReads):
+class Service(RecordCommands, Reads, JobReads):
     """Records and process instances over a storage, for a loaded program."""
 
     def __init__(self, program: Program, storage: Storage, registry: Registry, *, clock: Clock = _utcnow) -> None:
@@ -307,234 +271,6 @@ class Service(Reads, JobReads):
         procs = sorted(self.program.processes.values(), key=lambda p: (p.order, p.name))
         return [p for p in procs if caller.may_use(p.roles) and (entity is None or p.entity == entity)]
 
-    # -- records ----------------------------------------------------------------------------------
-    def create_record(self, caller: Caller, entity: str, values: Any, process: str | None = None,
-                      no_process: bool = False) -> RecordRow | ValidationFailure:
-        """Validate, run the rules, save, and start the default (or named) process."""
-        spec = self.program.entities.get(entity)
-        if spec is None:
-            return ValidationFailure(f"unknown entity {entity!r}", (FieldError(None, f"entities: "
-                                     f"{', '.join(sorted(self.program.entities))}"),))
-        refused = self._refuse_write(caller, entity, values, "create")
-        if refused is not None:
-            return refused
-        changes, errors = parse_input(spec, values)
-        if errors:
-            return ValidationFailure("the values are not valid", tuple(errors))
-        chosen: ProcessDefinition | None = None
-        if process is not None and not no_process:
-            chosen = self.program.processes.get(process)
-            if chosen is None or chosen.entity != entity or not caller.may_use(chosen.roles):
-                return ValidationFailure(f"no process {process!r} on {entity} for this caller",
-                                         (FieldError(None, "name a process from `processes(entity:)`"),))
-        elif not no_process:
-            mine = self.visible_processes(caller, entity)
-            chosen = mine[0] if mine else None
-
-        def command(tx: Tx, data: TxData, work: _Work) -> RecordRow:
-            unseen = self._unseen_lookups(caller, data, spec, changes, {})
-            if unseen:
-                raise _Abort(ValidationFailure("the values are not valid", tuple(unseen)))
-            row = self._insert_record(data, spec.name, changes, enforce_locks=True, owner=caller.user)
-            if chosen is not None:
-                self._start_instance(tx, data, work, caller, chosen, row.id, make_active=True)
-            got = tx.get_record(row.id)
-            assert got is not None
-            return got
-
-        result = self._run(command)
-        if isinstance(result, TransitionFailure):
-            # A plugin vetoed starting the default process: the create is refused as a whole.
-            return ValidationFailure(f"the record was not created: {result.message}")
-        if isinstance(result, RecordRow):
-            return self._shown(caller, result)
-        created: ValidationFailure = result
-        return created
-
-    # -- who may write (bpf_dsl.service.access decides; these say no the same way everywhere) --------------
-    def _refuse_write(self, caller: Caller, entity: str, values: Any, verb: str) -> ValidationFailure | None:
-        """A create's (``verb`` "create") or an update's refusal by the access policy, before anything is read:
-        the verb not granted on the entity at all, or a field the caller may not write (restricted)."""
-        access = self.access
-        if verb == "create" and not access.may_create(caller, entity):
-            return ValidationFailure("not allowed", (FieldError(None, f"your roles may not create {entity} "
-                                                                      "records"),))
-        names = [k for k in values if isinstance(k, str)] if isinstance(values, Mapping) else []
-        barred = access.unwritable(caller, entity, names)
-        if barred:
-            fields = self.program.entities[entity].fields
-            return ValidationFailure("not allowed", tuple(
-                FieldError(name, f"{fields[name].label}: not allowed (restricted to other roles)")
-                for name in barred))
-        return None
-
-    def _shown(self, caller: Caller, row: RecordRow) -> RecordRow:
-        """A record a command wrote, as its caller may see it: its restricted values dropped, and only its id
-        and entity (:func:`~bpf_dsl.service.access.veiled`) when it may not read it (a create without read, an
-        assign to someone else under an ``own`` read)."""
-        seen = self.access.view(caller, row)
-        return seen if seen is not None else replace(veiled(row.id, row.entity), owner=row.owner,
-                                                     version=row.version)
-
-    def _record_for(self, caller: Caller, data: TxData, record_id: str, expected_version: int | None,
-                    verb: str) -> RecordRow:
-        """The record a write command changes, locked, if the caller may ``verb`` it: refused as missing when
-        it may not read it (before the version is compared: a conflict would tell it exists), as not allowed
-        when it reads it but may not ``verb`` it."""
-        row = data.row(record_id, lock=True)
-        if row is None or not self.access.readable(caller, row):
-            raise _Abort(ValidationFailure(f"no record {record_id}"))
-        if not self.access.may(caller, verb, row):
-            raise _Abort(ValidationFailure("not allowed", (FieldError(None, f"your roles may not {verb} this "
-                                                                            "record"),)))
-        if expected_version is not None and expected_version != row.version:
-            raise _Abort(ValidationFailure(
-                f"the record changed: it is at version {row.version}, not {expected_version}",
-                current_version=row.version))
-        return row
-
-    def _insert_record(self, data: TxData, entity: str, changes: Mapping[str, Any], *,
-                       enforce_locks: bool, record_id: str | None = None, owner: str | None = None) -> RecordRow:
-        """Insert a new record; ``owner`` (its creator too): the user the command runs for (None: the system's)."""
-        spec = self.program.entities[entity]
-        prepared = prepare(data, spec, changes, record_id=None, before=None, enforce_locks=enforce_locks)
-        if prepared.errors:
-            raise _Abort(ValidationFailure("the record can't be saved", prepared.errors))
-        now = data.now
-        user = owner or SYSTEM.user
-        row = RecordRow(record_id or new_id(), entity, prepared.values, 1, now, now, None, user, user)
-        data.tx.insert_record(row)
-        data.remember(row)
-        return row
-
-    def update_record(self, caller: Caller, record_id: str, values: Any,
-                      expected_version: int | None = None) -> RecordRow | ValidationFailure:
-        """Change some fields (others keep their values); rules, locks and validation apply."""
-
-        def command(tx: Tx, data: TxData, work: _Work) -> RecordRow:
-            row = self._record_for(caller, data, record_id, expected_version, "update")
-            spec = self.program.entities.get(row.entity)
-            if spec is None:
-                raise _Abort(ValidationFailure(f"the entity {row.entity} is no longer declared"))
-            refused = self._refuse_write(caller, row.entity, values, "update")
-            if refused is not None:
-                raise _Abort(replace(refused, current_version=row.version))
-            changes, errors = parse_input(spec, values)
-            errors += self._unseen_lookups(caller, data, spec, changes, row.values)
-            if errors:
-                raise _Abort(ValidationFailure("the values are not valid", tuple(errors), row.version))
-            self._write(data, row, changes, enforce_locks=True)
-            got = tx.get_record(record_id)
-            assert got is not None
-            return got
-
-        result: RecordRow | ValidationFailure = self._run(command)
-        return self._shown(caller, result) if isinstance(result, RecordRow) else result
-
-    def _unseen_lookups(self, caller: Caller, data: TxData, spec: EntitySpec, changes: Mapping[str, Any],
-                        before: Mapping[str, Any]) -> list[FieldError]:
-        """A lookup set (changed) to a record the caller may not read: refused as if there were no such record
-        (the error prepare gives for a missing one), so that a write can't tell whether it exists."""
-        out = []
-        for name, ref in changes.items():
-            f = spec.fields[name]
-            if f.type.kind != "lookup" or ref is None or before.get(name) == ref:
-                continue
-            target = data.row(str(ref))
-            if target is not None and not self.access.readable(caller, target):
-                out.append(FieldError(name, f"{f.label}: there is no {f.type.entity} record with id {ref}"))
-        return out
-
-    def _write(self, data: TxData, row: RecordRow, changes: Mapping[str, Any], *, enforce_locks: bool) -> None:
-        spec = self.program.entities[row.entity]
-        before = decode(spec, row.values)
-        prepared = prepare(data, spec, changes, record_id=row.id, before=before, enforce_locks=enforce_locks)
-        if prepared.errors:
-            raise _Abort(ValidationFailure("the record can't be saved", prepared.errors, row.version))
-        if prepared.values == row.values:
-            return  # nothing changed: no new version
-        now = data.now
-        if not data.tx.update_record(row.id, prepared.values, row.version, now):
-            raise _Conflict()
-        data.remember(replace(row, values=prepared.values, version=row.version + 1, updated_at=now))
-
-    def delete_record(self, caller: Caller, record_id: str,
-                      expected_version: int | None = None) -> RecordRow | ValidationFailure:
-        """Delete a record with its instances and their history."""
-
-        def command(tx: Tx, data: TxData, work: _Work) -> RecordRow:
-            row = self._record_for(caller, data, record_id, expected_version, "delete")
-            for inst in tx.instances_of(record_id):
-                defn = self.program.processes.get(inst.process)
-                if defn is not None and not caller.may_use(defn.roles):
-                    raise _Abort(ValidationFailure("the record runs a process this caller may not use"))
-            working = tx.instances_working_on(record_id)
-            if working:
-                _, primary, process = working[0]
-                defn = self.program.processes.get(process)
-                raise _Abort(ValidationFailure(
-                    f"the record is the record of a stage of {defn.label if defn else process} on the record "
-                    f"{primary}: delete that record (with its process) first, or keep this one",
-                    current_version=row.version))
-            # Emptying a required lookup (below, _unlink) would leave its record unsavable: refuse instead.
-            referred = required_referrers(self.program, tx, row)
-            if referred is not None:
-                raise _Abort(referred)
-            if not tx.delete_record(record_id, row.version):
-                raise _Conflict()
-            data.forget(record_id)
-            self._unlink(tx, data, row)
-            return row
-
-        result: RecordRow | ValidationFailure = self._run(command)
-        return self._shown(caller, result) if isinstance(result, RecordRow) else result
-
-    def assign_record(self, caller: Caller, record_id: str, owner: str,
-                      expected_version: int | None = None) -> RecordRow | ValidationFailure:
-        """Give a record to another user (API.md ``assignRecord``): its ``owner`` changes, with a new version.
-
-        The caller must read it and be granted ``assign`` on it; the new owner must be a user the database
-        knows (one ``bpf token create`` made): a typo would hide the record from every ``own`` grant.
-        """
-        name = owner.strip() if isinstance(owner, str) else ""
-        if not name:
-            return ValidationFailure("the values are not valid", (FieldError("owner", "give the user's name"),))
-        problem = unstorable(name)
-        if problem:
-            return ValidationFailure("the values are not valid", (FieldError("owner", f"the name holds {problem}"),))
-
-        def command(tx: Tx, data: TxData, work: _Work) -> RecordRow:
-            row = self._record_for(caller, data, record_id, expected_version, "assign")
-            if row.owner == name:
-                return row  # already theirs: no new version
-            if not tx.user_exists(name):
-                raise _Abort(ValidationFailure("the values are not valid", (
-                    FieldError("owner", f"no user {name!r}: `bpf token create --user {name}` makes one"),),
-                    row.version))
-            if not tx.assign_record(record_id, name, row.version, data.now):
-                raise _Conflict()
-            got = replace(row, owner=name, version=row.version + 1, updated_at=data.now)
-            data.remember(got)
-            return got
-
-        result: RecordRow | ValidationFailure = self._run(command)
-        return self._shown(caller, result) if isinstance(result, RecordRow) else result
-
-    def _unlink(self, tx: Tx, data: TxData, deleted: RecordRow) -> None:
-        """Empty the lookups that pointed at a deleted record (D365's "remove link"), raising their versions."""
-        for entity in self.program.entities.values():
-            for spec in entity.field_list():
-                if spec.type.kind != "lookup" or spec.type.entity != deleted.entity:
-                    continue
-                for rid in tx.related(entity.name, spec.name, deleted.id):
-                    row = data.row(rid, lock=True)
-                    if row is None:
-                        continue
-                    values = {k: v for k, v in row.values.items() if k != spec.name}
-                    if not tx.update_record(rid, values, row.version, data.now):
-                        raise _Conflict()
-                    data.remember(replace(row, values=values, version=row.version + 1, updated_at=data.now))
-
     # -- instances: starting and switching ---------------------------------------------------------------
     def _start_instance(self, tx: Tx, data: TxData, work: _Work, caller: Caller, defn: ProcessDefinition,
                         record_id: str, *, make_active: bool) -> InstanceRow:
@@ -567,10 +303,16 @@ class Service(Reads, JobReads):
             record = data.row(record_id, lock=True)
             if record is None or not self.access.readable(caller, record):
                 raise _Abort(TransitionFailure("NOT_FOUND", f"no record {record_id}"))
-            if record.entity != defn.entity:
-                raise _Abort(TransitionFailure("INVALID", f"{process} runs on {defn.entity} records, "
-                                                          f"not {record.entity}"))
-            existing = next((i for i in tx.instances_of(record_id) if i.process == process), None)
+            if record.entity == defn.entity:
+                existing = next((i for i in tx.instances_of(record_id) if i.process == process), None)
+            else:
+                # Another record's instance whose stage reached this one (the lead's process on its
+                # opportunity) is one of this record's processes too: switching back to it is allowed.
+                existing = next((i for i in tx.instances_involving_many([record_id])[record_id]
+                                 if i.process == process), None) if switch else None
+                if existing is None:
+                    raise _Abort(TransitionFailure("INVALID", f"{process} runs on {defn.entity} records, "
+                                                              f"not {record.entity}"))
             if existing is None:
                 existing = self._start_instance(tx, data, work, caller, defn, record_id,
                                                 make_active=switch or record.active_instance_id is None)
@@ -627,12 +369,14 @@ class Service(Reads, JobReads):
         """Any instance command, as one transaction."""
 
         def command(tx: Tx, data: TxData, work: _Work) -> InstanceRow:
-            found = tx.get_instance_with_record(instance_id, lock=True)  # the record: what the gates read first
+            # The instance with its bound records, locked: what the gates, branches and hooks read and write.
+            found = tx.get_instance_with_records(instance_id, lock=True)
             if found is None:
                 raise _Abort(TransitionFailure("NOT_FOUND", f"no process instance {instance_id}"))
-            row, record = found
-            if record is not None:
-                data.remember(record)
+            row, bound = found
+            for got in bound.values():
+                data.remember(got, locked=True)
+            record = data.row(row.record_id)
             current = self.program.processes.get(row.process)
             roles = current.roles if current is not None else ()
             if not caller.may_use(roles):
@@ -759,13 +503,16 @@ class Service(Reads, JobReads):
                     work.due = due
                 if record_id != row.record_id:
                     tx.link_record(record_id, row.id)
+                    # As in D365, the record a stage of another entity opens shows the process that opened it
+                    # (its bar is carried on there); the record's own processes keep their state (Switch Process).
+                    tx.set_active_instance(record_id, row.id)
         for event in moved.events:
             if event.kind in ("started", "finished", "abandoned", "reactivated"):
                 tx.append_event(row.id, event.kind, event.stage, now, event.by, {})
             work.events.append(ProcessEvent(event.kind, row.id, row.record_id, defn.name, event.stage, now, event.by))
 
 
-class ActionContext:
+class ActionContext(BaseActionContext):
     """What an action (built-in or plugin) may do inside the move's transaction."""
 
     def __init__(self, service: Service, tx: Tx, data: TxData, work: _Work, effect: CallAction,
@@ -831,20 +578,6 @@ class ActionContext:
         row = self._data.row(rid)
         return None if row is None else self._data.values(row.entity, rid)
 
-    def own_record(self, entity: str) -> tuple[str, Mapping[str, Any]]:
-        """The id and values of the record the action's stage works on, which must be of ``entity``.
-
-        Raises :class:`ActionFailed` (the move fails with CANCELLED) when the stage works
-        on another entity or the record is gone: an action meant for one entity says so.
-        """
-        origin = self.origin
-        if origin.entity != entity or origin.record_id is None:
-            raise ActionFailed(f"this action works on a {entity} record, not on {origin.entity}")
-        values = self.record()
-        if values is None:
-            raise ActionFailed(f"the {entity} record is gone")
-        return origin.record_id, values
-
     def update(self, record_id: str, values: Mapping[str, Any]) -> None:
         """Change fields of a record (Python values; rules and validation apply)."""
         row = self._data.row(record_id, lock=True)
@@ -892,17 +625,6 @@ def _stage_left(defn: ProcessDefinition, state: InstanceState, action: Action) -
 def _text(value: object) -> str:
     """An action's text argument as stored: empty (None) as empty text."""
     return "" if value is None else str(value)
-
-
-def _record_to_write(data: TxData, record_id: str, expected_version: int | None) -> RecordRow:
-    """The record a write command changes, locked; refused if missing or not at the expected version."""
-    row = data.row(record_id, lock=True)
-    if row is None:
-        raise _Abort(ValidationFailure(f"no record {record_id}"))
-    if expected_version is not None and expected_version != row.version:
-        raise _Abort(ValidationFailure(f"the record changed: it is at version {row.version}, not {expected_version}",
-                                       current_version=row.version))
-    return row
 
 
 def _move_failure(failure: TransitionFailure | ValidationFailure, what: str) -> TransitionFailure:

@@ -27,6 +27,10 @@ class TxData:
         self.now = now
         self.deps = deps  # a read's dependencies being recorded (reads only: commands never keep answers)
         self._rows: dict[str, RecordRow | None] = {}
+        # The rows this transaction holds locked (read ``FOR UPDATE`` or written): a read asking for the lock
+        # again finds them here. Where the backend has no row locks (its writers are serialised), every row read.
+        self._locked: set[str] = set()
+        self._every_read_locked = not tx.backend.row_lock
         self._values: dict[str, dict[str, Any]] = {}
         #: The primary record of each instance this transaction has read (what actions' notifications and
         #: webhooks name): read once, however many actions a hook calls.
@@ -37,10 +41,13 @@ class TxData:
         return self.program.entities[entity]
 
     def row(self, record_id: str, *, lock: bool = False) -> RecordRow | None:
-        """The stored row (cached for the transaction)."""
-        if record_id not in self._rows or lock:
+        """The stored row (cached for the transaction); ``lock``: locked for this transaction, read again
+        unless it holds the lock already."""
+        if record_id not in self._rows or (lock and record_id not in self._locked and not self._every_read_locked):
             row = self._rows[record_id] = self.tx.get_record(record_id, lock)
             self._values.pop(record_id, None)
+            if lock:
+                self._locked.add(record_id)
             if self.deps is not None:
                 self.deps.record(record_id, row)
         return self._rows[record_id]
@@ -75,9 +82,12 @@ class TxData:
         return evaluate_rules(self.program.rules.get(entity, ()), self.program.entities[entity], values, self,
                               self.now, record_id)
 
-    def remember(self, row: RecordRow) -> None:
-        """A row this transaction just wrote, or read already: later reads see it."""
+    def remember(self, row: RecordRow, *, locked: bool = False) -> None:
+        """A row this transaction just wrote, or read already (``locked``: read ``FOR UPDATE``): later reads
+        see it."""
         self._rows[row.id] = row
+        if locked:
+            self._locked.add(row.id)
         self._values.pop(row.id, None)
         if self.deps is not None:
             self.deps.record(row.id, row)

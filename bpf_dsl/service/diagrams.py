@@ -29,7 +29,8 @@ class Diagrams:
         node = self.program.process_nodes.get(defn.name) if current is not None and current.version == defn.version \
             else None  # the program keeps the AST of its own versions only
         # Drawn outside the lock: an SVG may take Graphviz a while, and two first requests at once only draw twice.
-        found = graph.render(node, fmt) if node is not None else None
+        # In labels, not ids: the diagram is read by the people who work the process (issue 16).
+        found = graph.render(node, fmt, self.program.entities) if node is not None else None
         with self._lock:
             self._drawn[key] = found
         return found

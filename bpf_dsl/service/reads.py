@@ -590,6 +590,26 @@ class Reads:
                             for f in spec.field_list() if f.name not in hidden])
         return out
 
+    def new_form(self, caller: Caller, entity: str, values: Any = None) -> list[FormField] | None:
+        """The form of a record not created yet (a page's New dialog): every field the caller may read, its
+        value (the declared default, or what the rules set or default, where ``values`` gives none) and what
+        the rules say over ``values`` with the defaults, as :meth:`forms` says it of a stored record. Values
+        that don't parse are left out (createRecord says why). None when the caller may not create records
+        of ``entity``, or there is no such entity."""
+        spec = self.program.entities.get(entity)
+        if spec is None or not self.access.may_create(caller, entity):
+            return None
+        hidden = self.access.hidden(caller, entity)
+        given, _ = parse_input(spec, values if values is not None else {})
+        merged = {f.name: f.default for f in spec.field_list() if f.default is not None}
+        merged.update((name, value) for name, value in given.items() if name not in hidden)
+        with self.storage.read() as tx:
+            result = TxData(tx, self.program, self.clock(), recording()).rules(entity, merged, None)
+        form = result.form
+        return [FormField(f, to_json(f, result.values.get(f.name)), form.is_required(f.name, f.required),
+                          f.name in form.hidden, f.name in form.locked, form.recommendation(f.name))
+                for f in spec.field_list() if f.name not in hidden]
+
     def history(self, row: InstanceRow) -> list[Visit]:
         """Every stage visit of an instance, with times and who moved it."""
         deps = recording()

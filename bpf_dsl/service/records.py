@@ -75,6 +75,8 @@ def prepare(data: TxData, entity: EntitySpec, changes: Mapping[str, Any], *, rec
     result = data.rules(entity.name, merged, record_id)
     values = dict(result.values)
     errors += [FieldError(e.field, e.message) for e in result.form.errors]
+    if before is None and enforce_locks:
+        errors += _overruled(entity, changes, values, result.form.locked)
     if checked:
         errors += check_values(entity, {k: v for k, v in values.items() if changes.get(k, _NOT_GIVEN) is not v})
     else:
@@ -83,6 +85,17 @@ def prepare(data: TxData, entity: EntitySpec, changes: Mapping[str, Any], *, rec
     errors += _lookups(data, shape.lookups, values)
     errors += _unique(data, entity, shape.unique, values, record_id)
     return Prepared(encode(entity, values), tuple(errors))
+
+
+def _overruled(entity: EntitySpec, changes: Mapping[str, Any], values: Mapping[str, Any],
+               locked: frozenset[str]) -> list[FieldError]:
+    """A new record's given values for fields the rules lock, that a rule's ``set`` replaced: refused, never
+    dropped in silence (a Lead Score typed in a create was replaced by the computed, locked one), as an update
+    of a locked field is. A field a rule sets but leaves unlocked takes the rule's value, as LANGUAGE.md says
+    (``set`` applies to the values being saved)."""
+    return [FieldError(name, f"{entity.fields[name].label} is set by a business rule; leave it empty")
+            for name, value in changes.items()
+            if value is not None and name in locked and name in entity.fields and values.get(name) != value]
 
 
 def _lookups(data: TxData, fields: tuple[FieldSpec, ...], values: Mapping[str, Any]) -> list[FieldError]:

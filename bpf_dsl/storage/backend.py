@@ -39,6 +39,9 @@ class JsonSql:
     #: A clause on ``r.data``: some text value (not a key) matches the ``LIKE`` pattern ``?`` (escape ``\\``);
     #: ``{skip}`` is where a further condition on the value's key goes (fields the caller may not read).
     search: str
+    #: A JSON object column's values as a table (its text in column ``value``), for a ``FROM`` list after the
+    #: table of ``{col}``: ``json_each({col})``, ``jsonb_each_text({col})``.
+    object_values: str
     #: The key of the value :attr:`search` looks at, for ``{skip}``'s condition: ``kv.key``.
     search_key: str = "kv.key"
 

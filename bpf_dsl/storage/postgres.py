@@ -32,6 +32,7 @@ from bpf_dsl.errors import (
 from bpf_dsl.storage.backend import Backend, JsonSql
 from bpf_dsl.storage.errors import first_line, translated
 from bpf_dsl.storage.migrate import migrate
+from bpf_dsl.storage.pg_wire import Wire
 from bpf_dsl.storage.sql import SqlTx, dumps
 from bpf_dsl.storage.urls import display_url
 
@@ -84,6 +85,7 @@ POSTGRES = Backend(
         search=("EXISTS (SELECT 1 FROM jsonb_each(r.data) AS kv(k, v) WHERE jsonb_typeof(kv.v) = "
                 "'string' AND (kv.v #>> '{{}}') ILIKE ? ESCAPE '\\'{skip})"),
         search_key="kv.k",
+        object_values="jsonb_each_text({col})",
     ),
     row_lock=" FOR UPDATE",
     migration_lock=f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})",
@@ -200,35 +202,32 @@ class PostgresStorage:
 
 
 class PgSession:
-    """The group-commit writer's connection: ``BEGIN`` … ``COMMIT`` sent explicitly (it is in autocommit mode).
+    """The group-commit writer's connection: ``BEGIN`` … ``COMMIT`` sent explicitly, every statement through
+    libpq's pipeline mode (:class:`~bpf_dsl.storage.pg_wire.Wire`).
 
-    A round runs in psycopg's pipeline mode (:class:`_PgPipeline`): on a loopback connection a
-    statement's round trip costs several times what the statement does, and most of a move's
-    statements are writes nobody reads the answer of.
+    On a loopback connection a statement's round trip costs several times what the statement does, and most
+    of a move's statements are writes nobody reads the answer of: they are sent together and answered together.
     """
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self._conn = conn
-        self._pipeline: _PgPipeline | None = None
+        self._wire = Wire(conn)
 
     def begin(self, *, wait: bool = True) -> SqlTx | None:
-        """``BEGIN`` (it never waits: row locks are taken, and waited for, by the statements)."""
+        """``BEGIN`` (queued: row locks are taken, and waited for, by the statements)."""
         try:
-            pipeline = self._pipeline = _PgPipeline(self._conn)
-            pipeline.send("BEGIN", ())
-            tx = SqlTx(self._conn.cursor(), POSTGRES)
-            tx.pipeline = pipeline
-            return tx
+            self._wire.send("BEGIN")
         except psycopg.Error as err:
-            self._leave_pipeline()
             raise translate(err) from err
+        tx = SqlTx(self._wire.cursor, POSTGRES)
+        tx.pipeline = _WirePipeline(self._wire)
+        return tx
 
     def commit(self) -> None:
         """``COMMIT``; rolled back on failure."""
         try:
             try:
-                self._conn.execute("COMMIT")
-                self._leave_pipeline(check=True)
+                self._wire.send("COMMIT")
+                self._wire.sync()
             except BaseException:
                 self.rollback()
                 raise
@@ -237,62 +236,44 @@ class PgSession:
 
     def rollback(self) -> None:
         """Roll back the open transaction, if any."""
-        self._leave_pipeline()
         try:
-            if self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                self._conn.execute("ROLLBACK")
+            self._wire.recover()
+            if self._wire.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                self._wire.send("ROLLBACK")
+                self._wire.sync()
         except psycopg.Error as err:
             raise translate(err) from err
 
     def close(self) -> None:
         """Close the connection."""
-        self._leave_pipeline()
         with suppress(psycopg.Error):
-            self._conn.close()
-
-    def _leave_pipeline(self, *, check: bool = False) -> None:
-        """End pipeline mode (waiting for what is in flight); ``check``: raise its first failure."""
-        pipeline, self._pipeline = self._pipeline, None
-        if pipeline is not None:
-            pipeline.close(check=check)
+            self._wire.close()
 
 
-class _PgPipeline:
-    """psycopg's pipeline mode on one connection, for :attr:`SqlTx.pipeline`: writes are sent without waiting,
-    and a wait (``sync``) answers them all at once."""
+class _WirePipeline:
+    """:attr:`SqlTx.pipeline` over a :class:`Wire`, its failures as StorageErrors."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self._conn = conn
-        self._mode = conn.pipeline()  # a context manager: entered here, left by close()
-        self._pipeline = self._mode.__enter__()
-        self._sink = conn.cursor()  # whose results nobody reads (the transaction's cursor holds the last read's)
+    def __init__(self, wire: Wire) -> None:
+        self._wire = wire
 
     def send(self, sql: str, params: Sequence[Any]) -> None:
         """Queue a statement."""
         try:
-            self._sink.execute(sql, params)
+            self._wire.send(sql, params)
         except psycopg.Error as err:
             raise translate(err) from err
 
     def sync(self) -> None:
         """Wait for every answer; the first failure among them as a StorageError."""
         try:
-            self._pipeline.sync()
+            self._wire.sync()
         except psycopg.Error as err:
             raise translate(err) from err
 
     def recover(self) -> None:
         """Wait out what the database skipped after a failure (raised already), so statements run again."""
         with suppress(psycopg.Error):
-            self._pipeline.sync()
-
-    def close(self, *, check: bool) -> None:
-        """Leave pipeline mode; ``check``: raise a failure still in flight (psycopg's own error)."""
-        try:
-            self._mode.__exit__(None, None, None)
-        except psycopg.Error:
-            if check:
-                raise
+            self._wire.recover()
 
 
 class PgNotifier:

@@ -370,19 +370,25 @@ class SqlTx:
                      (instance_id,)).fetchone()
         return None if row is None else _instance(row)
 
-    def get_instance_with_record(self, instance_id: str,
-                                 lock: bool = False) -> tuple[InstanceRow, RecordRow | None] | None:
-        """The instance and its primary record in one statement (one round trip where that is the cost); with
-        ``lock``, only the instance's row is locked, as :meth:`get_instance` locks it."""
+    def get_instance_with_records(self, instance_id: str,
+                                  lock: bool = False) -> tuple[InstanceRow, dict[str, RecordRow]] | None:
+        """The instance and the records it is bound to (its primary record and each stage entity's), by id, in
+        one statement: a move reads them all (gates, branches, hooks' ``set``), and where a round trip is the
+        cost one read beats three. ``lock``: the instance's row and those records' rows are locked (a move
+        may write any of them)."""
         icols = ", ".join(f"i.{c.strip()}" for c in _INSTANCE_COLS.split(","))
         rcols = ", ".join(f"r.{c.strip()}" for c in _RECORD_COLS.split(","))
-        lock_sql = f"{self.backend.row_lock} OF i" if lock and self.backend.row_lock else ""
-        row = self.q(f"SELECT {icols}, {rcols} FROM instances i LEFT JOIN records r ON r.id = i.record_id "
-                     f"WHERE i.id = ?{lock_sql}", (instance_id,)).fetchone()
-        if row is None:
-            return None
+        lock_sql = f"{self.backend.row_lock} OF i, r" if lock and self.backend.row_lock else ""
+        bound = self.backend.json.object_values.format(col="i.bound")
+        rows = self.q(f"SELECT {icols}, {rcols} FROM instances i, {bound} AS b JOIN records r ON r.id = b.value "
+                      f"WHERE i.id = ?{lock_sql}", (instance_id,)).fetchall()
+        if not rows:
+            # No bound record stored (its records deleted meanwhile): the instance alone, as a move reads it.
+            alone = self.get_instance(instance_id, lock)
+            return None if alone is None else (alone, {})
         width = _INSTANCE_COLS.count(",") + 1
-        return _instance(row[:width]), (None if row[width] is None else _record(row[width:]))
+        records = {rec.id: rec for rec in (_record(r[width:]) for r in rows)}
+        return _instance(rows[0][:width]), records
 
     def instances_of(self, record_id: str) -> list[InstanceRow]:
         rows = self.q(f"SELECT {_INSTANCE_COLS} FROM instances WHERE record_id = ? ORDER BY updated_at DESC, id",

@@ -36,6 +36,7 @@ from bpf_dsl.engine import (
     start,
     step,
 )
+from bpf_dsl.engine.action_context import BaseActionContext
 from bpf_dsl.engine.effects import ActionOrigin
 from bpf_dsl.engine.memory import FIXED_NOW
 from bpf_dsl.errors import ActionFailed
@@ -210,7 +211,7 @@ class World:
                 raise Refusal("CANCELLED", f"{effect.action.dotted}: {exc}") from None
 
 
-class ActionContext:
+class ActionContext(BaseActionContext):
     """What an action may do, as the service's context offers it, on the world's records."""
 
     def __init__(self, world: World, origin: ActionOrigin) -> None:
@@ -235,16 +236,6 @@ class ActionContext:
         """The values of a record (default: the one the action's stage works on)."""
         rid = record_id or self.origin.record_id
         return None if rid is None else self._world.values(rid)
-
-    def own_record(self, entity: str) -> tuple[str, Mapping[str, Any]]:
-        """The id and values of the record the action's stage works on, which must be of ``entity``."""
-        origin = self.origin
-        if origin.entity != entity or origin.record_id is None:
-            raise ActionFailed(f"this action works on a {entity} record, not on {origin.entity}")
-        values = self.record()
-        if values is None:
-            raise ActionFailed(f"the {entity} record is gone")
-        return origin.record_id, values
 
     def update(self, record_id: str, values: Mapping[str, Any]) -> None:
         """Change fields of a record (rules and validation apply)."""

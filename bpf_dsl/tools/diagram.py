@@ -11,11 +11,14 @@ labelled ``otherwise``); an empty arm goes straight to the merge point;
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from bpf_dsl import nodes as n
 from bpf_dsl.exprtext import expr_text
+from bpf_dsl.model import EntitySpec
+from bpf_dsl.tools.wording import Wording, category_words
 
 NodeKind = Literal["start", "stage", "decision", "end"]
 
@@ -40,10 +43,15 @@ class Node:
     title: str
     category: str | None = None
     entity: str | None = None
+    #: The second line in people's words ("Qualify · Lead"), when the graph was built with labels.
+    detail_words: str | None = None
 
     @property
     def detail(self) -> str | None:
-        """The second line of a stage: ``[category] · entity``, or None when there is neither."""
+        """The second line of a stage: ``[category] · entity`` (or :attr:`detail_words`), or None when there is
+        neither."""
+        if self.detail_words is not None:
+            return self.detail_words
         parts = []
         if self.category:
             parts.append(f"[{self.category}]")
@@ -106,8 +114,11 @@ _Pending = list[tuple[str, str | None, int]]
 class _Builder:
     """Walks a process's flow once, turning it into nodes and edges."""
 
-    def __init__(self, process: n.Process) -> None:
+    def __init__(self, process: n.Process, wording: Wording | None = None) -> None:
         self.process = process
+        self.wording = wording
+        # The entity whose record a chain's conditions read: the stage before it (LANGUAGE.md).
+        self.scope = process.entity
         self.nodes: list[Node] = [Node(START_ID, "start", "Start")]
         self.ids = {START_ID, END_ID}
         self.decisions = 0
@@ -143,13 +154,16 @@ class _Builder:
         """Add a block's items; returns the edges that leave its end (empty if it finishes)."""
         for item in items:
             if isinstance(item, n.Stage):
+                entity = item.entity or self.process.entity
                 node = Node(
                     self.unique(f"stage_{item.name}"),
                     "stage",
                     item.label or n.derive_label(item.name),
                     item.category,
-                    item.entity or self.process.entity,
+                    entity,
+                    self.detail_words(item.category, entity),
                 )
+                self.scope = entity
                 self.nodes.append(node)
                 self.connect(pending, node.id)
                 pending = self.pending(node.id)
@@ -166,18 +180,39 @@ class _Builder:
         self.nodes.append(node)
         self.connect(pending, node.id)
         merged: _Pending = []
+        scope = self.scope
         for arm in branch.arms:
-            label = ELSE_LABEL if arm.condition is None else expr_text(arm.condition)
+            self.scope = scope  # every arm's condition reads the record before the chain
+            label = ELSE_LABEL if arm.condition is None else self.condition(arm.condition)
             # An empty arm returns its own entry edge, so it reaches the merge point directly.
             merged.extend(self.block(arm.body, self.pending(node.id, label)))
         if not branch.has_else:
             merged.extend(self.pending(node.id, OTHERWISE_LABEL))
+        self.scope = scope  # stages inside the arms don't count for the next chain at this level
         return merged
 
 
-def build_graph(process: n.Process) -> Graph:
-    """The neutral diagram of a process's flow."""
-    return _Builder(process).build()
+    def detail_words(self, category: str | None, entity: str) -> str | None:
+        """A stage's second line in labels ("Qualify · Lead"), or None when the graph keeps ids."""
+        if self.wording is None:
+            return None
+        return " · ".join([*([category_words(category)] if category else []), self.wording.entity_label(entity)])
+
+    def condition(self, condition: n.Expr) -> str:
+        """A branch condition: .bpf text, or words with labels."""
+        if self.wording is None:
+            return expr_text(condition)
+        return self.wording.condition(condition, self.scope)
+
+
+def build_graph(process: n.Process, entities: Mapping[str, EntitySpec] | None = None) -> Graph:
+    """The neutral diagram of a process's flow.
+
+    Without ``entities`` the text is the .bpf source's (``[qualify] · lead``, ``budget_amount >= 1000000``),
+    for developers; with the program's entities it is what a person reads: labels of categories, entities,
+    fields and options (``Qualify · Lead``, ``Budget Amount is at least 1,000,000``).
+    """
+    return _Builder(process, Wording(entities) if entities is not None else None).build()
 
 
 # ---------------------------------------------------------------------------

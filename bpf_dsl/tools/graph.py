@@ -10,9 +10,11 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from typing import Literal
 
 from bpf_dsl import nodes as n
+from bpf_dsl.model import EntitySpec
 from bpf_dsl.tools import svg_layout
 from bpf_dsl.tools.diagram import END_ID, FORMATS, START_ID, Edge, Graph, Node, NodeKind, build_graph
 
@@ -64,9 +66,10 @@ def _mermaid_class(node: Node) -> str:
     return "decision" if node.kind == "decision" else "terminal"
 
 
-def to_mermaid(process: n.Process) -> str:
-    """The process as a Mermaid flowchart (top to bottom), with a title in the front matter."""
-    graph = build_graph(process)
+def to_mermaid(process: n.Process, entities: Mapping[str, EntitySpec] | None = None) -> str:
+    """The process as a Mermaid flowchart (top to bottom), with a title in the front matter (labels for ids
+    with ``entities``: see :func:`build_graph`)."""
+    graph = build_graph(process, entities)
     title = _CONTROL.sub(" ", graph.title).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
     out = ["---", f'title: "{title}"', "---", "flowchart TD"]
     for node in graph.nodes:
@@ -116,9 +119,10 @@ def _dot_attrs(attrs: dict[str, str]) -> str:
     return ", ".join(f"{key}={_dot_string(value)}" for key, value in attrs.items())
 
 
-def to_dot(process: n.Process) -> str:
-    """The process as a Graphviz ``digraph``, ranked top to bottom."""
-    graph = build_graph(process)
+def to_dot(process: n.Process, entities: Mapping[str, EntitySpec] | None = None) -> str:
+    """The process as a Graphviz ``digraph``, ranked top to bottom (labels for ids with ``entities``: see
+    :func:`build_graph`; their conditions, longer in words, are wrapped as the builtin renderer wraps them)."""
+    graph = build_graph(process, entities)
     font = "Helvetica,Arial,sans-serif"
     out = [
         f"digraph {_dot_string(graph.name)} {{",
@@ -141,7 +145,10 @@ def to_dot(process: n.Process) -> str:
             attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": fill, "color": stroke}
         out.append(f"    {_dot_string(node.id)} [{_dot_attrs({'label': label, **attrs})}];")
     for edge in graph.edges:
-        attrs = {} if edge.label is None else {"label": edge.label}
+        edge_label = edge.label
+        if edge_label is not None and entities is not None:
+            edge_label = "\n".join(svg_layout.wrap(edge_label, svg_layout.LABEL_WRAP, svg_layout.LABEL_SIZE))
+        attrs = {} if edge_label is None else {"label": edge_label}
         suffix = f" [{_dot_attrs(attrs)}]" if attrs else ""
         out.append(f"    {_dot_string(edge.source)} -> {_dot_string(edge.target)}{suffix};")
     out.append("}")
@@ -186,33 +193,36 @@ def _graphviz_svg(dot_source: str, dot_program: str) -> str | None:
     return svg if root.tag.endswith("svg") else None
 
 
-def to_svg(process: n.Process, *, renderer: Literal["auto", "builtin"] = "auto") -> str:
+def to_svg(process: n.Process, *, renderer: Literal["auto", "builtin"] = "auto",
+           entities: Mapping[str, EntitySpec] | None = None) -> str:
     """The process as an SVG document.
 
     With ``renderer="auto"`` the DOT text goes through Graphviz (``dot -Tsvg``)
     when it is installed; if it isn't, or fails or times out, the builtin
     pure-Python renderer draws it. ``"builtin"`` skips Graphviz. See
-    :func:`renderer_used` for which one drew the last picture.
+    :func:`renderer_used` for which one drew the last picture. With ``entities``
+    the text is in labels (see :func:`build_graph`).
     """
     global _last_renderer
     if renderer not in ("auto", "builtin"):
         raise ValueError(f"unknown SVG renderer {renderer!r}: expected 'auto' or 'builtin'")
     dot_program = shutil.which("dot") if renderer == "auto" else None
     if dot_program:
-        svg = _graphviz_svg(to_dot(process), dot_program)
+        svg = _graphviz_svg(to_dot(process, entities), dot_program)
         if svg is not None:
             _last_renderer = "graphviz"
             return svg
     _last_renderer = "builtin"
-    return svg_layout.render_svg(build_graph(process))
+    return svg_layout.render_svg(build_graph(process, entities))
 
 
-def render(process: n.Process, fmt: str) -> str:
-    """The diagram of a process in ``fmt``: one of ``mermaid``, ``dot`` or ``svg``."""
+def render(process: n.Process, fmt: str, entities: Mapping[str, EntitySpec] | None = None) -> str:
+    """The diagram of a process in ``fmt``: one of ``mermaid``, ``dot`` or ``svg``; in labels, not ids, given the
+    program's ``entities`` (what the web page shows), else in the .bpf text (``bpf graph``)."""
     if fmt == "mermaid":
-        return to_mermaid(process)
+        return to_mermaid(process, entities)
     if fmt == "dot":
-        return to_dot(process)
+        return to_dot(process, entities)
     if fmt == "svg":
-        return to_svg(process)
+        return to_svg(process, entities=entities)
     raise ValueError(f"unknown diagram format {fmt!r}: expected one of {', '.join(FORMATS)}")

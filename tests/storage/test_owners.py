@@ -38,7 +38,7 @@ def test_owner_and_created_by_round_trip_through_every_write(storage: Storage) -
         assert got is not None and (got.owner, got.created_by, got.version) == ("dee", "ann", 2)
         assert tx.update_record(one.id, {"topic": "x"}, 2, NOW)  # values change, the owner stays
     with storage.read() as tx:
-        found = tx.get_instance_with_record("none")
+        found = tx.get_instance_with_records("none")
         assert found is None
         got = tx.get_record(one.id)
         assert got is not None and got.owner == "dee"
@@ -118,5 +118,5 @@ def test_a_new_instance_row_needs_no_owner(storage: Storage) -> None:
         tx.insert_record(r)
         tx.insert_instance(i)
     with storage.read() as tx:
-        found = tx.get_instance_with_record(i.id)
-        assert found is not None and found[1] == r
+        found = tx.get_instance_with_records(i.id)
+        assert found is not None and found[1] == {r.id: r}
