@@ -505,7 +505,12 @@ class Service(RecordCommands, Reads, JobReads):
                     tx.link_record(record_id, row.id)
                     # As in D365, the record a stage of another entity opens shows the process that opened it
                     # (its bar is carried on there); the record's own processes keep their state (Switch Process).
-                    tx.set_active_instance(record_id, row.id)
+                    # The move read that record already (it binds it): written only when it changes.
+                    opened = data.row(record_id)
+                    if opened is None or opened.active_instance_id != row.id:
+                        tx.set_active_instance(record_id, row.id)
+                        if opened is not None:
+                            data.remember(replace(opened, active_instance_id=row.id), locked=True)
         for event in moved.events:
             if event.kind in ("started", "finished", "abandoned", "reactivated"):
                 tx.append_event(row.id, event.kind, event.stage, now, event.by, {})

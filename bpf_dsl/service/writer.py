@@ -262,7 +262,9 @@ class GroupCommit:
             try:
                 self._session.rollback()
             except Exception:
+                # The connection is in no known state (the database ended it, say): a new one next time.
                 log.warning("rolling back a group commit failed", exc_info=True)
+                self._drop_session()
 
     def finish(self, jobs: list[Job]) -> None:
         """After the commit: each job's post-commit work, then its answer, in order."""

@@ -119,6 +119,11 @@ class Wire:
         return pq.TransactionStatus(self._pg.transaction_status)
 
     @property
+    def broken(self) -> bool:
+        """Whether libpq has found the connection lost (nothing sent on it will be answered)."""
+        return bool(self._pg.status == pq.ConnStatus.BAD)
+
+    @property
     def pending(self) -> bool:
         """Whether statements were sent whose answers haven't been read."""
         return bool(self._pending)

@@ -214,6 +214,8 @@ class PgSession:
 
     def begin(self, *, wait: bool = True) -> SqlTx | None:
         """``BEGIN`` (queued: row locks are taken, and waited for, by the statements)."""
+        if self._wire.broken:
+            raise UnavailableError("the group commit's connection to the database is lost")
         try:
             self._wire.send("BEGIN")
         except psycopg.Error as err:

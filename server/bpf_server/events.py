@@ -40,6 +40,20 @@ CHANNEL = "bpf_events"
 #: The most events one NOTIFY round trip carries (:meth:`Relay._publish`).
 RELAY_BATCH = 256
 
+#: The kinds ``processEvents`` carries: the contract's (spec/API.md), no others.
+PROCESS_KINDS = frozenset({"started", "stage_changed", "finished", "abandoned", "reactivated", "switched",
+                           "notification", "overdue"})
+#: The kind of the event saying a record was changed through the API (updated, assigned or deleted). It rides the
+#: hub and the relay as the process events do, so it reaches every server process, but ``processEvents`` never
+#: carries it (its kinds are fixed): ``recordChanged`` does.
+RECORD_CHANGED = "record_changed"
+
+
+def record_changed(record_id: str, version: int, by: str, *, deleted: bool = False) -> ProcessEvent:
+    """The event of a committed write to a record (no instance, no process: only the record's id)."""
+    return ProcessEvent(RECORD_CHANGED, "", record_id, "", None, dt.datetime.now(dt.UTC), by,
+                        {"version": version, "deleted": deleted})
+
 
 @dataclass(eq=False)
 class _Subscriber:

@@ -189,6 +189,11 @@ class AppState:
         self.auth.forget(token_id)
         self.sockets.revoked(token_id)
 
+    def publish(self, event: ProcessEvent) -> None:
+        """Hand an event the server made itself (a record change, events.py) to this process's subscribers and,
+        through the relay, to the other server processes'."""
+        self._on_event(event)
+
     def _on_event(self, event: ProcessEvent) -> None:
         self.hub.publish(event)
         if self.relay is not None:

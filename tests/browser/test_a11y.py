@@ -252,3 +252,75 @@ def test_keyboard_only_walk(page: Page, server: Server) -> None:
     tab_to(page, "Reactivate", back=True)
     keys.press("Enter")
     expect(page.locator(".bar-sub")).to_contain_text("Active")
+
+
+# The contrast of what the focus ring and an input's border are drawn in against what is behind them
+# (WCAG 2.2 1.4.11 and 2.4.13's 3:1), from the computed styles of the focused element.
+CONTRAST = """([el, what]) => {
+  const rgb = (text) => (text.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const opaque = (text) => { const c = rgb(text); return c.length === 3 || (c.length === 4 && c[3] === 1); };
+  const behind = (node) => {  // the first opaque background at or above `node`
+    for (let n = node; n; n = n.parentElement) {
+      const bg = getComputedStyle(n).backgroundColor;
+      if (opaque(bg)) return rgb(bg);
+    }
+    return [255, 255, 255];
+  };
+  const style = getComputedStyle(el);
+  if (what === 'outline') {
+    if (style.outlineStyle === 'none' || parseFloat(style.outlineWidth) < 2) {
+      return { error: `no outline: ${style.outline}` };
+    }
+    return { ratio: ratio(rgb(style.outlineColor), behind(el.parentElement)), ring: style.outlineColor };
+  }
+  if (what === 'inset') {  // a ring drawn inside the element (the chevrons, clipped to their shape)
+    const ring = /(rgba?\\([^)]*\\))[^,]*inset/.exec(style.boxShadow);
+    if (!ring) return { error: `no inset ring: ${style.boxShadow}` };
+    return { ratio: ratio(rgb(ring[1]), behind(el)), ring: ring[1] };
+  }
+  const border = rgb(style.borderTopColor);
+  const least = Math.min(ratio(border, behind(el)), ratio(border, behind(el.parentElement)));
+  return { ratio: least, ring: style.borderTopColor };
+}"""
+
+
+def contrast(page: Page, what: str) -> float:
+    """The contrast of the focused element's focus ring (`outline`, `inset`) or border (`border`) with what is
+    behind it."""
+    found = page.evaluate(f"() => ({CONTRAST})([document.activeElement, {what!r}])")
+    assert "error" not in found, found
+    return float(found["ratio"])
+
+
+def test_focus_rings_and_input_borders_contrast(page: Page, server: Server, sign_in: Callable[..., None]) -> None:
+    sign_in(page)
+    page.get_by_role("button", name="New Lead").click()
+    dialog = page.get_by_role("dialog", name="New Lead")
+    dialog.get_by_label("Topic").fill("Contrast check")
+    dialog.get_by_role("button", name="Create Lead").click()
+    expect(page.get_by_role("heading", level=1, name="Contrast check")).to_be_visible()
+    active_stage_is(page, "Qualify")
+
+    # An input on white: its border, and the focus ring around it.
+    tab_to(page, "Estimated Budget")
+    assert contrast(page, "border") >= 3
+    assert contrast(page, "outline") >= 3
+    # A button on white.
+    tab_to(page, "Next Stage")
+    assert contrast(page, "outline") >= 3
+    # The header's dark band (a ring the light page's colour would not show on).
+    tab_to(page, "Sign out", back=True, limit=120)
+    assert contrast(page, "outline") >= 3
+
+    # Chevrons draw their ring inside: on the active (filled) stage and on an upcoming one, opened.
+    tab_to(page, "Qualify: stage")
+    assert contrast(page, "inset") >= 3
+    chevron(page, "Develop").click()
+    expect(chevron(page, "Develop")).to_have_attribute("aria-expanded", "true")
+    tab_to(page, "Develop: stage", back=True)
+    assert contrast(page, "inset") >= 3

@@ -51,6 +51,8 @@ def open_lead(page: Page, sales: Server, sign_in: Callable[..., None], topic: st
 
 
 def test_step_saved_over_a_change_to_other_fields(page: Page, sales: Server, sign_in: Callable[..., None]) -> None:
+    # No live updates (the socket goes nowhere): the change below is met on saving, as a version conflict.
+    page.route_web_socket(re.compile(r".*/graphql$"), lambda ws: ws.on_message(lambda message: None))
     lead = open_lead(page, sales, sign_in, "Conflict on another field")
     change(sales, lead, {"email": "buyer@example.com"})
 
@@ -68,6 +70,8 @@ def test_step_saved_over_a_change_to_other_fields(page: Page, sales: Server, sig
 
 
 def test_step_clash_is_said_and_the_edit_kept(page: Page, sales: Server, sign_in: Callable[..., None]) -> None:
+    # No live updates (the socket goes nowhere): the change below is met on saving, as a version conflict.
+    page.route_web_socket(re.compile(r".*/graphql$"), lambda ws: ws.on_message(lambda message: None))
     lead = open_lead(page, sales, sign_in, "Conflict on the same field")
     change(sales, lead, {"budget_amount": 3000})
 
@@ -116,6 +120,8 @@ def test_form_saved_over_a_change_to_other_fields(page: Page, sales: Server, sig
 
 
 def test_form_clash_keeps_the_edit(page: Page, sales: Server, sign_in: Callable[..., None]) -> None:
+    # No live updates (the socket goes nowhere): the change below is met on Save, as a version conflict.
+    page.route_web_socket(re.compile(r".*/graphql$"), lambda ws: ws.on_message(lambda message: None))
     lead = open_lead(page, sales, sign_in, "Form conflict same field")
     details = page.locator("section.details")
     job = details.get_by_label("Job Title")

@@ -107,6 +107,10 @@ def test_cross_entity_pick_switch_and_action(page: Page, serve: Callable[[str, l
     page.get_by_role("button", name="Move to Work").click()
     expect(page.locator("#flyout-error")).to_be_empty()
     active_stage_is(page, "Work")
+    # The task's page opened, the bar carried on (as D365); back on the ticket's, its flyout names the task.
+    expect(page.get_by_role("heading", level=1, name="Reset the SSO keys")).to_be_visible()
+    page.go_back()
+    active_stage_is(page, "Work")
     expect(page.locator("#flyout")).to_contain_text("Task “Reset the SSO keys”")
 
     # Switch Process: Escalation starts; Ticket Flow keeps its stage for when we come back.

@@ -1,5 +1,6 @@
-"""Screenshots of the record page and the process page for the README (docs/images/), taken on
-data made through the API: a few leads spread over the stages, one of them shown mid-process."""
+"""Screenshots for the README and docs/web.md (docs/images/), taken on data made through the API:
+the record page of a seven-stage process with long stage names at 390, 1366 and 1920 px (every stage
+name readable), and the process page of the spec's sales process with a few leads spread over it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (
 from playwright.sync_api import Browser, Page, expect
 
 from .conftest import IMAGES, Server
+from .test_readable import DEAL, DEAL_MOVES, LONG, walked
 
 CREATE = """mutation($values: JSON!) { createRecord(entity: "lead", values: $values) {
   __typename ... on Record { id activeInstance { id version } } ... on ValidationError { message } } }"""
@@ -48,7 +50,43 @@ def lead(server: Server, values: dict[str, Any], moves: list[dict[str, Any]],
     return str(made["id"])
 
 
-def test_screenshots(page: Page, browser: Browser, server: Server, sign_in: Callable[..., None]) -> None:
+# The record page's shots: (file, viewport width, height, device scale, whole page).
+RECORD_SHOTS = [("record-page-390.png", 390, 844, 2, False), ("record-page.png", 1366, 900, 1, True),
+                ("record-page-1920.png", 1920, 1080, 1, True)]
+
+
+def test_record_page_screenshots(browser: Browser, serve: Callable[[str, list[str]], Server],
+                                 sign_in: Callable[..., None]) -> None:
+    """The seven long stages at three widths: each stage's whole name is in the picture or, where it is cut,
+    the chevron says it whole (its tooltip); at 1366 px and up every chevron is in view."""
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    deals = serve(LONG, ["salesperson"])
+    shown = walked(deals, "deal", DEAL, DEAL_MOVES)
+    deals.gql("""mutation($id: ID!, $values: JSON!) { updateRecord(id: $id, values: $values) { __typename } }""",
+              {"id": shown, "values": {"needs": "Forty electric vans over two years, lower running costs"}})
+    for name, width, height, scale, whole in RECORD_SHOTS:
+        context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=scale,
+                                      is_mobile=width < 600, has_touch=width < 600, locale="en-US",
+                                      timezone_id="Europe/London")
+        try:
+            page = context.new_page()
+            sign_in(page, f"/records/{shown}", on=deals)
+            expect(page.get_by_role("heading", level=1, name="Northwind fleet renewal")).to_be_visible()
+            expect(page.locator(".live")).to_have_attribute("data-state", "live")
+            chevrons = page.locator("ol.chevrons .chev-button")
+            expect(chevrons).to_have_count(7)
+            expect(page.locator("ol.chevrons [aria-current=step]")).to_be_in_viewport()
+            overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"the record page is {overflow}px wider than a {width}px screen"
+            if width >= 1366:
+                for i in range(7):
+                    expect(chevrons.nth(i)).to_be_in_viewport(ratio=1)
+            page.screenshot(path=str(IMAGES / name), full_page=whole)
+        finally:
+            context.close()
+
+
+def test_process_page_screenshot(page: Page, server: Server, sign_in: Callable[..., None]) -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     big = {"budget_amount": 2_400_000, "purchase_timeframe": "immediate", "decision_maker": True}
     shown = lead(server, {"topic": "Northwind fleet renewal", "company": "Northwind Traders",
@@ -68,27 +106,9 @@ def test_screenshots(page: Page, browser: Browser, server: Server, sign_in: Call
 
     sign_in(page, f"/records/{shown}")
     expect(page.get_by_role("heading", level=1, name="Northwind fleet renewal")).to_be_visible()
-    expect(page.locator(".live")).to_have_attribute("data-state", "live")
     expect(page.locator("ol.timeline > li")).to_have_count(3)
-    page.screenshot(path=str(IMAGES / "record-page.png"), full_page=True)
-
     page.get_by_role("link", name="Lead to Opportunity Sales Process").first.click()
     expect(page.get_by_role("heading", level=1, name="Lead to Opportunity Sales Process")).to_be_visible()
     expect(page.locator(".diagram svg")).to_be_visible()
     expect(page.locator("table.funnel tbody tr").first).to_be_visible()
     page.screenshot(path=str(IMAGES / "process-page.png"), full_page=True)
-
-    # The same pages on a phone-sized screen stay usable: nothing wider than the screen but the bar,
-    # which scrolls sideways inside itself.
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                                has_touch=True)
-    try:
-        small = phone.new_page()
-        sign_in(small, f"/records/{shown}")
-        expect(small.get_by_role("heading", level=1, name="Northwind fleet renewal")).to_be_visible()
-        overflow = small.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 0, f"the record page is {overflow}px wider than a phone's screen"
-        active = small.locator("ol.chevrons [aria-current=step]")
-        expect(active).to_be_in_viewport()
-    finally:
-        phone.close()

@@ -320,10 +320,14 @@ def test_reactivate_only_when_not_active_and_back_on_the_same_stage(w: Walker) -
     assert w.refused(Reactivate()).code == Code.INVALID
     to_work(w)
     started = w.st.stage_started_at
-    w.ok(Abandon())
+    stopped = w.ok(Abandon()).state.completed_at
+    assert stopped is not None
     moved = w.ok(Reactivate())
     s = moved.state
-    assert (s.status, w.stage, s.completed_at, s.stage_started_at) == ("active", "work", None, started)
+    # Time in stage is active time: the start moves on by the stretch the instance sat abandoned.
+    assert (s.status, w.stage, s.completed_at, s.stage_started_at) == ("active", "work", None,
+                                                                       started + (w.now - stopped))
+    assert w.now > stopped
     assert moved.effects == (SetField("deal", "D1", "audit", "again"),)
     assert moved.events == (Event("reactivated", "I1", "work", w.now, "ann"),)
     assert moved.visits == (VisitOp("reopen", "work"),)

@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from bpf_dsl.service import InstanceRow, RecordRow, TransitionFailure, ValidationFailure
 
 from ..context import Context
+from ..events import record_changed
 from . import fields as described
 from .types import (
     UNSET,
@@ -25,10 +26,15 @@ from .types import (
 )
 
 
-async def _record(ctx: Context, command: Callable[..., RecordRow | ValidationFailure], *args: Any) -> RecordResult:
+async def _record(ctx: Context, command: Callable[..., RecordRow | ValidationFailure], *args: Any,
+                  changes: str | None = None) -> RecordResult:
+    """Run a record command; ``changes`` ("updated", "deleted"): an existing record's change, told to the
+    ``recordChanged`` subscribers once committed (the command's answer comes after its commit)."""
     result = await ctx.write(command, ctx.me, *args)
     if isinstance(result, ValidationFailure):
         return ValidationError.from_domain(result)
+    if changes is not None:
+        ctx.app.publish(record_changed(result.id, result.version, ctx.me.user, deleted=changes == "deleted"))
     return Record.from_domain(result)
 
 
@@ -55,18 +61,19 @@ class Mutation:
     async def update_record(self, info: Info, id: strawberry.ID, values: JSON,
                             expected_version: int | None = UNSET) -> RecordResult:
         return await _record(info.context, info.context.service.update_record, str(id), values,
-                             given(expected_version))
+                             given(expected_version), changes="updated")
 
     @described.mutation("Delete a record with its instances and their history; returns it.")
     async def delete_record(self, info: Info, id: strawberry.ID,
                             expected_version: int | None = UNSET) -> RecordResult:
-        return await _record(info.context, info.context.service.delete_record, str(id), given(expected_version))
+        return await _record(info.context, info.context.service.delete_record, str(id), given(expected_version),
+                             changes="deleted")
 
     @described.mutation("Give a record to another user (its `owner`); needs `assign` on it.")
     async def assign_record(self, info: Info, id: strawberry.ID, owner: str,
                             expected_version: int | None = UNSET) -> RecordResult:
         return await _record(info.context, info.context.service.assign_record, str(id), owner,
-                             given(expected_version))
+                             given(expected_version), changes="updated")
 
     @described.mutation("Start a process on a record (an existing instance of it is returned).")
     async def start_process(self, info: Info, record_id: strawberry.ID, process: str) -> InstanceResult:

@@ -14,6 +14,7 @@ from . import fields as described
 from .types import (
     UNSET,
     Entity,
+    FieldState,
     Info,
     Me,
     Notification,
@@ -24,6 +25,7 @@ from .types import (
     Record,
     RecordPage,
     _cached,
+    field_states,
     given,
 )
 
@@ -82,6 +84,14 @@ class Query:
             raise ClientError(str(exc)) from None
         return RecordPage(items=[Record.from_domain(r) for r in page.items], next_cursor=page.next_cursor,
                           total=page.total)
+
+    @described.field("The form of a record not created yet (the New dialog): each field the caller may read with "
+                     "its value (the default, or what the rules set, where `values` gives none) and what the rules "
+                     "say over `values`; null when the caller may not create records of `entity`.")
+    async def new_record_form(self, info: Info, entity: str, values: JSON | None = UNSET) -> list[FieldState] | None:
+        ctx = info.context
+        fields = await ctx.read(ctx.service.new_form, ctx.me, entity, given(values))
+        return None if fields is None else field_states(fields)
 
     @strawberry.field
     async def process_instance(self, info: Info, id: strawberry.ID) -> ProcessInstance | None:

@@ -22,6 +22,7 @@ from bpf_dsl.service import (
     DeliveryRow,
     EntitySpec,
     FieldSpec,
+    FormField,
     InstanceDetail,
     InstanceRow,
     NotificationRow,
@@ -119,6 +120,10 @@ class Entity:
     @classmethod
     def from_domain(cls, spec: EntitySpec) -> Entity:
         return cls(name=spec.name, label=spec.label, fields=[Field.from_domain(f) for f in spec.field_list()])
+
+    @described.field("Whether the caller's roles may create records of this entity (`createRecord`).")
+    def can_create(self, info: Info) -> bool:
+        return info.context.service.access.may_create(info.context.me, self.name)
 
 
 # -- definitions: processes, stages, steps -------------------------------------------------------------------------
@@ -297,6 +302,11 @@ async def record_form(ctx: Context, row: RecordRow) -> list[FieldState]:
     if row.entity not in ctx.service.program.entities:
         return []
     fields = await ctx.loaders.forms.load(row)
+    return field_states(fields)
+
+
+def field_states(fields: list[FormField]) -> list[FieldState]:
+    """The service's form fields as GraphQL's (a stored record's form, a new record's)."""
     return [FieldState(name=f.spec.name, label=f.spec.label, type=f.spec.type.kind, value=f.value,
                        required=f.required, hidden=f.hidden, locked=f.locked, recommendation=f.recommendation,
                        options=[Option.from_domain(o) for o in f.spec.type.options], lookup_entity=f.spec.type.entity)

@@ -14,13 +14,87 @@ export const token = {
 export class AuthError extends Error {}
 /** A GraphQL or network error that isn't one of the schema's expected results. */
 export class ApiError extends Error {}
+/** The server did not answer at all (stopped, restarting, the network down): the request changed nothing. */
+export class NetworkError extends ApiError {}
+
+/** What the page says when a request never reached the server. */
+export const UNREACHABLE = 'The server could not be reached; nothing changed. Check your connection and try again.';
+
+// ---------------------------------------------------------------- reachability
+// A request that finds no server starts a quiet watch on /healthz; when the server answers again, the
+// listeners are told (the view reads its data again by itself: no manual reload).
+
+const reachListeners = new Set();
+let watching = null;
+/** Whether the latest request found no server (and the watch has not seen it back yet). */
+export const reach = { lost: false };
+/** Called once each time the server answers again after a request found it unreachable. */
+export function onReachable(fn) { reachListeners.add(fn); return () => reachListeners.delete(fn); }
+
+function lost() {
+  reach.lost = true;
+  if (watching) return;
+  let wait = 1000;
+  const look = async () => {
+    let back = false;
+    try { back = (await fetch('/healthz', { cache: 'no-store' })).ok; } catch { back = false; }
+    if (!back) { wait = Math.min(10000, wait * 1.5); watching = setTimeout(look, wait); return; }
+    watching = null;
+    found();
+  };
+  watching = setTimeout(look, wait);
+}
+
+function found() {
+  if (!reach.lost) return;
+  reach.lost = false;
+  if (watching) { clearTimeout(watching); watching = null; }
+  reachListeners.forEach((fn) => fn());
+}
 
 const listeners = new Set();
 /** Called with the AuthError whenever a call is refused for its token. */
 export function onAuthError(fn) { listeners.add(fn); }
 
+// ---------------------------------------------------------------- this tab's own writes
+// A change this tab made comes back over the live subscriptions too; the versions its mutations were
+// answered with tell the views it is theirs (not someone else's to announce).
+
+const ownVersions = new Map(); // record or instance id -> the newest version a mutation of this tab returned
+let writing = 0;
+let idle = [];
+
+/** The newest version of `id` that a mutation of this tab was answered with (0: none). */
+export function ownVersion(id) { return ownVersions.get(id) || 0; }
+
+/** Resolves once no mutation of this tab is on its way (at once when none is). */
+export function settled() {
+  return writing ? new Promise((resolve) => idle.push(resolve)) : Promise.resolve();
+}
+
+function noteOwn(data) {
+  for (const value of Object.values(data || {})) {
+    if (value && typeof value === 'object' && value.id && typeof value.version === 'number') {
+      ownVersions.set(value.id, Math.max(value.version, ownVersions.get(value.id) || 0));
+    }
+  }
+}
+
 /** One GraphQL request; resolves to `data`, throws AuthError or ApiError. */
 export async function gql(query, variables = {}, bearer = token.get()) {
+  if (!/^\s*mutation\b/.test(query)) return request(query, variables, bearer);
+  writing += 1;
+  try {
+    const data = await request(query, variables, bearer);
+    noteOwn(data);
+    return data;
+  } finally {
+    writing -= 1;
+    if (!writing) { const waiting = idle; idle = []; waiting.forEach((resolve) => resolve()); }
+  }
+}
+
+async function request(query, variables, bearer) {
   let response;
   try {
     response = await fetch('/graphql', {
@@ -33,8 +107,11 @@ export async function gql(query, variables = {}, bearer = token.get()) {
       body: JSON.stringify({ query, variables }),
     });
   } catch {
-    throw new ApiError('The server could not be reached. Check your connection and try again.');
+    lost();
+    throw new NetworkError(UNREACHABLE);
   }
+  // Any answer (even a refusal) says the server is there again.
+  found();
   if (response.status === 401) {
     const error = new AuthError('That token was not accepted. Check it and sign in again.');
     if (bearer === token.get()) listeners.forEach((fn) => fn(error));

@@ -3,21 +3,21 @@
 // Every move sends the instance's version as expectedVersion, so a concurrent change is
 // refused (VERSION_CONFLICT) instead of overwritten.
 
-import { gql, meta, recordTitle } from './api.js';
+import { gql, meta, reach, recordTitle, UNREACHABLE } from './api.js';
 import { createDrafts, displayValue, fieldControl, fieldDisplay, isConflict, same } from './forms.js';
 import { lookupPicker } from './lookup.js';
 import { STATUS_WORDS } from './records.js';
 import { announce, clock, duration, formatDateTime, h, keepFocus, mount, secondsSince, slug, srOnly, timeEl } from './util.js';
 
 export const BAR_FIELDS = `
-  instance { id name status outcome version activeStageStartedOn createdAt completedOn canMoveNext
-    process { name label entity stages { name entity via creates } outcomes { name label } }
+  instance { id name status outcome version activeStageStartedOn createdAt completedOn canMoveNext dueAt overdue
+    process { name label entity version stages { name entity via creates } outcomes { name label } }
     record { id entity version values }
     activeRecord { id entity version values }
     activeStage { name label entity }
     missingSteps { name label }
     history { stage { name label category entity } enteredAt exitedAt seconds by } }
-  stages { state unmetGates stage { name label category entity }
+  stages { state unmetGates dueAt stage { name label category entity }
     steps { step { name label field kind required } value done required hidden locked recommendation } }`;
 
 const RESULT = `__typename
@@ -79,6 +79,28 @@ const words = (list) => (list.length < 2 ? list.join('') : `${list.slice(0, -1).
 const STATE_WORDS = { COMPLETED: 'completed', ACTIVE: 'active stage', UPCOMING: 'upcoming' };
 
 const entityLabel = (name) => meta.entity(name)?.label || name;
+
+/** Where the "keep the flyout open" choice is remembered, per browser (as D365 remembers a docked flyout). */
+const PIN_KEY = 'bpf.flyout.pinned';
+
+/** Whether the flyout is pinned: docked, open on load and across moves. Pinned unless the user unpinned it. */
+const readPinned = () => {
+  try { return window.localStorage.getItem(PIN_KEY) !== 'false'; } catch { return true; }
+};
+
+const writePinned = (on) => {
+  try { window.localStorage.setItem(PIN_KEY, String(on)); } catch { /* storage refused: the choice lasts the page */ }
+};
+
+/** The words a pending command puts on its button, and whose button it is. */
+const PENDING = {
+  next: ['#bar-next', 'Moving…'], previous: ['#bar-previous', 'Moving…'], setActive: ['#bar-set-active', 'Moving…'],
+  finish: ['#bar-finish', 'Finishing…'], abandon: ['#bar-abandon-yes', 'Abandoning…'],
+  reactivate: ['#bar-reactivate', 'Reactivating…'], switch: ['#switch-go', 'Switching…'],
+};
+
+/** "Lead to Opportunity Sales Process" for the server's "your roles don't allow the process lead_to_opportunity". */
+const ROLES_REFUSAL = /^your roles don't allow the process (\S+)$/;
 /** A category name as words: "needs_review" → "Needs review". */
 const categoryWords = (name) => {
   const text = String(name).replace(/_/g, ' ');
@@ -89,11 +111,14 @@ const categoryWords = (name) => {
  * The bar for one record page. `onChanged({own})` refetches the page's data, which comes back
  * through render(). Returns {el, render(bar, record), destroy()}.
  */
-export function createBar({ onChanged }) {
+export function createBar({ onChanged, drafts: kept = null }) {
   const el = h('section', { class: 'bpf', 'aria-labelledby': 'bar-title' });
   let bar = null;          // the ProcessBar being shown
   let record = null;       // the page's record (for Switch Process, and to tell it from the instance's)
   let selected = null;     // the stage name whose flyout shows; null: the active one
+  let pinned = readPinned(); // the flyout stays open across moves and page loads
+  let open = pinned;       // the flyout shows (a click on its stage, or Escape, closes it)
+  let pending = null;      // the command on its way: {kind, step} (its button says "Moving…", the bar is aria-busy)
   let controls = [];       // the active stage's step controls
   let controlsRecord = null; // the id of the record those controls edit
   let flyoutError = null;  // {text, extra, tone} shown beside the flyout's buttons
@@ -108,7 +133,8 @@ export function createBar({ onChanged }) {
   let saveNote = '';       // "Saving…" / "Saved" / "Not saved" beside the flyout's buttons
   let waiting = null;      // a newer bar held back: someone else's while the user is in a step field, any while a pointer is down
   let pointerHeld = false;
-  const drafts = createDrafts(); // step edits not yet saved, kept across redraws and conflicts
+  // Step edits not yet saved, kept across redraws and conflicts (and, given by the page, across its views).
+  const drafts = kept || createDrafts();
 
   const mutate = async (kind, variables) => {
     const [field, params, args] = MOVES[kind];
@@ -229,6 +255,8 @@ export function createBar({ onChanged }) {
       reread = reread || outcome.refresh === 'other';
     }
     if (!ok && reread) await onChanged({ own: true });
+    // A step that could not be saved because the server is gone: say that nothing moved (not only on the field).
+    if (!ok && reach.lost) { flyoutError = { text: UNREACHABLE }; draw(); }
     return ok;
   };
 
@@ -267,11 +295,18 @@ export function createBar({ onChanged }) {
         return { text: said.join(' ') || error.message, missing, gates };
       }
       case 'VERSION_CONFLICT':
-        return conflictError('Someone else changed this process since you loaded it'
-          + `${error.currentVersion !== null && error.currentVersion !== undefined ? ` (it is now at version ${error.currentVersion})` : ''}.`);
-      case 'FORBIDDEN':
-        // The process's roles, or the active stage's (`roles`): the server's reason says which.
+        return conflictError('Someone else changed this process since you loaded it; review their change.');
+      case 'FORBIDDEN': {
+        // The process's roles, or the active stage's (`roles`): the server's reason says which. The
+        // process's is said once, by its label ("Not allowed: your roles don't allow …" said it twice).
+        const roles = ROLES_REFUSAL.exec(String(error.message).trim());
+        if (roles) {
+          const name = roles[1];
+          const label = bar && bar.instance.process.name === name ? bar.instance.process.label : meta.process(name)?.label || name;
+          return { text: `Your roles don't allow ${label}.` };
+        }
         return { text: `Not allowed: ${error.message}.` };
+      }
       case 'NOT_ACTIVE':
         return { text: `This process is ${STATUS_WORDS[bar.instance.status]?.toLowerCase() || 'not active'}: reactivate it first.` };
       case 'CANCELLED': {
@@ -289,7 +324,8 @@ export function createBar({ onChanged }) {
     const stage = activeBarStage();
     if (where === 'flyout' && !(await flush())) return false;
     busy = true;
-    setBusy(true);
+    pending = { kind, step: variables.step || null };
+    showPending();
     flyoutError = null;
     toolError = null;
     let result;
@@ -300,7 +336,9 @@ export function createBar({ onChanged }) {
     } catch (error) {
       result = { __typename: 'TransitionError', code: 'ERROR', message: error.message, missingSteps: [], unmetGates: [] };
     } finally {
+      // The words stay on the button, and the bar busy, until the next drawing shows where it went.
       busy = false;
+      pending = null;
     }
     if (result.__typename === 'TransitionError') {
       if (result.code === 'CROSS_ENTITY_TARGET_REQUIRED' && kind === 'next') {
@@ -317,6 +355,8 @@ export function createBar({ onChanged }) {
     switchOpen = false;
     choosing = null;
     saveNote = '';
+    // An unpinned flyout closes after a move (it floats over the work, as D365's does); a pinned one stays.
+    if (!pinned && kind !== 'action') open = false;
     if (after) announce(after(result));
     await onChanged({ own: true, instance: result });
     return true;
@@ -368,7 +408,8 @@ export function createBar({ onChanged }) {
     if (!mayAsk) { act('next', {}, { after: movedTo }); return; }
     if (!(await flush())) return;
     busy = true;
-    setBusy(true);
+    pending = { kind: 'next', step: null };
+    showPending();
     let offer = null;
     try {
       offer = await offerNext();
@@ -376,6 +417,7 @@ export function createBar({ onChanged }) {
       offer = null; // the move itself says what is wrong
     } finally {
       busy = false;
+      pending = null;
     }
     if (!offer) { act('next', {}, { after: movedTo }); return; }
     choosing = offer;
@@ -461,9 +503,21 @@ export function createBar({ onChanged }) {
       h('button', { type: 'button', id: 'next-pick-cancel', class: 'btn btn-small', onclick: closeChoice }, 'Cancel'))));
   };
 
-  const setBusy = (on) => el.querySelectorAll('.flyout-actions button, .bar-tools button').forEach((b) => {
-    if (on) b.setAttribute('aria-disabled', 'true'); else b.removeAttribute('aria-disabled');
-  });
+  /**
+   * A command on its way: the bar is aria-busy, its command buttons are aria-disabled, and the one
+   * pressed says what is happening ("Moving…"), until the next drawing shows the outcome.
+   */
+  const showPending = () => {
+    const on = Boolean(pending);
+    if (on) el.setAttribute('aria-busy', 'true'); else el.removeAttribute('aria-busy');
+    el.querySelectorAll('.flyout-actions button, .bar-tools button, .action-step button, #switch-panel button').forEach((b) => {
+      if (on) b.setAttribute('aria-disabled', 'true'); else b.removeAttribute('aria-disabled');
+    });
+    if (!on) return;
+    const [selector, words] = pending.kind === 'action' ? [`#action-${slug(pending.step)}`, 'Running…'] : PENDING[pending.kind] || [];
+    const button = selector ? el.querySelector(selector) : null;
+    if (button) mount(button, words);
+  };
 
   const activeBarStage = () => bar.stages.find((s) => s.state === 'ACTIVE') || null;
 
@@ -498,29 +552,79 @@ export function createBar({ onChanged }) {
       const state = s.state;
       const stateWords = stopped ? 'abandoned here' : STATE_WORDS[state];
       const category = s.stage.category ? categoryWords(s.stage.category) : null;
-      const metaText = [category, entityLabel(s.stage.entity)].filter(Boolean).join(' · ');
+      // Seen and heard alike (WCAG 2.5.3, label in name): the name says what the chevron shows, in its order.
+      const metaText = [`Stage ${i + 1} of ${total}`, category, entityLabel(s.stage.entity)].filter(Boolean).join(' · ');
+      const expanded = open && s === shown;
+      // The active stage's sla: time left, or overdue by (D365 shows it on the stage too).
+      const sla = isActive && bar.instance.status === 'ACTIVE' ? slaWords(s) : null;
       const button = h('button', {
         type: 'button', id: `chev-${slug(s.stage.name)}`, class: 'chev-button',
-        'aria-controls': 'flyout', 'aria-expanded': String(s === shown),
+        'aria-controls': expanded ? 'flyout' : null, 'aria-expanded': String(expanded),
         'aria-current': isActive && bar.instance.status === 'ACTIVE' ? 'step' : null,
-        'aria-label': `${s.stage.label}: stage ${i + 1} of ${total}, ${stateWords}`
-          + `${category ? `, category ${category}` : ''}, on ${entityLabel(s.stage.entity)}`,
+        // The full label, whatever the chevron's width cuts off: in the accessible name and as a tooltip.
+        'aria-label': `${s.stage.label}: ${metaText.charAt(0).toLowerCase()}${metaText.slice(1)}, ${sla ? sla.text : stateWords}`,
+        title: s.stage.label,
         tabindex: s === shown ? '0' : '-1',
-        onclick: () => { selected = s.stage.name; flyoutError = null; choosing = null; draw(); el.querySelector('#flyout-title')?.focus(); },
+        onclick: () => pressStage(s),
         onkeydown: (event) => roam(event, list),
       },
-      h('span', { class: 'chev-icon', 'aria-hidden': 'true' }, stopped ? '■' : state === 'COMPLETED' ? '✓' : String(i + 1)),
+      // The mark is drawn by CSS (attr(data-icon)), so the chevron's visible text is its words only (label in name).
+      h('span', { class: 'chev-icon', 'aria-hidden': 'true', dataset: { icon: stopped ? '■' : state === 'COMPLETED' ? '✓' : String(i + 1) } }),
       h('span', { class: 'chev-text' },
-        h('span', { class: 'chev-name' }, s.stage.label),
-        h('span', { class: 'chev-meta' }, metaText),
-        h('span', { class: 'chev-state' }, stateWords)));
-      list.append(h('li', { class: `chev is-${state.toLowerCase()}${s === shown ? ' is-shown' : ''}${stopped ? ' is-stopped' : ''}` }, button));
+        h('span', { class: 'chev-name' }, s.stage.label), ' ',
+        h('span', { class: 'chev-meta' }, metaText), ' ',
+        sla ? h('span', { class: `chev-state chev-sla${sla.overdue ? ' is-overdue' : ''}` }, sla.el())
+          : h('span', { class: 'chev-state' }, stateWords)));
+      list.append(h('li', { class: `chev is-${state.toLowerCase()}${expanded ? ' is-shown' : ''}${stopped ? ' is-stopped' : ''}` }, button));
     });
     return list;
   };
 
+  /** A click on a chevron: its flyout opens; on the stage whose flyout is open, it closes (D365's toggle). */
+  const pressStage = (s) => {
+    if (open && s === shownStage()) { closeFlyout(); return; }
+    selected = s.stage.name;
+    open = true;
+    flyoutError = null;
+    choosing = null;
+    draw();
+    el.querySelector('#flyout-title')?.focus();
+  };
+
+  /** Close the flyout; focus goes to the chevron of the stage it showed. */
+  const closeFlyout = () => {
+    const was = shownStage();
+    open = false;
+    choosing = null;
+    draw();
+    el.querySelector(`#chev-${slug(was.stage.name)}`)?.focus();
+  };
+
+  /** Pin (dock) or unpin the flyout; the choice is this browser's from now on. */
+  const togglePin = () => {
+    pinned = !pinned;
+    writePinned(pinned);
+    draw();
+    el.querySelector('#flyout-pin')?.focus();
+  };
+
+  /**
+   * The active stage's sla as words, or null without one: "2 d 5 h left" counting down (redrawn when
+   * due), or "Overdue by 5 min" counting up. `el()` makes a fresh element (the chevron and the flyout each show one).
+   */
+  const slaWords = (s) => {
+    const due = s.dueAt || bar.instance.dueAt;
+    if (!due) return null;
+    const overdue = bar.instance.overdue || Date.parse(due) <= Date.now();
+    if (overdue) {
+      return { overdue, text: `overdue by ${duration(secondsSince(due))}`, el: () => h('span', {}, 'Overdue by ', clock(due)) };
+    }
+    return { overdue, text: `${duration(-secondsSince(due))} left`, el: () => h('span', { class: 'countdown', 'data-until': due }, `${duration(-secondsSince(due))} left`) };
+  };
+
   /** Arrow keys, Home and End move between chevrons (one tab stop for the whole bar). */
   const roam = (event, list) => {
+    if (event.key === 'Escape') { escapeCloses(event); return; }
     const buttons = [...list.querySelectorAll('button')];
     const at = buttons.indexOf(event.currentTarget);
     const to = { ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: buttons.length - 1 }[event.key];
@@ -581,18 +685,26 @@ export function createBar({ onChanged }) {
     controlsRecord = onRecord ? onRecord.id : null;
 
     const spent = isActive ? null : timeInStage(s.stage.name);
+    const sla = isActive ? slaWords(s) : null;
+    // Action steps that ran in this visit are done, not buttons; optional ones are alternatives (see actionStep).
+    const ran = s.steps.filter((bs) => bs.step.kind === 'action' && bs.done && !bs.required);
     const facts = [
       s.stage.category ? h('span', {}, h('span', { class: 'muted' }, 'Category '), categoryWords(s.stage.category)) : null,
       h('span', {}, h('span', { class: 'muted' }, 'On '), onRecord && record && onRecord.id !== record.id
         ? h('a', { href: `/records/${encodeURIComponent(onRecord.id)}` }, `${entityLabel(s.stage.entity)} “${recordTitle(onRecord)}”`)
         : entityLabel(s.stage.entity)),
       isActive
-        ? h('span', {}, h('span', { class: 'muted' }, 'Time in stage '), clock(inst.activeStageStartedOn))
+        // activeStageStartedOn leaves out the time a reactivated instance sat finished or abandoned.
+        ? h('span', {}, h('span', { class: 'muted' }, 'Time in stage '), h('span', { id: 'flyout-time' }, clock(inst.activeStageStartedOn)))
         : spent
           // The history lists each visit; the flyout adds them up, and says so.
           ? h('span', {}, h('span', { class: 'muted' }, 'Time spent '), duration(spent.seconds),
             spent.visits > 1 ? ` over ${spent.visits} visits` : '')
           : null,
+      isActive && sla
+        ? h('span', { id: 'flyout-sla', class: `sla${sla.overdue ? ' is-overdue' : ''}` }, sla.el(),
+          h('span', { class: 'muted' }, ` (due ${formatDateTime(s.dueAt || inst.dueAt)})`))
+        : null,
       isActive && inst.missingSteps.length
         ? h('span', { class: 'to-do' }, `${inst.missingSteps.length} required ${inst.missingSteps.length === 1 ? 'step' : 'steps'} left`)
         : null,
@@ -605,7 +717,7 @@ export function createBar({ onChanged }) {
     } else if (isActive) {
       body = h('form', { class: 'steps', novalidate: true, 'aria-label': `Steps of ${s.stage.label}`, onsubmit: (e) => e.preventDefault() },
         ...steps.map((bs) => {
-          if (bs.step.kind === 'action') return actionStep(bs, true, gate.has(bs.step.name));
+          if (bs.step.kind === 'action') return actionStep(bs, { stage: s, ran, gated: gate.has(bs.step.name) });
           const control = fieldControl(stepField(s.stage, bs), {
             value: bs.value, idPrefix: `step-${slug(s.stage.name)}`, required: bs.required, locked: bs.locked,
             recommendation: bs.recommendation, done: bs.done, onCommit: queueSave,
@@ -619,9 +731,9 @@ export function createBar({ onChanged }) {
       drafts.overlay(onRecord.id, controls);
     } else {
       body = h('dl', { class: 'steps steps-readonly' }, ...steps.map((bs) => (bs.step.kind === 'action'
-        ? actionStep(bs, false)
-        : fieldDisplay(stepField(s.stage, bs), bs.value,
-          bs.done ? h('span', { class: 'done-mark' }, h('span', { 'aria-hidden': 'true' }, ' ✓'), srOnly(' done')) : null))));
+        ? actionStep(bs, { stage: s })
+        : markRequired(fieldDisplay(stepField(s.stage, bs), bs.value,
+          bs.done ? h('span', { class: 'done-mark' }, h('span', { 'aria-hidden': 'true' }, ' ✓'), srOnly(' done')) : null), bs))));
     }
 
     const stageIndex = bar.stages.indexOf(s);
@@ -653,7 +765,10 @@ export function createBar({ onChanged }) {
     }
     let noteText = null;
     if (stopped) noteText = 'The process was abandoned at this stage. “Reactivate” brings it back here. Shown read-only.';
-    else if (!isActive && s.state === 'UPCOMING') noteText = `Comes later, once ${inst.activeStage.label} is done. Shown read-only.`;
+    else if (!isActive && s.state === 'UPCOMING') {
+      const required = steps.some((bs) => bs.required);
+      noteText = `Comes later, once ${inst.activeStage.label} is done. Shown read-only${required ? '; required steps are marked *' : ''}.`;
+    }
     else if (!isActive) noteText = live ? 'A completed stage, shown read-only. “Set Active” makes it the active stage again.' : 'Shown read-only.';
     const note = noteText ? h('p', { class: 'flyout-note' }, noteText) : null;
 
@@ -665,10 +780,13 @@ export function createBar({ onChanged }) {
       said.map((e) => [h('p', { class: 'alert-text' }, e.text), e.extra || null]));
     const stateClass = stopped ? 'abandoned' : s.state.toLowerCase();
     const tag = isActive ? 'Active stage' : stopped ? 'Abandoned' : s.state === 'COMPLETED' ? 'Completed' : 'Upcoming';
-    return h('div', { id: 'flyout', class: `flyout is-${stateClass}`, role: 'region', 'aria-labelledby': 'flyout-title' },
+    return h('div', { id: 'flyout', class: `flyout is-${stateClass}${pinned ? ' is-pinned' : ''}`, role: 'region', 'aria-labelledby': 'flyout-title',
+      onkeydown: escapeCloses },
       h('div', { class: 'flyout-head' },
-        h('h3', { id: 'flyout-title', tabindex: '-1' }, s.stage.label,
-          h('span', { class: `state-tag state-${stateClass}` }, tag)),
+        h('div', { class: 'flyout-title-row' },
+          h('h3', { id: 'flyout-title', tabindex: '-1' }, s.stage.label,
+            h('span', { class: `state-tag state-${stateClass}` }, tag)),
+          flyoutTools()),
         h('p', { class: 'flyout-facts' }, ...facts.filter(Boolean))),
       note, body,
       isActive ? strayNote(onRecord.id) : null,
@@ -678,11 +796,34 @@ export function createBar({ onChanged }) {
         buttons.length ? h('div', { class: 'flyout-actions' }, ...buttons) : null));
   };
 
-  /** An action step: a button on the active stage (with its required mark and gate note), a line elsewhere. */
-  const actionStep = (bs, runnable, gated = false) => {
-    if (!runnable) {
-      return h('div', { class: 'readonly-field' }, h('dt', {}, bs.step.label),
-        h('dd', {}, bs.done ? h('span', { class: 'done-mark' }, h('span', { 'aria-hidden': 'true' }, '✓ '), 'done') : h('span', { class: 'muted' }, 'Not run')));
+  /**
+   * An action step. On the active stage: a button (with its required mark and gate note) until it ran
+   * in this visit, then "done" (docs/decisions.md: an action step runs once a visit); once one optional
+   * action step ran, the stage's other optional ones are not offered either (alternatives, as "Close as
+   * won" and "Close as lost"). Elsewhere a line: done, or on a completed stage a required one that
+   * gated the stage (it ran), or "not run".
+   */
+  const actionStep = (bs, { stage, ran = [], gated = false }) => {
+    const active = stage.state === 'ACTIVE' && bar.instance.status === 'ACTIVE';
+    const done = bs.done || (stage.state === 'COMPLETED' && bs.required);
+    const doneMark = (id = null) => h('span', { class: 'done-mark', id }, h('span', { 'aria-hidden': 'true' }, '✓ '), 'done');
+    if (!active) {
+      let state = doneMark();
+      if (!done) {
+        state = stage.state === 'COMPLETED'
+          // The server keeps which action steps ran only for the active stage's visit.
+          ? h('span', { class: 'muted', title: 'Whether an optional action step ran is kept only while its stage is active.' }, 'Optional, not tracked')
+          : h('span', { class: 'muted' }, stage.state === 'UPCOMING' ? 'Not run yet' : 'Not run');
+      }
+      return markRequired(h('div', { class: 'readonly-field action-step', dataset: { field: bs.step.name } },
+        h('dt', {}, bs.step.label), h('dd', {}, state)), bs);
+    }
+    const instead = !bs.done && !bs.required ? ran.find((other) => other !== bs) : null;
+    if (bs.done || instead) {
+      return h('div', { class: `field action-step${bs.done ? ' is-done' : ' is-skipped'}`, dataset: { field: bs.step.name } },
+        h('div', { class: 'action-row' }, h('span', { class: 'action-label' }, bs.step.label),
+          bs.done ? doneMark(`action-${slug(bs.step.name)}-done`) : h('span', { class: 'muted' }, `Not offered: ${instead.step.label} ran`)),
+        h('p', { id: `action-${slug(bs.step.name)}-error`, class: 'field-error' }, ''));
     }
     const id = `action-${slug(bs.step.name)}`;
     const described = [bs.required ? `${id}-required` : null, bs.done ? `${id}-done` : null, `${id}-error`].filter(Boolean).join(' ');
@@ -697,11 +838,37 @@ export function createBar({ onChanged }) {
       h('p', { id: `${id}-error`, class: 'field-error' }, gated ? 'Required to move to the next stage.' : ''));
   };
 
+  /** A required step of a read-only stage gets the form's mark: "*" to see, "required" to hear. */
+  const markRequired = (node, bs) => {
+    const term = bs.required ? node.querySelector('dt') : null;
+    if (term) term.append(h('span', { class: 'req', 'aria-hidden': 'true' }, ' *'), srOnly(' (required)'));
+    return node;
+  };
+
+  /** The flyout's own buttons: pin (keep it open across moves and visits) and close. */
+  const flyoutTools = () => h('div', { class: 'flyout-tools' },
+    h('button', { type: 'button', id: 'flyout-pin', class: 'btn btn-quiet btn-small', 'aria-pressed': String(pinned),
+      title: pinned ? 'Pinned: stays open across moves and visits' : 'Keep this panel open across moves and visits', onclick: togglePin },
+    'Keep open'),
+    h('button', { type: 'button', id: 'flyout-close', class: 'btn btn-quiet btn-small', 'aria-label': 'Close stage details',
+      title: 'Close (Esc)', onclick: closeFlyout }, h('span', { 'aria-hidden': 'true' }, '✕')));
+
+  /** Escape closes the flyout, from the chevrons or the flyout, but not from a field being typed in, nor after a widget used it. */
+  const escapeCloses = (event) => {
+    if (event.key !== 'Escape' || event.defaultPrevented || !open) return;
+    const target = event.target;
+    if (target.matches && target.matches('input:not([type=button]):not([type=checkbox]):not([type=radio]), textarea, select')) return;
+    event.preventDefault();
+    closeFlyout();
+  };
+
   const tools = () => {
     const inst = bar ? bar.instance : null;
     // Switch Process is about the page's record: its own processes (a record can show another's instance).
     const entity = record.entity;
-    const choices = meta.processesOf(entity);
+    // And the processes of other records that reached this one (the lead's on its opportunity): switchable back.
+    const reached = (record.instances || []).map((i) => meta.process(i.process.name)).filter((p) => p && p.entity !== entity);
+    const choices = [...meta.processesOf(entity), ...reached.filter((p, n) => reached.indexOf(p) === n)];
     const ownInstance = inst && inst.record.id === record.id;
     const buttons = [];
     if (choices.length) {
@@ -731,12 +898,12 @@ export function createBar({ onChanged }) {
       const select = h('select', { id: 'switch-select' }, ...choices.map((p) => {
         const existing = instances.find((i) => i.process.name === p.name);
         const where = existing ? `${STATUS_WORDS[existing.status] || existing.status}, ${existing.activeStage.label}` : 'not started';
-        return h('option', { value: p.name, selected: ownInstance && p.name === inst.process.name }, `${p.label} (${where})`);
+        return h('option', { value: p.name, selected: Boolean(inst) && p.name === inst.process.name }, `${p.label} (${where})`);
       }));
       panel = h('div', { id: 'switch-panel', class: 'switch-panel', role: 'group', 'aria-label': 'Switch Process',
         onkeydown: (event) => { if (event.key === 'Escape') { event.preventDefault(); event.stopPropagation(); close(); } } },
       h('label', { for: 'switch-select' }, 'Process'), select,
-      h('button', { type: 'button', class: 'btn btn-primary btn-small', onclick: () => {
+      h('button', { type: 'button', id: 'switch-go', class: 'btn btn-primary btn-small', onclick: () => {
         if (ownInstance && select.value === inst.process.name) { close(); return; }
         act('switch', { recordId: record.id, process: select.value },
           { where: 'tools', after: () => `Switched to ${meta.process(select.value)?.label || select.value}.` });
@@ -769,11 +936,15 @@ export function createBar({ onChanged }) {
       }
       const inst = bar.instance;
       const t = tools();
+      const position = bar.stages.findIndex((s) => s.stage.name === inst.activeStage.name) + 1;
+      const count = h('span', { id: 'bar-position' }, `Stage ${position || '?'} of ${bar.stages.length}`);
       const statusText = inst.status === 'ACTIVE'
-        ? [h('span', { class: 'status status-active' }, 'Active'), ' · ', inst.activeStage.label, ' for ', clock(inst.activeStageStartedOn)]
+        ? [h('span', { class: 'status status-active' }, 'Active'), ' for ', h('span', { id: 'bar-timer' }, processTimer()),
+          ' · ', count, ': ', inst.activeStage.label, ' for ', clock(inst.activeStageStartedOn)]
         : [h('span', { class: `status status-${inst.status.toLowerCase()}` }, STATUS_WORDS[inst.status]),
           inst.completedOn ? [' on ', timeEl(inst.completedOn)] : null,
-          ` · ${inst.status === 'FINISHED' ? 'finished' : 'stopped'} at ${inst.activeStage.label}`,
+          ' · was active for ', h('span', { id: 'bar-timer' }, processTimer()),
+          ` · ${inst.status === 'FINISHED' ? 'finished' : 'stopped'} at ${inst.activeStage.label} (`, count, ')',
           // The `finish` outcome of the path it ended on, by its label in the instance's own definition.
           inst.outcome ? [' · ', h('span', { id: 'bar-outcome', class: 'outcome' }, 'Outcome: ',
             h('strong', {}, (inst.process.outcomes || []).find((o) => o.name === inst.outcome)?.label || inst.outcome))] : null];
@@ -785,22 +956,80 @@ export function createBar({ onChanged }) {
       mount(el,
         h('div', { class: 'bar-head' },
           h('div', { class: 'bar-heading' },
-            h('h2', { id: 'bar-title', tabindex: '-1' }, h('a', { href: `/processes/${encodeURIComponent(inst.process.name)}`, class: 'quiet-link' }, inst.process.label)),
+            h('div', { class: 'bar-title-row' },
+              h('h2', { id: 'bar-title', tabindex: '-1' }, h('a', { href: `/processes/${encodeURIComponent(inst.process.name)}`, class: 'quiet-link' }, inst.process.label)),
+              versionTag(inst.process)),
             h('p', { class: 'bar-sub' }, ...statusText), origin),
           t.buttons),
         t.panel, t.error,
-        h('div', { class: 'chevron-scroll' }, chevrons()),
-        flyout());
-      const shown = el.querySelector('.chev.is-shown');
+        rail(),
+        open ? flyout() : null);
+      if (!open) { controls = []; controlsRecord = null; }
+      const shown = el.querySelector('.chev.is-shown') || el.querySelector('.chev-button[aria-current="step"]')?.parentElement;
       if (shown) {
         const scroller = el.querySelector('.chevron-scroll');
         scroller.scrollLeft = Math.max(0, shown.offsetLeft - scroller.clientWidth / 2 + shown.clientWidth / 2);
       }
     });
-    // The button pressed went away (Finish, Abandon, Reactivate): focus goes to the flyout's heading.
+    showPending();
+    fitRail();
+    // The button pressed went away (Finish, Abandon, Reactivate, a move that closed the flyout): focus
+    // goes to the flyout's heading, else to the chevron that is the bar's tab stop.
     if (document.activeElement === document.body && el.dataset.hadFocus === 'true') {
-      (el.querySelector('#flyout-title') || el.querySelector('#bar-title'))?.focus();
+      (el.querySelector('#flyout-title') || el.querySelector('.chev-button[tabindex="0"]') || el.querySelector('#bar-title'))?.focus();
     }
+  };
+
+  /**
+   * The process timer, D365's "Active for 2 days": the time the instance has been active, so the
+   * stretches it sat finished or abandoned don't count. The visits it left add up; the stage it is in
+   * counts from activeStageStartedOn (which a reactivation moves on by the time it sat stopped).
+   */
+  const processTimer = () => {
+    const inst = bar.instance;
+    const visits = inst.history || [];
+    const length = (v) => v.seconds ?? secondsSince(v.enteredAt, v.exitedAt) ?? 0;
+    if (inst.status !== 'ACTIVE') {
+      return duration(visits.length ? visits.reduce((sum, v) => sum + length(v), 0) : secondsSince(inst.createdAt, inst.completedOn));
+    }
+    // Ticks with the page's one timer (data-since), but is not one of the stage clocks (".clock"), which all agree.
+    const ticking = (since, base = 0) => { const c = clock(since, base); c.className = 'process-clock'; return c; };
+    if (!visits.length) return ticking(inst.createdAt); // no history to read: since it started
+    const left = visits.filter((v) => v.exitedAt).reduce((sum, v) => sum + length(v), 0);
+    return ticking(inst.activeStageStartedOn, left);
+  };
+
+  /** The definition's version (a hash of its meaning) as fine print: its first 8 digits, all of them in the tooltip. */
+  const versionTag = (process) => (process.version
+    ? h('span', { id: 'bar-version', class: 'bar-version', title: `Definition version ${process.version}` },
+      h('span', { class: 'sr-only' }, 'Definition '), 'version ', h('code', {}, String(process.version).slice(0, 8)))
+    : null);
+
+  /** The chevrons in their scroller, with earlier/later buttons shown when they don't all fit (fitRail). */
+  const rail = () => {
+    const scroll = (direction) => {
+      const scroller = el.querySelector('.chevron-scroll');
+      scroller.scrollBy({ left: direction * Math.max(120, scroller.clientWidth * 0.8), behavior: 'smooth' });
+    };
+    // Pointer aids: keyboard users move along the chevrons with the arrow keys, which scroll them into view.
+    const button = (direction, label, arrow) => h('button', {
+      type: 'button', class: `chev-scroll chev-scroll-${direction < 0 ? 'prev' : 'next'}`, tabindex: '-1', hidden: true,
+      'aria-label': label, title: label, onclick: () => scroll(direction),
+    }, h('span', { 'aria-hidden': 'true' }, arrow));
+    return h('div', { class: 'chevron-rail' },
+      button(-1, 'Show earlier stages', '‹'),
+      h('div', { class: 'chevron-scroll', onscroll: fitRail }, chevrons()),
+      button(1, 'Show later stages', '›'));
+  };
+
+  /** Show the rail's scroll buttons only when the chevrons overflow, each only when there is more its way. */
+  const fitRail = () => {
+    const scroller = el.querySelector('.chevron-scroll');
+    if (!scroller) return;
+    const hidden = scroller.scrollWidth - scroller.clientWidth; // what doesn't fit
+    // Each lies over the chevron cut off on its side, and goes when there is nothing more that way.
+    el.querySelector('.chev-scroll-prev').hidden = hidden <= 1 || scroller.scrollLeft <= 1;
+    el.querySelector('.chev-scroll-next').hidden = hidden <= 1 || scroller.scrollLeft >= hidden - 1;
   };
 
   /** Focus is in one of the active stage's step fields (typing, or about to). */
@@ -841,6 +1070,20 @@ export function createBar({ onChanged }) {
     const { next, pageRecord } = waiting;
     api.render(next, pageRecord);
   };
+
+  // The sla's "… left" counts down; at the due time the bar is drawn again, overdue (as someone else's
+  // change: it waits while the user is in a step field).
+  const countdown = setInterval(() => {
+    for (const node of el.querySelectorAll('[data-until]')) {
+      const left = -secondsSince(node.dataset.until);
+      if (left <= 0 && bar) { api.render(bar, record, { own: false }); return; }
+      const text = `${duration(left)} left`;
+      if (node.textContent !== text) node.textContent = text;
+    }
+  }, 1000);
+  // The scroll buttons follow the bar's width (a window resized, a phone turned).
+  const resizing = typeof ResizeObserver === 'function' ? new ResizeObserver(() => fitRail()) : null;
+  if (resizing) resizing.observe(el);
 
   el.addEventListener('focusin', () => { el.dataset.hadFocus = 'true'; });
   el.addEventListener('focusout', (event) => {
@@ -885,8 +1128,13 @@ export function createBar({ onChanged }) {
     },
     get instance() { return bar ? bar.instance : null; },
     /** Errors from elsewhere that concern the bar (e.g. a refused refresh). */
-    showError(text) { flyoutError = { text }; draw(); },
-    destroy() {},
+    showError(text) { flyoutError = { text }; open = true; draw(); },
+    /** Remember the step edits not saved yet in the drafts (the page keeps them across its views). */
+    keep() { if (controlsRecord) drafts.capture(controlsRecord, controls); },
+    destroy() {
+      clearInterval(countdown);
+      if (resizing) resizing.disconnect();
+    },
   };
   return api;
 }

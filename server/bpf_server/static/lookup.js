@@ -42,6 +42,11 @@ function readTitles() {
   }
 }
 
+/** The title of a record already known here (a pick, a list, a page's lookups), else undefined. */
+export function knownTitle(id) {
+  return id ? titles.get(id) : undefined;
+}
+
 export function rememberTitle(record) {
   titles.set(record.id, recordTitle(record));
 }
@@ -69,7 +74,11 @@ export function lookupPicker({ id, entity, value = null, disabled = false, descr
   const listId = `${id}-list`;
   const entityLabel = meta.entity(entity)?.label || entity;
   let current = value;
-  let shownTitle = '';
+  // The title of the record picked, shown in the box: known at once when cached (a pick redrawn after
+  // its save must not show an empty box, which leaving would take as "cleared").
+  let shownTitle = knownTitle(current) ?? '';
+  // The user typed in the box since its value was last shown: only then is an empty box a clear.
+  let typing = false;
   let options = [];
   let activeIndex = -1;
   let requestNo = 0;
@@ -77,7 +86,7 @@ export function lookupPicker({ id, entity, value = null, disabled = false, descr
   const input = h('input', {
     id, type: 'text', role: 'combobox', autocomplete: 'off', spellcheck: 'false',
     'aria-autocomplete': 'list', 'aria-expanded': 'false', 'aria-controls': listId,
-    'aria-describedby': describedBy, placeholder: `Search ${entityLabel}…`, disabled,
+    'aria-describedby': describedBy, placeholder: `Search ${entityLabel}…`, disabled, value: shownTitle,
   });
   const list = h('ul', { id: listId, role: 'listbox', class: 'combo-list', hidden: true, 'aria-label': `${entityLabel} records` });
   const clear = h('button', {
@@ -108,6 +117,7 @@ export function lookupPicker({ id, entity, value = null, disabled = false, descr
     const next = record ? record.id : null;
     shownTitle = record ? recordTitle(record) : '';
     input.value = shownTitle;
+    typing = false;
     clear.hidden = !next || input.disabled;
     setExpanded(false);
     if (next !== current) {
@@ -145,7 +155,7 @@ export function lookupPicker({ id, entity, value = null, disabled = false, descr
   };
   const searchSoon = debounce(search, 180);
 
-  input.addEventListener('input', searchSoon);
+  input.addEventListener('input', () => { typing = true; searchSoon(); });
   input.addEventListener('keydown', (event) => {
     const open = !list.hidden;
     if (event.key === 'ArrowDown') {
@@ -166,21 +176,27 @@ export function lookupPicker({ id, entity, value = null, disabled = false, descr
         event.stopPropagation();
         setExpanded(false);
         input.value = shownTitle;
+        typing = false;
       }
     }
   });
   input.addEventListener('blur', () => {
     setExpanded(false);
-    if (input.value.trim() === '' && current) choose(null);
-    else input.value = shownTitle;
+    // Only text the user erased clears the pick: a box still waiting for its title is not empty.
+    if (typing && input.value.trim() === '' && current) choose(null);
+    else { input.value = shownTitle; typing = false; }
   });
 
-  if (current) {
-    titleOf(current).then((title) => {
+  /** Show the title of the current record once known, unless the user is typing a search meanwhile. */
+  const showTitleOf = (id) => {
+    if (!id || knownTitle(id) !== undefined) return;
+    titleOf(id).then((title) => {
+      if (current !== id) return;
       shownTitle = title;
-      if (document.activeElement !== input) input.value = title;
+      if (!typing) input.value = title;
     });
-  }
+  };
+  showTitleOf(current);
 
   return {
     el,
@@ -189,8 +205,10 @@ export function lookupPicker({ id, entity, value = null, disabled = false, descr
     set value(next) {
       current = next || null;
       clear.hidden = !current || input.disabled;
-      if (!current) { shownTitle = ''; input.value = ''; return; }
-      titleOf(current).then((title) => { shownTitle = title; input.value = title; });
+      typing = false;
+      shownTitle = knownTitle(current) ?? '';
+      input.value = shownTitle;
+      showTitleOf(current);
     },
   };
 }

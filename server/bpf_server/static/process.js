@@ -46,9 +46,45 @@ export function cleanSvg(text) {
     const hgt = parseFloat(svg.getAttribute('height'));
     if (w && hgt) svg.setAttribute('viewBox', `0 0 ${w} ${hgt}`);
   }
+  // The drawing's own size, in CSS px (Graphviz writes points), is where `readable` starts from.
+  const natural = cssPixels(svg.getAttribute('width'));
+  if (natural) svg.dataset.width = String(natural);
   svg.removeAttribute('width');
   svg.removeAttribute('height');
   return svg;
+}
+
+/** An SVG length ("300pt", "300px", "300") in CSS px; null for anything else (a percentage). */
+function cssPixels(length) {
+  const m = /^\s*([\d.]+)\s*(pt|px)?\s*$/.exec(length || '');
+  if (!m) return null;
+  return parseFloat(m[1]) * (m[2] === 'pt' ? 4 / 3 : 1);
+}
+
+/** The smallest text a diagram may show, in CSS px once drawn (the issue's floor, a hair over). */
+export const DIAGRAM_MIN_TEXT_PX = 12.5;
+
+/**
+ * Size a mounted diagram so it is read, not squinted at: its natural size, never shrunk to fit the
+ * column (the box scrolls sideways instead), and grown until its smallest text is at least
+ * DIAGRAM_MIN_TEXT_PX on screen, whichever renderer drew it and whatever font sizes it used.
+ */
+export function readable(svg) {
+  const box = svg.viewBox && svg.viewBox.baseVal;
+  const base = Number(svg.dataset.width) || (box && box.width) || 0;
+  if (!base) return;
+  svg.style.width = `${base}px`;
+  const smallest = Math.min(...[...svg.querySelectorAll('text')].map(textPixels));
+  if (Number.isFinite(smallest) && smallest > 0 && smallest < DIAGRAM_MIN_TEXT_PX) {
+    svg.style.width = `${Math.ceil(base * (DIAGRAM_MIN_TEXT_PX / smallest))}px`;
+  }
+}
+
+/** A <text>'s font size as drawn on screen, in CSS px (its size in user units times the zoom onto the page). */
+export function textPixels(text) {
+  const size = parseFloat(getComputedStyle(text).fontSize);
+  const ctm = text.getScreenCTM();
+  return ctm ? size * Math.hypot(ctm.a, ctm.b) : size;
 }
 
 export function renderProcess(main, name, { settle }) {
@@ -98,6 +134,7 @@ export function renderProcess(main, name, { settle }) {
       svg.setAttribute('aria-label', `Diagram of ${process.label}: ${process.stages.map((s) => s.label).join(', ')}`);
       svg.setAttribute('focusable', 'false');
       mount(diagramBox, svg);
+      readable(svg);
     } else {
       mount(diagramBox, h('p', { class: 'muted' }, 'No diagram is available.'));
     }

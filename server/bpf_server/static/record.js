@@ -1,7 +1,8 @@
 // A record's page: the process bar across the top, the record's fields in a form below,
-// the history as a timeline, and live updates over the processEvents subscription.
+// the history as a timeline, and live updates: moves over the processEvents subscription,
+// field edits (from other tabs and users) over recordChanged.
 
-import { checkMe, gql, meField, meta, RECORD_BRIEF, recordTitle, subscribe } from './api.js';
+import { checkMe, gql, meField, meta, onReachable, ownVersion, RECORD_BRIEF, recordTitle, settled, subscribe } from './api.js';
 import { BAR_FIELDS, createBar } from './bar.js';
 import { collect, createDrafts, displayValue, fieldControl, isConflict, showErrors } from './forms.js';
 import { rememberTitle } from './lookup.js';
@@ -20,7 +21,8 @@ function pageQuery() {
   const access = meta.has('Record.permissions') ? 'owner permissions' : '';
   return `query RecordPage($id: ID!) {
     record(id: $id) { id entity version values createdAt updatedAt ${access} ${form}
-      instances { id status process { name label } activeStage { name label } } }
+      instances { id status process { name label } activeStage { name label } createdAt activeStageStartedOn
+        history { stage { name label category entity } enteredAt exitedAt seconds by } } }
     processBar(recordId: $id) { ${BAR_FIELDS} }
     ${lookups} ${meField()}
   }`;
@@ -28,6 +30,17 @@ function pageQuery() {
 
 const EVENTS = `subscription Events($recordId: ID) {
   processEvents(recordId: $recordId) { kind at by stage { name label } instance { id version status activeStage { label } } } }`;
+
+/** A record's committed edits, made anywhere (another tab, another user): what the page reads again. */
+const CHANGES = `subscription Changes($id: ID!) { recordChanged(id: $id) { version deleted by } }`;
+
+// Edits not saved yet, kept across the page's views (module-wide, keyed by record and field): going to the
+// records and back, or to the record a move opened and back, finds them where they were (unsaved, said so).
+const formDrafts = createDrafts();
+const barDrafts = createDrafts();
+
+/** The id of the element that had the focus when a move opened another record's page: it gets it there. */
+let carriedFocus = null;
 
 const VERBS = {
   started: (e) => `started the process on ${e.stage?.label || e.instance.activeStage.label}`,
@@ -38,14 +51,14 @@ const VERBS = {
   switched: () => 'switched its process',
 };
 
-export function renderRecord(main, id, { settle }) {
+export function renderRecord(main, id, { settle, navigate, onReconnect }) {
   let alive = true;
   let record = null;
   let stopEvents = null;
   let subscribedTo = null;
   const knownVersions = new Map(); // instance id -> the version this page last showed
   const live = h('span', { class: 'live', 'data-state': 'off' }, 'Connecting…');
-  const bar = createBar({ onChanged: (opts) => refresh(opts) });
+  const bar = createBar({ onChanged: (opts) => refresh(opts), drafts: barDrafts });
   const details = createDetails(() => refresh({ own: true }));
   const historyBox = h('section', { class: 'card history', 'aria-labelledby': 'history-title' });
   const head = h('div', { class: 'page-head record-head' });
@@ -55,6 +68,7 @@ export function renderRecord(main, id, { settle }) {
 
   async function refresh({ own = false, instance = null } = {}) {
     if (instance) knownVersions.set(instance.id, Math.max(instance.version, knownVersions.get(instance.id) ?? 0));
+    const before = bar.instance;
     let data;
     try {
       data = await gql(pageQuery(), { id });
@@ -63,6 +77,7 @@ export function renderRecord(main, id, { settle }) {
       return;
     }
     if (!alive) return;
+    if (instance && opensAnother(before, data.processBar)) return;
     if (!data.record) {
       mount(main, h('h1', {}, 'Record not found'), h('p', {}, `There is no record ${id}, or it was deleted. `, h('a', { href: '/' }, 'Back to the records')));
       settle('Not found');
@@ -91,15 +106,68 @@ export function renderRecord(main, id, { settle }) {
     details.render(record);
     drawHistory(processBar);
     watch(processBar ? processBar.instance.record.id : record.id);
-    if (first) settle(title);
+    if (first) {
+      settle(title);
+      arrive();
+    }
   }
 
+  /**
+   * The user's own move took the process to a stage on another record (Next Stage into the opportunity,
+   * Previous back into the lead): as D365 does, that record's page opens, with the bar carried on and the
+   * focus where it was (Next Stage stays under the keyboard). True when it navigated.
+   */
+  function opensAnother(before, processBar) {
+    if (!before || !processBar || !navigate) return false;
+    const inst = processBar.instance;
+    if (inst.id !== before.id || inst.status !== 'ACTIVE') return false; // a switch, a finish: stay
+    const there = inst.activeRecord;
+    if (!there || there.id === id || there.id === before.activeRecord.id) return false;
+    bar.keep();
+    details.keep();
+    // The control that had the focus, found again by id there; else Next Stage (a picker's button is gone, and
+    // a redraw under the move may have put the focus on the flyout's heading meanwhile).
+    const active = document.activeElement;
+    const kept = active && main.contains(active) && active.id !== 'flyout-title' ? active.id : '';
+    carriedFocus = kept || 'bar-next';
+    navigate(`/records/${encodeURIComponent(there.id)}`, { focus: false });
+    return true;
+  }
+
+  /** After a move opened this page: the focus goes to the control that had it (found by id), else the flyout. */
+  function arrive() {
+    if (carriedFocus === null) return;
+    const target = main.querySelector(`#${CSS.escape(carriedFocus)}`) || main.querySelector('#bar-next')
+      || main.querySelector('#flyout-title');
+    carriedFocus = null;
+    target?.focus();
+    announce(`${meta.entity(record.entity)?.label || 'Record'} “${recordTitle(record)}” opened.`);
+  }
+
+  /**
+   * The history of every process that ran on the record: the bar's first, then the others (a record can
+   * have several: its own and another record's that reached it, such as the lead's on its opportunity).
+   */
   function drawHistory(processBar) {
-    if (!processBar) {
-      mount(historyBox, h('h2', { id: 'history-title' }, 'History'), h('p', { class: 'muted' }, 'No process history yet.'));
+    const shown = processBar ? [processBar.instance] : [];
+    const others = (record.instances || []).filter((i) => !shown.some((s) => s.id === i.id) && i.history);
+    const all = [...shown, ...others];
+    if (!all.length) {
+      // A role with no process on this entity can't tell whether one ran: say that, not "none yet".
+      const none = meta.processesOf(record.entity).length
+        ? 'No process history yet.'
+        : `Process history isn't shown to your roles on ${meta.entity(record.entity)?.label || 'these'} records.`;
+      mount(historyBox, h('h2', { id: 'history-title' }, 'History'), h('p', { class: 'muted' }, none));
       return;
     }
-    const inst = processBar.instance;
+    mount(historyBox, h('h2', { id: 'history-title' }, 'History'),
+      ...all.map((inst) => (all.length > 1
+        ? h('section', { class: 'history-process', 'aria-label': inst.process.label },
+          h('h3', {}, inst.process.label), ...historyOf(inst)) : historyOf(inst))));
+  }
+
+  /** One instance's stage visits, newest first, with its total time. */
+  function historyOf(inst) {
     const visits = [...inst.history].reverse();
     // The open visit of an active instance counts on from the same start, with the same timer, as
     // the bar's "for N min".
@@ -107,8 +175,7 @@ export function renderRecord(main, id, { settle }) {
     const spent = (v) => v.seconds ?? secondsSince(v.enteredAt, v.exitedAt) ?? 0;
     const closed = inst.history.filter((v) => !counting(v)).reduce((sum, v) => sum + spent(v), 0);
     const open = inst.history.some(counting);
-    mount(historyBox,
-      h('h2', { id: 'history-title' }, 'History'),
+    return [
       h('p', { class: 'muted small' }, `${inst.process.label} · started `, timeEl(inst.createdAt), ' · ',
         open ? clock(inst.activeStageStartedOn, closed) : duration(closed), ' in all'),
       h('ol', { class: 'timeline', 'aria-label': 'Stage visits, newest first' }, ...visits.map((v) => {
@@ -120,7 +187,7 @@ export function renderRecord(main, id, { settle }) {
           h('p', { class: 'muted small' },
             v.stage ? `${meta.entity(v.stage.entity)?.label || v.stage.entity} · ` : '',
             'entered ', timeEl(v.enteredAt), isOpen ? '' : [' · left ', timeEl(v.exitedAt)], ` · by ${v.by}`));
-      })));
+      }))];
   }
 
   /** (Re)subscribe to the events of the instance's primary record. */
@@ -149,11 +216,46 @@ export function renderRecord(main, id, { settle }) {
     });
   }
 
+  /**
+   * Field edits of this record made elsewhere (another tab, another user) arrive over recordChanged: the
+   * page reads it again as someone else's change, so edits not yet saved here stay, laid over the fresh
+   * values (and said when they clash), and a step field in use is not redrawn under the user.
+   */
+  const stopChanges = subscribe(CHANGES, { id }, async (data) => {
+    const change = data.recordChanged;
+    if (!change || !alive) return;
+    await settled(); // a save of this page's on its way: its answer says whether this change is ours
+    if (!alive) return;
+    if (!change.deleted && change.version <= Math.max(record ? record.version : 0, ownVersion(id))) return;
+    const noun = meta.entity(record?.entity)?.label?.toLowerCase() || 'record';
+    announce(change.deleted ? `${change.by} deleted this ${noun}.` : `${change.by} changed this ${noun}.`);
+    live.dataset.flash = String(Date.now());
+    refresh({ own: false });
+  });
+
+  // The server answers again after a request found it unreachable: read the page again by itself.
+  if (onReconnect) onReconnect(() => { if (alive) refresh({ own: false }); });
+
+  /** Leaving the page (reload, close) with edits not saved yet asks first; moving inside the page keeps them. */
+  const guard = (event) => {
+    bar.keep();
+    details.keep();
+    if (formDrafts.all().length || barDrafts.all().length) {
+      event.preventDefault();
+      event.returnValue = '';
+    }
+  };
+  window.addEventListener('beforeunload', guard);
+
   refresh();
   return () => {
     alive = false;
+    window.removeEventListener('beforeunload', guard);
+    bar.keep();
+    details.keep();
     bar.destroy();
     if (stopEvents) stopEvents();
+    stopChanges();
   };
 }
 
@@ -163,7 +265,7 @@ function createDetails(onSaved) {
   let record = null;
   let controls = [];
   let baseVersion = null;
-  const drafts = createDrafts(); // edits not saved yet: they survive a refresh and a version conflict
+  const drafts = formDrafts; // edits not saved yet: they survive a refresh, a version conflict and leaving the page
   // Focus goes to the summary when a save is refused for a reason no one field carries (a clash).
   const summary = h('div', { id: 'details-alert', class: 'error-box', role: 'alert', tabindex: '-1', hidden: true });
   const saved = h('p', { class: 'saved', role: 'status' });
@@ -283,6 +385,8 @@ function createDetails(onSaved) {
 
   return {
     el,
+    /** Remember the edits not saved yet (before the page goes away). */
+    keep() { if (record) drafts.capture(record.id, controls); },
     /** Show fresh data; edits not yet saved are laid over it (and said when they clash). */
     render(next) {
       if (record && record.id === next.id) drafts.capture(record.id, controls);

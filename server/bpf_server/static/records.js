@@ -2,9 +2,9 @@
 // and the "New …" dialog whose form is generated from the entity's fields.
 
 import { checkMe, gql, meField, meta, recordTitle } from './api.js';
-import { collect, fieldControl, showErrors } from './forms.js';
+import { fieldControl, same, showErrors } from './forms.js';
 import { rememberTitle } from './lookup.js';
-import { announce, debounce, h, mount, timeEl } from './util.js';
+import { announce, debounce, h, keepFocus, mount, timeEl } from './util.js';
 
 const PAGE_SIZE = 20;
 
@@ -22,6 +22,7 @@ function listQuery() {
         activeInstance { id status process { name label } activeStage { name label } } }
     }
     ${meField()}
+    ${meta.has('newRecordForm') ? 'creatable: entities { name canCreate }' : ''}
   }`;
 }
 
@@ -52,6 +53,7 @@ export function renderRecords(main, params, { navigate, settle }) {
   }
   let alive = true;
   let requestNo = 0;
+  let creatable = null; // the entities the caller may create records of, once the server said
 
   const entitySelect = h('select', { id: 'filter-entity' });
   const processSelect = h('select', { id: 'filter-process' });
@@ -88,6 +90,16 @@ export function renderRecords(main, params, { navigate, settle }) {
     stageSelect.disabled = !processes.length;
     const entity = meta.entity(state.entity);
     newButton.textContent = `New ${entity.label}`;
+    // Offered until the server says otherwise (its first answer says it for every entity): a refused
+    // create would say why anyway, and a keyboard user finds the button where it always is.
+    newButton.hidden = creatable !== null && !creatable.has(state.entity);
+  };
+
+  /** "New …" only for an entity the caller's roles may create records of. */
+  const showNewButton = (entities) => {
+    if (!entities) return;
+    creatable = new Set(entities.filter((e) => e.canCreate).map((e) => e.name));
+    newButton.hidden = !creatable.has(state.entity);
   };
 
   /**
@@ -126,6 +138,7 @@ export function renderRecords(main, params, { navigate, settle }) {
       const data = await gql(listQuery(), variables);
       checkMe(data.me);
       page = data.records;
+      if (alive && mine === requestNo) showNewButton(data.creatable);
     } catch (error) {
       if (!alive || mine !== requestNo) return;
       results.removeAttribute('aria-busy');
@@ -195,61 +208,14 @@ export function renderRecords(main, params, { navigate, settle }) {
 
   function openCreate() {
     const entity = meta.entity(state.entity);
-    const processes = meta.processesOf(entity.name);
-    const controls = entity.fields.map((field) => fieldControl(field, { idPrefix: 'new', required: field.required }));
-    const processSelectNew = h('select', { id: 'new-process' },
-      ...processes.map((p, i) => h('option', { value: p.name, selected: i === 0 }, p.label)),
-      h('option', { value: '' }, 'No process'));
-    const summary = h('div', { class: 'error-box', role: 'alert', hidden: true });
-    const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, `Create ${entity.label}`);
-    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'new-title' });
-    const close = () => { dialog.close(); };
-    const form = h('form', { novalidate: true, class: 'form-grid' },
-      h('div', { class: 'dialog-head' }, h('h2', { id: 'new-title' }, `New ${entity.label}`),
-        h('button', { type: 'button', class: 'btn btn-quiet btn-icon', 'aria-label': 'Close', onclick: close }, '×')),
-      summary,
-      h('div', { class: 'fields' }, ...controls.map((c) => c.el)),
-      processes.length ? h('div', { class: 'field' }, h('label', { for: 'new-process' }, 'Process'), processSelectNew,
-        h('p', { class: 'hint' }, 'The process bar that starts on this record.')) : null,
-      h('div', { class: 'actions' }, submit, h('button', { type: 'button', class: 'btn', onclick: close }, 'Cancel')));
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      const { values, problems } = collect(controls);
-      const missing = controls.filter((c) => c.field.required && (values[c.name] === null || values[c.name] === undefined))
-        .map((c) => ({ field: c.name, message: `${c.field.label} is required` }));
-      if (problems.length || missing.length) {
-        showErrors(controls, [...problems, ...missing], summary, 'Check the fields marked below.');
-        return;
-      }
-      for (const key of Object.keys(values)) if (values[key] === null) delete values[key];
-      submit.disabled = true;
-      try {
-        const process = processSelectNew.value;
-        const data = await gql(`mutation Create($entity: String!, $values: JSON!, $process: String, $noProcess: Boolean) {
-          createRecord(entity: $entity, values: $values, process: $process, noProcess: $noProcess) {
-            __typename
-            ... on Record { id entity values }
-            ... on ValidationError { message fieldErrors { field message } }
-          } }`, { entity: entity.name, values, process: process || null, noProcess: !process && processes.length > 0 });
-        const result = data.createRecord;
-        if (result.__typename === 'ValidationError') {
-          showErrors(controls, result.fieldErrors, summary, result.message);
-          return;
-        }
-        announce(`${entity.label} “${recordTitle(result)}” created.`);
-        dialog.close();
-        navigate(`/records/${encodeURIComponent(result.id)}`);
-      } catch (error) {
-        showErrors(controls, [], summary, error.message);
-      } finally {
-        submit.disabled = false;
-      }
+    if (!entity || newButton.hidden) return;
+    const dialog = newRecordDialog(entity, {
+      navigate,
+      onClose: () => { dialog.remove(); newButton.focus(); },
     });
-    dialog.append(form);
-    dialog.addEventListener('close', () => { dialog.remove(); newButton.focus(); });
     dialogHost.append(dialog);
     dialog.showModal();
-    controls[0]?.focus();
+    dialog.querySelector('.fields input, .fields select')?.focus();
   }
 
   refreshFilters();
@@ -270,4 +236,176 @@ export function renderRecords(main, params, { navigate, settle }) {
   settle('Records');
   load();
   return () => { alive = false; };
+}
+
+const NEW_FORM = `query NewForm($entity: String!, $values: JSON) {
+  newRecordForm(entity: $entity, values: $values) {
+    name label type value required hidden locked recommendation lookupEntity options { name label } } }`;
+
+const CREATE = `mutation Create($entity: String!, $values: JSON!, $process: String, $noProcess: Boolean) {
+  createRecord(entity: $entity, values: $values, process: $process, noProcess: $noProcess) {
+    __typename
+    ... on Record { id entity values }
+    ... on ValidationError { message fieldErrors { field message } } } }`;
+
+/**
+ * The fields of `entity` that stages after the first of `process` own (its data steps on this entity
+ * there, and not in the first stage): filled on the bar when the process gets there, not at creation.
+ */
+export function laterOwned(process, entity) {
+  const own = (process ? process.stages : []).filter((s) => s.entity === entity);
+  if (!own.length) return new Set();
+  const fieldsOf = (stage) => stage.steps.filter((st) => st.kind === 'data' && st.field).map((st) => st.field);
+  const first = new Set(fieldsOf(own[0]));
+  return new Set(own.slice(1).flatMap(fieldsOf).filter((f) => !first.has(f)));
+}
+
+/**
+ * The New dialog of `entity`: its fields with the server's defaults, the business rules applied as the
+ * user types (the server evaluates them over what is typed: `newRecordForm`), and each refusal next to its
+ * field. Offered: the fields a person fills at creation: not those the rules hide or lock (computed or kept
+ * to commands), nor those later stages of the chosen process own; a required field always.
+ */
+function newRecordDialog(entity, { navigate, onClose }) {
+  const processes = meta.processesOf(entity.name);
+  const live = meta.has('newRecordForm');
+  // The form as the server last said it; without the server's help, the declared fields.
+  let states = entity.fields.map((f) => ({ ...f, value: null, hidden: false, locked: false, recommendation: null }));
+  const controls = new Map(); // field name -> {control, key}: kept across redraws, so what was typed stays
+  let shown = []; // the controls on screen, in field order
+  let requestNo = 0;
+
+  const processSelect = h('select', { id: 'new-process' },
+    ...processes.map((p, i) => h('option', { value: p.name, selected: i === 0 }, p.label)),
+    h('option', { value: '' }, 'No process'));
+  const summary = h('div', { class: 'error-box', role: 'alert', hidden: true });
+  const fieldsBox = h('div', { class: 'fields' });
+  const note = h('p', { class: 'hint new-note' });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, `Create ${entity.label}`);
+  const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'new-title' });
+  const close = () => dialog.close();
+
+  /** What the user typed (touched fields only: the others are the server's defaults), and the problems. */
+  const typed = (only = null) => {
+    const values = {};
+    const problems = [];
+    for (const { control } of controls.values()) {
+      if (!control.touched() || (only && !only.includes(control))) continue;
+      const { value, problem } = control.read();
+      if (problem) problems.push({ field: control.name, message: problem });
+      else if (value !== null) values[control.name] = value;
+    }
+    return { values, problems };
+  };
+
+  const offered = (s) => {
+    if (s.hidden || s.locked) return false;
+    return s.required || !laterOwned(meta.process(processSelect.value), entity.name).has(s.name);
+  };
+
+  /** One field's control: the one drawn before while its marks are the same, else a new one with its value. */
+  const controlFor = (s) => {
+    const key = `${s.required}|${s.recommendation || ''}`;
+    const had = controls.get(s.name);
+    if (had && had.key === key) {
+      if (!had.control.touched() && !same(had.control.base(), s.value)) had.control.set(s.value);
+      return had.control;
+    }
+    const control = fieldControl(s, { idPrefix: 'new', value: s.value, required: s.required,
+      recommendation: s.recommendation, onCommit: () => reread() });
+    if (had && had.control.touched()) {
+      control.draft(had.control.read().value);
+      control.setError(had.control.error());
+    }
+    control.el.addEventListener('input', () => rereadSoon());
+    controls.set(s.name, { control, key });
+    return control;
+  };
+
+  const draw = () => keepFocus(fieldsBox, () => {
+    shown = states.filter(offered).map(controlFor);
+    placeIn(fieldsBox, shown.map((c) => c.el));
+    const left = states.filter((s) => !s.hidden && !offered(s)).map((s) => s.label);
+    note.textContent = left.length
+      ? `Filled later, by the process or the business rules: ${left.join(', ')}.` : '';
+  });
+
+  /** Ask the server for the form over what is typed now (defaults, the rules' verdict), and redraw. */
+  const reread = async () => {
+    if (!live) return;
+    const mine = ++requestNo;
+    try {
+      const data = await gql(NEW_FORM, { entity: entity.name, values: typed().values });
+      if (mine !== requestNo || !dialog.open || !data.newRecordForm) return;
+      states = data.newRecordForm;
+      draw();
+    } catch { /* the dialog still works with the form it has; createRecord says what is wrong */ }
+  };
+  const rereadSoon = debounce(reread, 250);
+  processSelect.addEventListener('change', draw);
+
+  const form = h('form', { novalidate: true, class: 'form-grid' },
+    h('div', { class: 'dialog-head' }, h('h2', { id: 'new-title' }, `New ${entity.label}`),
+      h('button', { type: 'button', class: 'btn btn-quiet btn-icon', 'aria-label': 'Close', onclick: close }, '×')),
+    summary, fieldsBox, note,
+    processes.length ? h('div', { class: 'field' }, h('label', { for: 'new-process' }, 'Process'), processSelect,
+      h('p', { class: 'hint' }, 'The process bar that starts on this record.')) : null,
+    h('div', { class: 'actions' }, submit, h('button', { type: 'button', class: 'btn', onclick: close }, 'Cancel')));
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    await reread(); // the rules' verdict on what is typed now: what is required, what is offered
+    const { values, problems } = typed(shown);
+    const missing = shown.filter((c) => {
+      const s = states.find((x) => x.name === c.name);
+      return s && s.required && values[c.name] === undefined && (s.value === null || s.value === undefined);
+    }).map((c) => ({ field: c.name, message: `${c.field.label} is required` }));
+    if (problems.length || missing.length) {
+      showErrors(shown, [...problems, ...missing], summary, 'Check the fields marked below.');
+      return;
+    }
+    submit.disabled = true;
+    try {
+      const process = processSelect.value;
+      const data = await gql(CREATE, { entity: entity.name, values, process: process || null,
+        noProcess: !process && processes.length > 0 });
+      const result = data.createRecord;
+      if (result.__typename === 'ValidationError') {
+        // Each refusal beside its field; one for a field not on screen (or none) in the summary, labelled.
+        const onScreen = new Set(shown.map((c) => c.name));
+        const errors = result.fieldErrors.map((fe) => (fe.field && !onScreen.has(fe.field)
+          ? { field: null, message: fieldWords(entity, fe) } : fe));
+        showErrors(shown, errors, summary, result.message);
+        return;
+      }
+      announce(`${entity.label} “${recordTitle(result)}” created.`);
+      dialog.close();
+      navigate(`/records/${encodeURIComponent(result.id)}`);
+    } catch (error) {
+      showErrors(shown, [], summary, error.message);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  dialog.append(form);
+  dialog.addEventListener('close', onClose);
+  draw();
+  reread();
+  return dialog;
+}
+
+/**
+ * Make `box`'s children `els` (in order) moving none that stays: a moved element loses the focus (and a
+ * lookup being searched would close), so the ones to go are removed and the new ones inserted in place.
+ */
+function placeIn(box, els) {
+  const keep = new Set(els);
+  [...box.children].forEach((child) => { if (!keep.has(child)) child.remove(); });
+  els.forEach((el, i) => { if (box.children[i] !== el) box.insertBefore(el, box.children[i] || null); });
+}
+
+/** A FieldError for a field the dialog doesn't show, as a sentence that names the field. */
+function fieldWords(entity, fe) {
+  const label = entity.fields.find((f) => f.name === fe.field)?.label || fe.field;
+  return fe.message.includes(label) ? fe.message : `${label}: ${fe.message}`;
 }

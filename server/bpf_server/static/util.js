@@ -56,17 +56,27 @@ export const uniqueId = (prefix) => `${prefix}-${++uid}`;
 /** A safe id fragment from any name. */
 export const slug = (s) => String(s).replace(/[^A-Za-z0-9_-]/g, '_');
 
-/** "45 s", "12 min", "3 h 5 min", "2 d 4 h". */
+// The units of `duration`, largest first: [seconds in one, symbol].
+const DURATION_UNITS = [[86400, 'd'], [3600, 'h'], [60, 'min'], [1, 's']];
+
+/**
+ * The page's one way of writing a length of time: its largest unit and the next one down, rounded
+ * down ("45 s", "12 min", "3 h 5 min", "1 d 13 h", "2 d"), so two durations side by side always
+ * read alike (never "37 h 30 min" beside "2 d 5 h"). A zero second unit is left out ("3 h", not
+ * "3 h 0 min"); null or not a number gives "—". Every view writes durations through this.
+ */
 export function duration(seconds) {
-  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return '—';
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min`;
-  const hours = Math.floor(m / 60);
-  if (hours < 48) return m % 60 ? `${hours} h ${m % 60} min` : `${hours} h`;
-  const d = Math.floor(hours / 24);
-  return hours % 24 ? `${d} d ${hours % 24} h` : `${d} d`;
+  if (seconds === null || seconds === undefined || Number.isNaN(Number(seconds))) return '—';
+  let left = Math.max(0, Math.round(Number(seconds)));
+  const top = DURATION_UNITS.findIndex(([size]) => left >= size);
+  if (top === -1) return '0 s';
+  const parts = [];
+  for (const [size, symbol] of DURATION_UNITS.slice(top, top + 2)) {
+    const count = Math.floor(left / size);
+    left -= count * size;
+    if (count || !parts.length) parts.push(`${count} ${symbol}`);
+  }
+  return parts.join(' ');
 }
 
 /** Seconds from an ISO date-time until now (or until `end`). */
