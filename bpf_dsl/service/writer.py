@@ -55,11 +55,12 @@ Answer = Callable[[Any, BaseException | None], None]
 class Job:
     """One call to run inside the group's transaction: its outcome, and what to do once it committed."""
 
-    __slots__ = ("after", "answer", "answered", "call", "error", "result")
+    __slots__ = ("after", "answer", "answered", "call", "error", "prefetch", "result")
 
-    def __init__(self, call: Callable[[], Any], answer: Answer) -> None:
+    def __init__(self, call: Callable[[], Any], answer: Answer, prefetch: str | None = None) -> None:
         self.call = call
         self.answer = answer
+        self.prefetch = prefetch  # the instance the call moves, if it says
         self.after: list[Callable[[], None]] = []
         self.result: Any = None
         self.error: BaseException | None = None
@@ -135,12 +136,14 @@ class GroupCommit:
         self.enqueue(call, _settle(future))
         return future
 
-    def enqueue(self, call: Callable[[], Any], answer: Answer) -> None:
+    def enqueue(self, call: Callable[[], Any], answer: Answer, *, prefetch: str | None = None) -> None:
         """:meth:`submit` with the outcome handed to ``answer(result, error)`` after the commit (in the thread
-        that committed it): for a driver with futures of its own (an event loop's)."""
+        that committed it): for a driver with futures of its own (an event loop's). ``prefetch``: the instance
+        ``call`` moves: a round reads the instances its calls move in one statement before running them
+        (:meth:`~bpf_dsl.storage.base.Tx.prefetch_instances`), one round trip instead of one per call."""
         if self.closed:
             raise GroupStopped("group commit is stopped")
-        self._queue.append(Job(call, answer))
+        self._queue.append(Job(call, answer, prefetch))
         self.wake()
 
     def current(self) -> Tx | None:
@@ -199,6 +202,7 @@ class GroupCommit:
         if tx is None:
             return False
         tx.keep_counts()  # the stage counters written once, at the end, in one order (see Tx.keep_counts)
+        tx.settle_late()  # a command's writes waited for with the next one's read (see Tx.settle_late)
         self._tx = tx
         return True
 
@@ -210,6 +214,9 @@ class GroupCommit:
         self._runner = threading.get_ident()
         self._size, self._abandoned = len(jobs), False
         try:
+            moved = [job.prefetch for job in jobs if job.prefetch is not None]
+            if len(moved) > 1:
+                tx.prefetch_instances(moved)
             for job in jobs:
                 self._job = job
                 try:

@@ -145,6 +145,12 @@ class Tx(Protocol):
     def write_counts(self) -> None:
         """Write the stage counter changes kept since :meth:`keep_counts`."""
 
+    def settle_late(self) -> None:
+        """From now on, a :meth:`savepoint` block's writes sent without waiting are not waited for at its end
+        (a round trip a command saved): a failure among them surfaces at the next wait, in a later block or at
+        the commit, and marks the transaction :attr:`lost` (which of the blocks failed is then unknown: the
+        caller runs them again one by one). Nothing changes where writes are not sent ahead (SQLite)."""
+
     # records
     def get_record(self, record_id: str, lock: bool = False) -> RecordRow | None: ...
     def get_records(self, ids: Sequence[str]) -> dict[str, RecordRow]: ...
@@ -166,6 +172,11 @@ class Tx(Protocol):
     def get_instance(self, instance_id: str, lock: bool = False) -> InstanceRow | None: ...
     def get_instance_with_records(self, instance_id: str,
                                   lock: bool = False) -> tuple[InstanceRow, dict[str, RecordRow]] | None: ...
+
+    def prefetch_instances(self, instance_ids: Sequence[str]) -> None:
+        """Read (and lock) the instances and their bound records for :meth:`get_instance_with_records` to find,
+        in one statement: the moves of a group commit read theirs together. An instance or record this
+        transaction writes afterwards is read again when asked for."""
     def instances_of(self, record_id: str) -> list[InstanceRow]: ...
     def instances_of_many(self, record_ids: Sequence[str]) -> dict[str, list[InstanceRow]]: ...
     def instances_involving_many(self, record_ids: Sequence[str]) -> dict[str, list[InstanceRow]]: ...

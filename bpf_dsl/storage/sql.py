@@ -124,6 +124,12 @@ class SqlTx:
         #: savepoint waits once, at its end, for all of them: a move costs its reads' round trips and one more,
         #: not one per statement. A failure of such a write surfaces within the command that sent it.
         self.pipeline: Pipeline | None = None
+        # settle_late(): blocks end without waiting; _carry: a block ended so, and nothing has waited since.
+        self._late = False
+        self._carry = False
+        # prefetch_instances(): instance id -> (the instance, its bound records by id), read locked; an entry is
+        # dropped when this transaction writes its instance or one of its records, and when it is taken.
+        self._prefetched: dict[str, tuple[InstanceRow, dict[str, RecordRow]]] = {}
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -138,7 +144,10 @@ class SqlTx:
         try:
             yield
             self._unless_lost("RELEASE SAVEPOINT bpf_command", send=True)
-            self.settle()  # what the command sent without waiting failed: it fails, inside its savepoint
+            if self._late and self.pipeline is not None:
+                self._carry = True  # waited for by the next block's first read, or the commit
+            else:
+                self.settle()  # what the command sent without waiting failed: it fails, inside its savepoint
         except BaseException:
             if self.pipeline is not None:
                 self.pipeline.recover()
@@ -146,6 +155,10 @@ class SqlTx:
             self._unless_lost("RELEASE SAVEPOINT bpf_command")
             self._counts = counts
             raise
+
+    def settle_late(self) -> None:
+        """See :meth:`bpf_dsl.storage.base.Tx.settle_late`."""
+        self._late = True
 
     def keep_counts(self) -> None:
         """From now on, keep the stage counter changes and write them with :meth:`write_counts`.
@@ -188,7 +201,7 @@ class SqlTx:
         except self._errors as err:
             raise self.backend.translate(err) from err
         if self.pipeline is not None:
-            self.pipeline.sync()  # its rows and row count, and the failure of anything sent before it
+            self._sync()  # its rows and row count, and the failure of anything sent before it
         return self.cur
 
     def w(self, sql: str, params: Sequence[Any] = ()) -> None:
@@ -204,7 +217,17 @@ class SqlTx:
     def settle(self) -> None:
         """Wait for the writes sent without waiting (:meth:`w`); raise the first failure among them."""
         if self.pipeline is not None:
+            self._sync()
+
+    def _sync(self) -> None:
+        assert self.pipeline is not None
+        try:
             self.pipeline.sync()
+        except BaseException:
+            if self._carry:
+                self.lost = True  # it may be an earlier block's write that failed: nothing here may be committed
+            raise
+        self._carry = False
 
     def _json(self) -> str:
         return self.backend.json.param
@@ -235,17 +258,20 @@ class SqlTx:
 
     def update_record(self, record_id: str, values: dict[str, Any], expected_version: int,
                       now: dt.datetime) -> bool:
+        self._written(record_id=record_id)
         cur = self.q(f"UPDATE records SET data = {self._json()}, version = version + 1, updated_at = ? "
                      "WHERE id = ? AND version = ?", (dumps(values), ts(now), record_id, expected_version))
         return bool(cur.rowcount == 1)
 
     def assign_record(self, record_id: str, owner: str, expected_version: int, now: dt.datetime) -> bool:
         """Give the record to ``owner`` (a new version, as any change: kept answers and writers notice)."""
+        self._written(record_id=record_id)
         cur = self.q("UPDATE records SET owner = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?",
                      (owner, ts(now), record_id, expected_version))
         return bool(cur.rowcount == 1)
 
     def delete_record(self, record_id: str, expected_version: int) -> bool:
+        self._written(record_id=record_id)
         cur = self.q("DELETE FROM records WHERE id = ? AND version = ?", (record_id, expected_version))
         if cur.rowcount != 1:
             return False
@@ -275,6 +301,7 @@ class SqlTx:
                (record_id, instance_id))
 
     def set_active_instance(self, record_id: str, instance_id: str | None) -> None:
+        self._written(record_id=record_id)
         self.w("UPDATE records SET active_instance_id = ? WHERE id = ?", (instance_id, record_id))
 
     def _field_expr(self, field_name: str) -> str:
@@ -370,25 +397,59 @@ class SqlTx:
                      (instance_id,)).fetchone()
         return None if row is None else _instance(row)
 
+    def _with_records_sql(self, where: str, lock: bool) -> str:
+        """The instances matching ``where`` joined with each record they are bound to (primary one included)."""
+        icols = ", ".join(f"i.{c.strip()}" for c in _INSTANCE_COLS.split(","))
+        rcols = ", ".join(f"r.{c.strip()}" for c in _RECORD_COLS.split(","))
+        lock_sql = f"{self.backend.row_lock} OF i, r" if lock and self.backend.row_lock else ""
+        bound = self.backend.json.object_values.format(col="i.bound")
+        return (f"SELECT {icols}, {rcols} FROM instances i, {bound} AS b JOIN records r ON r.id = b.value "
+                f"WHERE {where} ORDER BY i.id, r.id{lock_sql}")
+
+    @staticmethod
+    def _instances_with_records(rows: Sequence[Sequence[Any]]) -> dict[str, tuple[InstanceRow, dict[str, RecordRow]]]:
+        width = _INSTANCE_COLS.count(",") + 1
+        out: dict[str, tuple[InstanceRow, dict[str, RecordRow]]] = {}
+        for r in rows:
+            entry = out.get(r[0])
+            if entry is None:
+                entry = out[r[0]] = (_instance(r[:width]), {})
+            rec = _record(r[width:])
+            entry[1][rec.id] = rec
+        return out
+
     def get_instance_with_records(self, instance_id: str,
                                   lock: bool = False) -> tuple[InstanceRow, dict[str, RecordRow]] | None:
         """The instance and the records it is bound to (its primary record and each stage entity's), by id, in
         one statement: a move reads them all (gates, branches, hooks' ``set``), and where a round trip is the
         cost one read beats three. ``lock``: the instance's row and those records' rows are locked (a move
-        may write any of them)."""
-        icols = ", ".join(f"i.{c.strip()}" for c in _INSTANCE_COLS.split(","))
-        rcols = ", ".join(f"r.{c.strip()}" for c in _RECORD_COLS.split(","))
-        lock_sql = f"{self.backend.row_lock} OF i, r" if lock and self.backend.row_lock else ""
-        bound = self.backend.json.object_values.format(col="i.bound")
-        rows = self.q(f"SELECT {icols}, {rcols} FROM instances i, {bound} AS b JOIN records r ON r.id = b.value "
-                      f"WHERE i.id = ?{lock_sql}", (instance_id,)).fetchall()
+        may write any of them). Prefetched (:meth:`prefetch_instances`, always locked): taken from there."""
+        found = self._prefetched.pop(instance_id, None)
+        if found is not None:
+            return found
+        rows = self.q(self._with_records_sql("i.id = ?", lock), (instance_id,)).fetchall()
         if not rows:
             # No bound record stored (its records deleted meanwhile): the instance alone, as a move reads it.
             alone = self.get_instance(instance_id, lock)
             return None if alone is None else (alone, {})
-        width = _INSTANCE_COLS.count(",") + 1
-        records = {rec.id: rec for rec in (_record(r[width:]) for r in rows)}
-        return _instance(rows[0][:width]), records
+        return self._instances_with_records(rows)[instance_id]
+
+    def prefetch_instances(self, instance_ids: Sequence[str]) -> None:
+        """See :meth:`bpf_dsl.storage.base.Tx.prefetch_instances` (ordered by id: one lock order everywhere)."""
+        for chunk in iter_chunks(sorted(set(instance_ids)), 500):
+            marks = ", ".join("?" for _ in chunk)
+            rows = self.q(self._with_records_sql(f"i.id IN ({marks})", True), chunk).fetchall()
+            self._prefetched.update(self._instances_with_records(rows))
+
+    def _written(self, *, instance_id: str | None = None, record_id: str | None = None) -> None:
+        """This transaction changed an instance or a record: prefetched entries holding it are read again."""
+        if not self._prefetched:
+            return
+        if instance_id is not None:
+            self._prefetched.pop(instance_id, None)
+        if record_id is not None:
+            for key in [k for k, (_, records) in self._prefetched.items() if record_id in records]:
+                del self._prefetched[key]
 
     def instances_of(self, record_id: str) -> list[InstanceRow]:
         rows = self.q(f"SELECT {_INSTANCE_COLS} FROM instances WHERE record_id = ? ORDER BY updated_at DESC, id",
@@ -474,6 +535,7 @@ class SqlTx:
 
     def update_instance(self, row: InstanceRow, expected_version: int, read: InstanceRow | None = None) -> bool:
         # ``read``: the row as this transaction read it, locked (its status and stage: what the counters leave).
+        self._written(instance_id=row.id)
         if read is not None and read.version == expected_version:
             before: Any = (read.process, read.status, read.active_stage)
         else:

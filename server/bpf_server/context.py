@@ -150,10 +150,11 @@ class Context:
             return fn(*args)
         return await self.app.readers.run(fn, *args)
 
-    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def write(self, fn: Callable[..., T], *args: Any, prefetch: str | None = None, **kwargs: Any) -> T:
         """Run a service command: in the next group commit where the backend has it (answered after the commit
-        that holds it), else in a worker thread of its own."""
+        that holds it), else in a worker thread of its own. ``prefetch``: the instance the command moves, read
+        together with the other commands' of its group commit."""
         committer = self.app.committer
         if committer is not None:
-            return await committer.run(fn, *args, **kwargs)
+            return await committer.run(fn, *args, prefetch=prefetch, **kwargs)
         return await self.app.writers.run(fn, *args, **kwargs)

@@ -39,7 +39,9 @@ class Committer:
     statement costs microseconds and no thread hand-off is needed (a writer thread would
     wait for the GIL after each statement, the loop holding it), and only the commit, the
     wait for the disk, goes to a thread of its own. Elsewhere (PostgreSQL, where every
-    statement is a round trip) the whole round runs in that thread.
+    statement is a round trip) a writer thread of its own takes the commands and runs
+    whole rounds (:class:`~bpf_dsl.service.writer.GroupWriter`); the answers come back to
+    the loop.
     """
 
     def __init__(self, service: Service) -> None:
@@ -48,24 +50,28 @@ class Committer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._loop_thread: int | None = None
         self._commits = Pool(1, "bpf-commit")  # the wait for the disk, one commit at a time
         self.inline = service.inline_reads  # statements cost less inline than a thread hand-off (SQLite)
 
-    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a service command in the next group commit; its answer once that is committed."""
+    async def run(self, fn: Callable[..., T], *args: Any, prefetch: str | None = None, **kwargs: Any) -> T:
+        """Run a service command in the next group commit; its answer once that is committed. ``prefetch``: the
+        instance it moves (:meth:`GroupCommit.enqueue`)."""
         group = self._group or self._start()
         loop = self._loop
         assert loop is not None
         future: asyncio.Future[T] = loop.create_future()
 
+        loop_thread = self._loop_thread
+
         def answer(result: Any, error: BaseException | None) -> None:
-            if group.on_driver():
+            if threading.get_ident() == loop_thread:
                 settle(future, result, error)
             else:  # a round run in a thread
                 loop.call_soon_threadsafe(settle, future, result, error)
 
         # Once queued, a command runs to its end even if the request goes away (as one handed to a thread did).
-        group.enqueue(functools.partial(fn, *args, **kwargs), answer)
+        group.enqueue(functools.partial(fn, *args, **kwargs), answer, prefetch=prefetch)
         return await future
 
     @property
@@ -75,6 +81,13 @@ class Committer:
 
     def _start(self) -> GroupCommit:
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        if not self.inline:
+            # Every statement a round trip (PostgreSQL): a writer thread of its own takes the next commands as
+            # soon as a round ends. Driven from the loop, each round's end waited in the loop's queue behind the
+            # requests being parsed (the writer idle meanwhile), and each round was a hand-off to a thread.
+            self._group = self.service.start_group_commit(thread=True)
+            return self._group
         self._wakeup = asyncio.Event()
         group = self.service.start_group_commit(thread=False)
         group.driver = threading.get_ident()
@@ -107,10 +120,6 @@ class Committer:
                         job.fail(exc)
 
     async def _round(self, group: GroupCommit, jobs: list[Job]) -> None:
-        if not self.inline:
-            # A database across the network: each statement is a round trip, made in the thread.
-            await self._commits.run(group.round, jobs)
-            return
         try:
             # Another process holding the write lock: wait for it in a thread, not on the loop.
             if not group.begin(wait=False):

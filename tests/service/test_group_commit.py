@@ -3,7 +3,8 @@
 A writer is held busy (a call waiting on an event) while commands queue from threads;
 released, it runs them all in one transaction. One that is refused, or fails (an action
 that raises, a key taken in the database), is rolled back alone; the others commit, and
-each is answered only after that commit. Both backends.
+each is answered only after that commit. Both backends (on PostgreSQL a key taken in the
+database gives the round up: its commands then run one by one, see Tx.settle_late).
 """
 
 from __future__ import annotations
@@ -145,7 +146,13 @@ def test_a_failing_command_rolls_back_alone_and_the_others_commit(open_svc: Open
             lambda: svc.run_action_step(USER, poke.active_instance_id, "poke"),
             lambda: svc.move_next(USER, last.active_instance_id),
         ])
-        assert group.commits == before + 2
+        if svc.storage.backend.name == "postgres":
+            # Writes are sent ahead there and a command's end doesn't wait for them (Tx.settle_late): the taken
+            # key shows at the next command's read, which command failed is then unknown, and the round is
+            # given up, its commands run again one by one (each of the others committed on its own).
+            assert group.commits > before + 2
+        else:
+            assert group.commits == before + 2
     finally:
         svc.stop_group_commit()
 

@@ -39,8 +39,9 @@ async def _record(ctx: Context, command: Callable[..., RecordRow | ValidationFai
 
 
 async def _instance(ctx: Context, command: Callable[..., InstanceRow | TransitionFailure],
-                    *args: Any) -> InstanceResult:
-    result = await ctx.write(command, ctx.me, *args)
+                    *args: Any, moving: str | None = None) -> InstanceResult:
+    """Run an instance command; ``moving``: the instance it moves, read with the others of its group commit."""
+    result = await ctx.write(command, ctx.me, *args, prefetch=moving)
     if isinstance(result, TransitionFailure):
         return TransitionError.from_domain(result)
     return await ProcessInstance.one(ctx, result)
@@ -88,34 +89,37 @@ class Mutation:
                         expected_version: int | None = UNSET) -> InstanceResult:
         target = str(target_record_id) if given(target_record_id) is not None else None
         return await _instance(info.context, info.context.service.move_next, str(instance_id), target,
-                               given(expected_version))
+                               given(expected_version), moving=str(instance_id))
 
     @described.mutation("Back one stage of the traversed path.")
     async def move_previous(self, info: Info, instance_id: strawberry.ID,
                             expected_version: int | None = UNSET) -> InstanceResult:
         return await _instance(info.context, info.context.service.move_previous, str(instance_id),
-                               given(expected_version))
+                               given(expected_version), moving=str(instance_id))
 
     @described.mutation("Back to a stage of the traversed path.")
     async def set_active_stage(self, info: Info, instance_id: strawberry.ID, stage: str,
                                expected_version: int | None = UNSET) -> InstanceResult:
         return await _instance(info.context, info.context.service.set_active_stage, str(instance_id), stage,
-                               given(expected_version))
+                               given(expected_version), moving=str(instance_id))
 
     @described.mutation("Finish on the last stage of the active path, its gate met.")
     async def finish_process(self, info: Info, instance_id: strawberry.ID,
                              expected_version: int | None = UNSET) -> InstanceResult:
-        return await _instance(info.context, info.context.service.finish, str(instance_id), given(expected_version))
+        return await _instance(info.context, info.context.service.finish, str(instance_id), given(expected_version),
+                               moving=str(instance_id))
 
     @described.mutation("Abandon from any stage.")
     async def abandon_process(self, info: Info, instance_id: strawberry.ID,
                               expected_version: int | None = UNSET) -> InstanceResult:
-        return await _instance(info.context, info.context.service.abandon, str(instance_id), given(expected_version))
+        return await _instance(info.context, info.context.service.abandon, str(instance_id), given(expected_version),
+                               moving=str(instance_id))
 
     @described.mutation("Back to ACTIVE on the stage it had.")
     async def reactivate_process(self, info: Info, instance_id: strawberry.ID) -> InstanceResult:
-        return await _instance(info.context, info.context.service.reactivate, str(instance_id))
+        return await _instance(info.context, info.context.service.reactivate, str(instance_id), moving=str(instance_id))
 
     @described.mutation("Run an action step of the active stage.")
     async def run_action_step(self, info: Info, instance_id: strawberry.ID, step: str) -> InstanceResult:
-        return await _instance(info.context, info.context.service.run_action_step, str(instance_id), step)
+        return await _instance(info.context, info.context.service.run_action_step, str(instance_id), step,
+                               moving=str(instance_id))
