@@ -134,6 +134,11 @@ def test_seven_long_stages_share_the_width_and_scroll_on_a_phone(page: Page, cla
     later.click()
     page.wait_for_function("() => document.querySelector('.chevron-scroll').scrollLeft > 0")
     expect(page.get_by_role("button", name="Show earlier stages")).to_be_visible()
+    # Where the user scrolled to stays when the bar is drawn again (a live update, a tick of its data).
+    scrolled = page.evaluate("() => document.querySelector('.chevron-scroll').scrollLeft")
+    page.emulate_media(reduced_motion="reduce")  # and a user who asks for no motion gets the jump at once
+    page.get_by_role("button", name="Show later stages").click()
+    page.wait_for_function(f"() => document.querySelector('.chevron-scroll').scrollLeft > {scrolled}")
 
 
 def test_flyout_opens_closes_on_its_stage_and_pins(page: Page, claims: Server, sign_in: Callable[..., None]) -> None:

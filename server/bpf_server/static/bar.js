@@ -118,6 +118,7 @@ export function createBar({ onChanged, drafts: kept = null }) {
   let selected = null;     // the stage name whose flyout shows; null: the active one
   let pinned = readPinned(); // the flyout stays open across moves and page loads
   let open = pinned;       // the flyout shows (a click on its stage, or Escape, closes it)
+  let railTarget = null;   // where a scroll button is taking the chevrons (kept across a redraw meanwhile)
   let pending = null;      // the command on its way: {kind, step} (its button says "Moving…", the bar is aria-busy)
   let controls = [];       // the active stage's step controls
   let controlsRecord = null; // the id of the record those controls edit
@@ -575,7 +576,8 @@ export function createBar({ onChanged, drafts: kept = null }) {
         h('span', { class: 'chev-meta' }, metaText), ' ',
         sla ? h('span', { class: `chev-state chev-sla${sla.overdue ? ' is-overdue' : ''}` }, sla.el())
           : h('span', { class: 'chev-state' }, stateWords)));
-      list.append(h('li', { class: `chev is-${state.toLowerCase()}${expanded ? ' is-shown' : ''}${stopped ? ' is-stopped' : ''}` }, button));
+      list.append(h('li', { class: `chev is-${state.toLowerCase()}${expanded ? ' is-shown' : ''}${stopped ? ' is-stopped' : ''}`,
+        dataset: { stage: s.stage.name } }, button));
     });
     return list;
   };
@@ -953,6 +955,10 @@ export function createBar({ onChanged, drafts: kept = null }) {
         ? h('p', { class: 'bar-origin' }, 'Started on ', `${entityLabel(inst.record.entity)} `,
           h('a', { href: `/records/${encodeURIComponent(inst.record.id)}` }, `“${recordTitle(inst.record)}”`))
         : null;
+      // A redraw keeps where the user scrolled the rail to; a newly shown stage is scrolled into the middle.
+      // (Where a scroll button was sending it, if the redraw cut its smooth scroll short.)
+      const scrolled = railTarget ?? el.querySelector('.chevron-scroll')?.scrollLeft;
+      const shownBefore = el.querySelector('.chev.is-shown')?.dataset.stage;
       mount(el,
         h('div', { class: 'bar-head' },
           h('div', { class: 'bar-heading' },
@@ -966,8 +972,10 @@ export function createBar({ onChanged, drafts: kept = null }) {
         open ? flyout() : null);
       if (!open) { controls = []; controlsRecord = null; }
       const shown = el.querySelector('.chev.is-shown') || el.querySelector('.chev-button[aria-current="step"]')?.parentElement;
-      if (shown) {
-        const scroller = el.querySelector('.chevron-scroll');
+      const scroller = el.querySelector('.chevron-scroll');
+      if (scrolled !== undefined && shown?.dataset.stage === shownBefore) {
+        scroller.scrollLeft = scrolled;
+      } else if (shown) {
         scroller.scrollLeft = Math.max(0, shown.offsetLeft - scroller.clientWidth / 2 + shown.clientWidth / 2);
       }
     });
@@ -1009,7 +1017,10 @@ export function createBar({ onChanged, drafts: kept = null }) {
   const rail = () => {
     const scroll = (direction) => {
       const scroller = el.querySelector('.chevron-scroll');
-      scroller.scrollBy({ left: direction * Math.max(120, scroller.clientWidth * 0.8), behavior: 'smooth' });
+      const still = window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+      const most = scroller.scrollWidth - scroller.clientWidth;
+      railTarget = Math.min(most, Math.max(0, scroller.scrollLeft + direction * Math.max(120, scroller.clientWidth * 0.8)));
+      scroller.scrollTo({ left: railTarget, behavior: still ? 'auto' : 'smooth' });
     };
     // Pointer aids: keyboard users move along the chevrons with the arrow keys, which scroll them into view.
     const button = (direction, label, arrow) => h('button', {
@@ -1026,6 +1037,7 @@ export function createBar({ onChanged, drafts: kept = null }) {
   const fitRail = () => {
     const scroller = el.querySelector('.chevron-scroll');
     if (!scroller) return;
+    if (railTarget !== null && Math.abs(scroller.scrollLeft - railTarget) < 2) railTarget = null; // arrived
     const hidden = scroller.scrollWidth - scroller.clientWidth; // what doesn't fit
     // Each lies over the chevron cut off on its side, and goes when there is nothing more that way.
     el.querySelector('.chev-scroll-prev').hidden = hidden <= 1 || scroller.scrollLeft <= 1;
