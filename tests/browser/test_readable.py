@@ -79,21 +79,33 @@ NEXT = """mutation($id: ID!, $v: Int) { moveNext(instanceId: $id, expectedVersio
 DURATION = re.compile(r"^(\d+ d( \d+ h)?|\d+ h( \d+ min)?|\d+ min( \d+ s)?|\d+ s|—)$")
 
 
-def walked(server: Server, entity: str, values: dict[str, Any], moves: list[dict[str, Any]]) -> str:
+def walk(server: Server, entity: str, values: dict[str, Any],
+         moves: list[dict[str, Any]]) -> tuple[str, str, int, str]:
     """A record of `entity` made with `values`, its process moved on once per entry of `moves` (each: the
-    values to set on the active record first); returns the record's id."""
+    values to set on the active record first); returns (record id, instance id, its version, the active
+    record's id)."""
     made = server.gql(CREATE, {"entity": entity, "values": values})["createRecord"]
     assert made["__typename"] == "Record", made
     instance = made["activeInstance"]
     version, on = instance["version"], made["id"]
     for changes in moves:
         if changes:
-            saved = server.gql(UPDATE, {"id": on, "values": changes})["updateRecord"]
-            assert saved["__typename"] == "Record", saved
+            update(server, on, changes)
         moved = server.gql(NEXT, {"id": instance["id"], "v": version})["moveNext"]
         assert moved["__typename"] == "ProcessInstance", moved
         version, on = moved["version"], moved["activeRecord"]["id"]
-    return str(made["id"])
+    return str(made["id"]), str(instance["id"]), int(version), str(on)
+
+
+def update(server: Server, record_id: str, values: dict[str, Any]) -> None:
+    """Save `values` on a record (failing the test if refused)."""
+    saved = server.gql(UPDATE, {"id": record_id, "values": values})["updateRecord"]
+    assert saved["__typename"] == "Record", saved
+
+
+def walked(server: Server, entity: str, values: dict[str, Any], moves: list[dict[str, Any]]) -> str:
+    """:func:`walk`'s record id."""
+    return walk(server, entity, values, moves)[0]
 
 
 # The deal the screenshots and these tests show: through Qualify (fast-tracked) and the sponsor review,

@@ -14,14 +14,8 @@ pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (
 from playwright.sync_api import Browser, Page, expect
 
 from .conftest import IMAGES, Server
-from .test_readable import DEAL, DEAL_MOVES, LONG, walked
+from .test_readable import DEAL, DEAL_MOVES, LONG, update, walk, walked
 
-CREATE = """mutation($values: JSON!) { createRecord(entity: "lead", values: $values) {
-  __typename ... on Record { id activeInstance { id version } } ... on ValidationError { message } } }"""
-UPDATE = """mutation($id: ID!, $values: JSON!) { updateRecord(id: $id, values: $values) {
-  __typename ... on ValidationError { message fieldErrors { field message } } } }"""
-NEXT = """mutation($id: ID!, $v: Int) { moveNext(instanceId: $id, expectedVersion: $v) {
-  __typename ... on ProcessInstance { version activeRecord { id } } ... on TransitionError { code message } } }"""
 FINISH = """mutation($id: ID!, $v: Int) { finishProcess(instanceId: $id, expectedVersion: $v) {
   __typename ... on TransitionError { code message } } }"""
 
@@ -30,24 +24,13 @@ def lead(server: Server, values: dict[str, Any], moves: list[dict[str, Any]],
          then: dict[str, Any] | None = None, finish: bool = False) -> str:
     """A lead moved forward once per entry of `moves` (each: values to set on the active record first),
     then `then`'s values set on the active record, then finished if `finish`."""
-    made = server.gql(CREATE, {"values": values})["createRecord"]
-    assert made["__typename"] == "Record", made
-    instance = made["activeInstance"]
-    version, on = instance["version"], made["id"]
-    for changes in moves:
-        if changes:
-            saved = server.gql(UPDATE, {"id": on, "values": changes})["updateRecord"]
-            assert saved["__typename"] == "Record", saved
-        moved = server.gql(NEXT, {"id": instance["id"], "v": version})["moveNext"]
-        assert moved["__typename"] == "ProcessInstance", moved
-        version, on = moved["version"], moved["activeRecord"]["id"]
+    record_id, instance_id, version, on = walk(server, "lead", values, moves)
     if then:
-        saved = server.gql(UPDATE, {"id": on, "values": then})["updateRecord"]
-        assert saved["__typename"] == "Record", saved
+        update(server, on, then)
     if finish:
-        done = server.gql(FINISH, {"id": instance["id"], "v": version})["finishProcess"]
+        done = server.gql(FINISH, {"id": instance_id, "v": version})["finishProcess"]
         assert done["__typename"] == "ProcessInstance", done
-    return str(made["id"])
+    return record_id
 
 
 # The record page's shots: (file, viewport width, height, device scale, whole page).

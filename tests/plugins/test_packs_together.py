@@ -4,19 +4,17 @@ BPF_TEST_POSTGRES_URL is set), as a user would run them, in subprocesses."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata
 import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.server.helpers import free_port, wait_healthy
+from tests.server.helpers import serve_process
 
 from .helpers import PACKS, PLUGINS, program, subprocess_env, write_dist
 
@@ -50,30 +48,6 @@ def bpf(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*BPF, *args], capture_output=True, text=True, env=env, timeout=180)
 
 
-@contextlib.contextmanager
-def serving(env: dict[str, str], log_path: Path, *args: str) -> Iterator[str]:
-    """``bpf serve ARGS`` on a free port until the block ends; yields its URL once /healthz answers.
-
-    The demo loads every pack's samples before it listens: on a busy PostgreSQL that takes a while, so the
-    wait is long (a deadline for a hung server, not a speed requirement).
-    """
-    port = free_port()
-    with log_path.open("w+") as log:
-        proc = subprocess.Popen([*BPF, "serve", *args, "--host", "127.0.0.1", "--port", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=log, text=True, env=env)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_healthy(url, proc, log, timeout=300)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def test_the_three_packs_check_clean_and_serve_with_demo(packs_env: dict[str, str], tmp_path: Path,
                                                          db_url: str) -> None:
     project = tmp_path / "together"
@@ -95,7 +69,8 @@ def test_the_three_packs_check_clean_and_serve_with_demo(packs_env: dict[str, st
     assert set(reg.samples) == set(PACKS)
     totals = "\n  ".join(f'{e}: records(entity: "{e}", first: 1) {{ total }}' for e in sorted(samples))
 
-    with serving(packs_env, tmp_path / "serve.log", str(project), "--demo", "--db", db_url) as url:
+    # The demo loads every pack's samples before it listens: on a busy PostgreSQL that takes a while.
+    with serve_process(db_url, str(project), extra=("--demo",), env=packs_env, timeout=300) as url:
         answer = httpx.post(f"{url}/graphql", json={"query": QUERY % totals},
                             headers={"Authorization": f"Bearer {token}"}, timeout=60)
     assert answer.status_code == 200, answer.text

@@ -216,8 +216,10 @@ def wait_healthy(url: str, proc: subprocess.Popen[str] | None = None, log: IO[st
 
 
 @contextlib.contextmanager
-def serve_process(db: str, *paths: str, extra: tuple[str, ...] = ()) -> Iterator[str]:
-    """`bpf serve` as a subprocess on a free port; yields its URL.
+def serve_process(db: str, *paths: str, extra: tuple[str, ...] = (), env: dict[str, str] | None = None,
+                  timeout: float = 30) -> Iterator[str]:
+    """`bpf serve` as a subprocess on a free port; yields its URL once /healthz answers (within ``timeout``
+    seconds: a deadline for a hung server, not a speed requirement). ``env``: the subprocess's environment.
 
     The server's stderr goes to a file (a pipe nobody reads would block a chatty
     server) and is echoed at the end, so a failing test shows the server's traceback.
@@ -225,13 +227,13 @@ def serve_process(db: str, *paths: str, extra: tuple[str, ...] = ()) -> Iterator
     import tempfile
 
     port = free_port()
-    env = dict(os.environ)
+    env = dict(os.environ) if env is None else env
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen([sys.executable, "-m", "bpf_dsl.cli", "serve", *paths, "--db", db, "--port", str(port),
                                  *extra], stdout=subprocess.DEVNULL, stderr=log, text=True, env=env)
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_healthy(url, proc, log)
+            wait_healthy(url, proc, log, timeout=timeout)
             yield url
         finally:
             proc.terminate()
