@@ -218,8 +218,17 @@ def wait_healthy(url: str, proc: subprocess.Popen[str] | None = None, log: IO[st
 @contextlib.contextmanager
 def serve_process(db: str, *paths: str, extra: tuple[str, ...] = (), env: dict[str, str] | None = None,
                   timeout: float = 30) -> Iterator[str]:
-    """`bpf serve` as a subprocess on a free port; yields its URL once /healthz answers (within ``timeout``
-    seconds: a deadline for a hung server, not a speed requirement). ``env``: the subprocess's environment.
+    """`bpf serve` as a subprocess on a free port; yields its URL (:func:`serve_subprocess`)."""
+    with serve_subprocess(db, *paths, extra=extra, env=env, timeout=timeout) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def serve_subprocess(db: str, *paths: str, extra: tuple[str, ...] = (), env: dict[str, str] | None = None,
+                     timeout: float = 30) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`bpf serve` as a subprocess on a free port; yields its URL and the process (a test may kill it) once
+    /healthz answers (within ``timeout`` seconds: a deadline for a hung server, not a speed requirement).
+    ``env``: the subprocess's environment.
 
     The server's stderr goes to a file (a pipe nobody reads would block a chatty
     server) and is echoed at the end, so a failing test shows the server's traceback.
@@ -234,14 +243,15 @@ def serve_process(db: str, *paths: str, extra: tuple[str, ...] = (), env: dict[s
         url = f"http://127.0.0.1:{port}"
         try:
             wait_healthy(url, proc, log, timeout=timeout)
-            yield url
+            yield url, proc
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
             log.seek(0)
             sys.stderr.write(f"--- bpf serve on port {port} said:\n{log.read()[-20000:]}")
 

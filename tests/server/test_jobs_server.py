@@ -17,8 +17,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -33,7 +31,7 @@ from bpf_dsl.plugins import ActionFailed, ActionSpec, Param, Registry, hookimpl
 from bpf_dsl.service.auth import Tokens
 from bpf_dsl.storage import open_storage
 from tests.backends import PG_URL, database_url
-from tests.server.helpers import Client, Socket, free_port, live_server, wait_healthy
+from tests.server.helpers import Client, Socket, live_server, serve_subprocess
 
 HERE = Path(__file__).resolve().parent
 MODEL = HERE / "jobs.bpf"
@@ -158,25 +156,8 @@ def _program() -> Any:
 def served(db: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`bpf serve tests/server/jobs.bpf` as a subprocess, with ``env`` added; yields its URL and process (a test
     may kill it)."""
-    port = free_port()
-    with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "bpf_dsl.cli", "serve", str(MODEL), "--db", db,
-                                 "--port", str(port)], stdout=subprocess.DEVNULL, stderr=log, text=True,
-                                env={**os.environ, **FAST, **(env or {})})
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_healthy(url, proc, log)
-            yield url, proc
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            log.seek(0)
-            sys.stderr.write(f"--- bpf serve on port {port} said:\n{log.read()[-20000:]}")
+    with serve_subprocess(db, str(MODEL), env={**os.environ, **FAST, **(env or {})}) as served_:
+        yield served_
 
 
 def kill(proc: subprocess.Popen[str]) -> None:
