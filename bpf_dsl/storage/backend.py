@@ -39,9 +39,10 @@ class JsonSql:
     #: A clause on ``r.data``: some text value (not a key) matches the ``LIKE`` pattern ``?`` (escape ``\\``);
     #: ``{skip}`` is where a further condition on the value's key goes (fields the caller may not read).
     search: str
-    #: A JSON object column's values as a table (its text in column ``value``), for a ``FROM`` list after the
-    #: table of ``{col}``: ``json_each({col})``, ``jsonb_each_text({col})``.
-    object_values: str
+    #: What follows the table of ``{col}`` (a JSON object of ids) in a ``FROM`` list to join ``records r`` on each of
+    #: its values. PostgreSQL's is an index lookup by an array: joined to ``jsonb_each_text``, whose row estimate is
+    #: a fixed 100, its planner hashed the whole records table for a few rows (2 ms against 0.3 ms on 1,000 rows).
+    records_of_values: str
     #: The key of the value :attr:`search` looks at, for ``{skip}``'s condition: ``kv.key``.
     search_key: str = "kv.key"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -18,7 +19,7 @@ from typing import Any
 
 import psycopg
 import psycopg.errors
-from psycopg import sql
+from psycopg import pq, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
@@ -85,7 +86,7 @@ POSTGRES = Backend(
         search=("EXISTS (SELECT 1 FROM jsonb_each(r.data) AS kv(k, v) WHERE jsonb_typeof(kv.v) = "
                 "'string' AND (kv.v #>> '{{}}') ILIKE ? ESCAPE '\\'{skip})"),
         search_key="kv.k",
-        object_values="jsonb_each_text({col})",
+        records_of_values=" JOIN records r ON r.id = ANY (ARRAY(SELECT value FROM jsonb_each_text({col})))",
     ),
     row_lock=" FOR UPDATE",
     migration_lock=f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})",
@@ -123,6 +124,23 @@ def check_connection(url: str) -> None:
         raise UnavailableError(f"can't connect to {where}: {_first_line(err)}") from err
 
 
+def idle_connection_alive(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check of a connection it hands out: raise if the server has ended it.
+
+    An idle connection has nothing to read: a server that ends it sends its last words (a FATAL error)
+    and closes the socket, and either makes the socket readable. Only then is the connection asked
+    (psycopg_pool's check, an empty query: it raises on a dead one). Asking every time, as that check
+    alone does, cost a round trip per read, as much as the read itself.
+    """
+    pgconn = conn.pgconn
+    if pgconn.status == pq.ConnStatus.BAD:
+        raise psycopg.OperationalError("the connection is broken")
+    poll = select.poll()  # not select.select: a busy server's descriptors pass FD_SETSIZE
+    poll.register(pgconn.socket, select.POLLIN)
+    if poll.poll(0):
+        ConnectionPool.check_connection(conn)
+
+
 def _first_line(err: Exception) -> str:
     text = " ".join(str(err).strip().splitlines()[:1]) or type(err).__name__
     # libpq's own prefixes say nothing the sentence around them doesn't.
@@ -141,11 +159,11 @@ class PostgresStorage:
         check_connection(url)
         # Autocommit connections: writes open their transaction explicitly (conn.transaction()), reads
         # send their statements alone, saving BEGIN and COMMIT round trips (psycopg's recommended pattern).
-        # check: a connection is tested (one empty round trip) each time it leaves the pool, and replaced if
-        # it is broken. The server may have ended it (pg_terminate_backend, a restart, an idle timeout in
-        # between): without the check the next request met the dead connection and failed.
+        # check: a connection leaving the pool is looked at, and replaced if the server ended it meanwhile
+        # (pg_terminate_backend, a restart, an idle timeout): without that the next request met the dead
+        # connection and failed. See idle_connection_alive: no round trip unless the server said something.
         self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=True,
-                                   kwargs={"autocommit": True}, check=ConnectionPool.check_connection)
+                                   kwargs={"autocommit": True}, check=idle_connection_alive)
         self.notifier = PgNotifier(url, self.pool)
 
     @contextmanager

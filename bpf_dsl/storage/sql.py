@@ -402,9 +402,8 @@ class SqlTx:
         icols = ", ".join(f"i.{c.strip()}" for c in _INSTANCE_COLS.split(","))
         rcols = ", ".join(f"r.{c.strip()}" for c in _RECORD_COLS.split(","))
         lock_sql = f"{self.backend.row_lock} OF i, r" if lock and self.backend.row_lock else ""
-        bound = self.backend.json.object_values.format(col="i.bound")
-        return (f"SELECT {icols}, {rcols} FROM instances i, {bound} AS b JOIN records r ON r.id = b.value "
-                f"WHERE {where} ORDER BY i.id, r.id{lock_sql}")
+        records = self.backend.json.records_of_values.format(col="i.bound")
+        return f"SELECT {icols}, {rcols} FROM instances i{records} WHERE {where} ORDER BY i.id, r.id{lock_sql}"
 
     @staticmethod
     def _instances_with_records(rows: Sequence[Sequence[Any]]) -> dict[str, tuple[InstanceRow, dict[str, RecordRow]]]:

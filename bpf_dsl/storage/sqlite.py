@@ -86,7 +86,7 @@ SQLITE = Backend(
         scalar_param=_sqlite_value,
         search=("EXISTS (SELECT 1 FROM json_each(r.data) AS kv WHERE kv.type = 'text' "
                 "AND kv.value LIKE ? ESCAPE '\\'{skip})"),
-        object_values="json_each({col})",
+        records_of_values=", json_each({col}) AS b JOIN records r ON r.id = b.value",
     ),
     row_lock="",  # BEGIN IMMEDIATE holds the file's write lock for the whole transaction
     migration_lock=None,  # each migration in its own BEGIN IMMEDIATE

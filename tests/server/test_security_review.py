@@ -295,8 +295,10 @@ def _terminate(application_name: str) -> int:
 
     assert PG_URL is not None
     with psycopg.connect(PG_URL, autocommit=True) as conn:
-        rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-                            (application_name,)).fetchall()
+        # Returns once each is gone (the timeout): ended connections, not ones being ended as the next request
+        # comes (a request that races an ending may fail with a 503, as one in flight then does).
+        rows = conn.execute("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                            "WHERE application_name = %s", (application_name,)).fetchall()
     return len(rows)
 
 

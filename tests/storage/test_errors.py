@@ -141,6 +141,31 @@ def test_a_killed_postgres_connection_is_unavailable_and_the_pool_recovers(pg: S
         assert tx.get_record(row.id) is not None
 
 
+@needs_postgres
+def test_idle_pooled_connections_the_server_ended_are_replaced_and_live_ones_cost_no_round_trip(pg_url: str) -> None:
+    import psycopg
+
+    from bpf_dsl.storage.postgres import PostgresStorage, idle_connection_alive
+
+    pg = PostgresStorage(pg_url, min_size=1, max_size=1)  # one connection: the next request gets the same
+    try:
+        with pg.pool.connection() as conn:
+            pid = conn.info.backend_pid
+        with pg.pool.connection() as conn:  # handed out again after the check
+            assert conn.info.backend_pid == pid
+            idle_connection_alive(conn)  # a live idle connection: nothing to read, nothing sent
+            assert conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        with psycopg.connect(pg_url, autocommit=True) as killer:
+            killer.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))  # returns once it is gone
+        with pytest.raises(psycopg.OperationalError):
+            idle_connection_alive(conn)  # the same connection, idle in the pool: its socket says it was ended
+        with pg.pool.connection() as fresh:  # the pool's check threw it away and made another
+            assert fresh.info.backend_pid != pid
+            assert fresh.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        pg.close()
+
+
 def test_every_storage_error_keeps_the_driver_error_and_says_what_it_said(storage: Storage, backend: str) -> None:
     row = record()
     with storage.write() as tx:
