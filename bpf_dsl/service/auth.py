@@ -126,7 +126,7 @@ class Tokens:
 
     def still_valid(self, token_id: str) -> bool:
         """Whether the token is neither revoked nor expired now (one read by key; no hash check)."""
-        with self.storage.read() as tx:
+        with self.storage.read(single=True) as tx:
             row = tx.get_token(token_id)
         now = self.clock()
         return row is not None and row.revoked_at is None and (row.expires_at is None or row.expires_at > now)

@@ -175,7 +175,7 @@ class Reads:
             return True
         listed = {iid for rows in deps.involving.values() for iid, _ in rows}
         alone = [iid for iid in deps.instances if iid not in listed]
-        with self.storage.read() as tx:  # one query
+        with self.storage.read(single=True) as tx:  # one query
             now = tx.row_versions(list(deps.records), alone, list(deps.involving))
         return (all(now.records.get(rid) == seen for rid, seen in deps.records.items())
                 and all(now.instances.get(iid) == deps.instances[iid] for iid in alone)

@@ -298,8 +298,9 @@ class Storage(Protocol):
         """A write transaction (serialised where the backend must): committed when the block ends, rolled
         back on any exception. The driver's errors come out as StorageErrors (:mod:`bpf_dsl.storage.errors`)."""
 
-    def read(self) -> AbstractContextManager[Tx]:
-        """A read-only transaction."""
+    def read(self, *, single: bool = False) -> AbstractContextManager[Tx]:
+        """A read-only transaction. ``single``: it runs one statement, a consistent snapshot on its own, so
+        nothing is begun or ended around it (SQLite's ``BEGIN`` and ``ROLLBACK`` cost twice the read by key)."""
 
     def session(self) -> WriteSession:
         """A connection of its own for a writer whose transactions span threads (group commit)."""

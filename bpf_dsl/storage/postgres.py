@@ -176,7 +176,7 @@ class PostgresStorage:
             raise translate(err) from err
 
     @contextmanager
-    def read(self) -> Iterator[SqlTx]:
+    def read(self, *, single: bool = False) -> Iterator[SqlTx]:
         """Reads, each statement on its own snapshot.
 
         That is what READ COMMITTED gives a transaction's statements anyway, so a BEGIN

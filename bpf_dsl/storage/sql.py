@@ -49,7 +49,18 @@ class Pipeline(Protocol):
 
 def ts(value: dt.datetime) -> str:
     """A datetime as stored text (UTC, fixed width so that text order is time order)."""
-    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    global _LAST_TS
+    last = _LAST_TS  # (datetime, text): one tuple, read and replaced whole, so threads can share it
+    if last[0] == value:  # the same instant: the same UTC text, whatever its time zone
+        return last[1]
+    text = value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    _LAST_TS = (value, text)
+    return text
+
+
+#: The last datetime :func:`ts` wrote and its text: a command stamps its rows with one time (a move's
+#: instance, visits and log take it four times or more), each conversion about 3 µs.
+_LAST_TS: tuple[dt.datetime, str] = (dt.datetime.min, "")
 
 
 def parse_ts(text: str | None) -> dt.datetime | None:

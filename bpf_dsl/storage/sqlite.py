@@ -167,10 +167,13 @@ class SqliteStorage:
             raise translate(err) from err
 
     @contextmanager
-    def read(self) -> Iterator[SqlTx]:
-        """A consistent snapshot for reads (WAL readers never block the writer)."""
+    def read(self, *, single: bool = False) -> Iterator[SqlTx]:
+        """A consistent snapshot for reads (WAL readers never block the writer); ``single``: one statement's."""
         try:
             conn = self._conn()
+            if single:
+                yield SqlTx(conn.cursor(), SQLITE)
+                return
             conn.execute("BEGIN")
             try:
                 yield SqlTx(conn.cursor(), SQLITE)

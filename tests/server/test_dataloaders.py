@@ -54,8 +54,8 @@ class CountingStorage:
         return getattr(self.inner, name)
 
     @contextmanager
-    def read(self) -> Iterator[Any]:
-        with self.inner.read() as tx:
+    def read(self, *, single: bool = False) -> Iterator[Any]:
+        with self.inner.read(single=single) as tx:
             tx.cur = _Cursor(tx.cur, self.counter)
             yield tx
 

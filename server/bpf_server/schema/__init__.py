@@ -21,6 +21,7 @@ from ..limits import PARSER_CACHE, Limits, MaskUnexpected, Validation
 from .entities import EntityTypes
 from .mutations import Mutation
 from .names import CONFIG, QUERY_FIELDS, static_type_names
+from .plain_getters import resolve_plain_getters
 from .queries import Query
 from .subscriptions import Subscription
 
@@ -46,13 +47,16 @@ def _query_type(program: Program) -> type:
 
 
 def build_schema(program: Program) -> BpfSchema:
-    """The schema for ``program``, with the limits, the caches and error masking."""
-    return BpfSchema(
+    """The schema for ``program``, with the limits, the caches and error masking; plain getters called
+    directly (:mod:`.plain_getters`)."""
+    schema = BpfSchema(
         query=_query_type(program), mutation=Mutation, subscription=Subscription,
         # Validation: strawberry's ValidationCache, with our size limits checked before the other rules.
         extensions=[Limits, lambda: ParserCache(maxsize=PARSER_CACHE), Validation, MaskUnexpected],
         config=CONFIG,
     )
+    resolve_plain_getters(schema)
+    return schema
 
 
 def print_sdl(program: Program) -> str:
