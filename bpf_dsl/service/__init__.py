@@ -50,6 +50,7 @@ from bpf_dsl.storage import (
     Notifier,
     RecordRow,
     Storage,
+    Tx,
     database_url,
     display_url,
     open_storage,
@@ -67,7 +68,7 @@ __all__ = ["DIAGRAM_FORMATS", "SYSTEM", "TOKENS_CHANNEL", "ActionContext", "Acti
            "FieldSpec", "FormField", "GroupCommit", "InstanceDetail", "InstanceRow", "Job", "Listening",
            "NotificationRow", "Notifier", "OptionSpec", "Outbox", "OutcomeCount", "ProcessDefinition", "ProcessEvent",
            "Program", "RecordRow", "Registry", "Service", "StageBar", "StageDef", "StageStats", "StepDef", "Storage",
-           "Timer", "Timers", "Tokens", "TransitionErrorCode", "TransitionFailure", "ValidationFailure", "Verdict",
-           "Visit", "bearer", "check_packs", "database_url", "default_registry", "derive_label", "display_url",
-           "hash_token", "load", "load_samples", "new_id", "open_service", "open_storage", "stored_program",
-           "token_id_of", "unstorable"]
+           "Timer", "Timers", "Tokens", "TransitionErrorCode", "TransitionFailure", "Tx", "ValidationFailure",
+           "Verdict", "Visit", "bearer", "check_packs", "database_url", "default_registry", "derive_label",
+           "display_url", "hash_token", "load", "load_samples", "new_id", "open_service", "open_storage",
+           "stored_program", "token_id_of", "unstorable"]

@@ -65,6 +65,7 @@ from bpf_dsl.service.work import _Abort as _Abort  # re-exported: jobs, bulk, up
 from bpf_dsl.service.work import _Conflict as _Conflict
 from bpf_dsl.service.work import _Work as _Work
 from bpf_dsl.service.work import new_id as new_id
+from bpf_dsl.service.work import publish_order
 from bpf_dsl.service.writer import MAX_BATCH, GroupCommit, GroupStopped, GroupWriter
 from bpf_dsl.storage import InstanceRow, Notifier, Storage, Tx
 from bpf_dsl.storage.jobs import PENDING, DeliveryRow, add_delivery, add_notification
@@ -96,6 +97,10 @@ class Service(RecordCommands, Reads, JobReads):
         self.diagrams = Diagrams(program)
         self.access = Access(program)
         self.listeners: list[Callable[[ProcessEvent], None]] = []
+        #: Called with each command's events (in :func:`publish_order`) inside its transaction, before it
+        #: commits: what relays them to the other server processes (``Tx.notify``, delivered with the commit
+        #: and not at all without it). The listeners still hear them after the commit.
+        self.relay_in_tx: Callable[[Tx, list[ProcessEvent]], None] | None = None
         self.job_listeners: list[JobsListener] = []
         self._group: GroupCommit | None = None
         self._writer: GroupWriter | None = None
@@ -181,6 +186,7 @@ class Service(RecordCommands, Reads, JobReads):
             try:
                 with self._tx() as (tx, data, work):
                     result = command(tx, data, work)
+                    self._relay(tx, work)
             except _Abort as abort:
                 return abort.failure
             except _Conflict:
@@ -205,6 +211,7 @@ class Service(RecordCommands, Reads, JobReads):
             try:
                 with tx.savepoint():
                     result = command(tx, TxData(tx, self.program, self.clock()), work)
+                    self._relay(tx, work)
             except _Abort as abort:
                 return abort.failure
             except _Conflict:
@@ -222,10 +229,13 @@ class Service(RecordCommands, Reads, JobReads):
             return result
         raise RuntimeError("too much contention: the command lost its race 12 times")
 
+    def _relay(self, tx: Tx, work: _Work) -> None:
+        """Hand the command's events to :attr:`relay_in_tx`, if set, inside its transaction."""
+        if self.relay_in_tx is not None and work.events:
+            self.relay_in_tx(tx, publish_order(work.events))
+
     def _after_commit(self, work: _Work) -> None:
-        # The changes first, then what hooks and actions said about them: a notification sent by a stage's
-        # `on enter` runs before the move is logged, but subscribers should hear of the move first.
-        for event in sorted(work.events, key=lambda e: e.kind == "notification"):
+        for event in publish_order(work.events):
             for listener in list(self.listeners):
                 try:
                     listener(event)

@@ -46,6 +46,13 @@ class _Work:
             self.due = other.due
 
 
+def publish_order(events: list[ProcessEvent]) -> list[ProcessEvent]:
+    """A command's events in the order they are told: the changes first, then what hooks and actions said
+    about them (a notification sent by a stage's ``on enter`` runs before the move is logged, but whoever
+    hears should hear of the move first)."""
+    return sorted(events, key=lambda e: e.kind == "notification")
+
+
 def new_id() -> str:
     """A new record or instance id."""
     return str(uuid.uuid4())

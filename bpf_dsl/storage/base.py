@@ -151,6 +151,10 @@ class Tx(Protocol):
         the commit, and marks the transaction :attr:`lost` (which of the blocks failed is then unknown: the
         caller runs them again one by one). Nothing changes where writes are not sent ahead (SQLite)."""
 
+    def notify(self, channel: str, payload: str) -> None:
+        """Send ``payload`` to the listeners of ``channel`` when this transaction commits (nothing is sent if it
+        rolls back); sent without waiting. Only where ``backend.notifications``."""
+
     # records
     def get_record(self, record_id: str, lock: bool = False) -> RecordRow | None: ...
     def get_records(self, ids: Sequence[str]) -> dict[str, RecordRow]: ...

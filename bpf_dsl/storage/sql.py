@@ -167,6 +167,12 @@ class SqlTx:
             self._counts = counts
             raise
 
+    def notify(self, channel: str, payload: str) -> None:
+        """See :meth:`bpf_dsl.storage.base.Tx.notify`."""
+        if self.backend.notify is None:
+            raise NotImplementedError(f"{self.backend.name} has no notifications")
+        self.w(self.backend.notify, (channel, payload))
+
     def settle_late(self) -> None:
         """See :meth:`bpf_dsl.storage.base.Tx.settle_late`."""
         self._late = True

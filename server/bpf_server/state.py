@@ -178,7 +178,12 @@ class AppState:
         gc.freeze()
         if self.relay is not None:
             self.relay.start()
-        self._unsubscribe = self.service.subscribe(self._on_event)
+            # The service's events go out with their transactions (Relay.in_tx); after the commit they are
+            # this process's subscribers' (hub) alone. Events the server makes itself take the relay's queue.
+            self.service.relay_in_tx = self.relay.in_tx
+            self._unsubscribe = self.service.subscribe(self.hub.publish)
+        else:
+            self._unsubscribe = self.service.subscribe(self._on_event)
 
     def stop(self) -> None:
         """Stop hearing events, and group commit."""
@@ -186,6 +191,7 @@ class AppState:
             self._unsubscribe()
             self._unsubscribe = None
         if self.relay is not None:
+            self.service.relay_in_tx = None
             self.relay.stop()
         self.sockets.stop()
         if self.committer is not None:

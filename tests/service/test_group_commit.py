@@ -9,6 +9,7 @@ database gives the round up: its commands then run one by one, see Tx.settle_lat
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -248,6 +249,43 @@ def test_events_are_published_after_the_commit_in_command_order(open_svc: OpenSv
         other.close()
     # The threads queue in any order; each command's event comes after the commit, in the order they ran.
     assert sorted(heard) == sorted(("stage_changed", i.active_instance_id, 2) for i in items)
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_the_relay_hears_each_committed_commands_events_inside_its_transaction(open_svc: OpenSvc,
+                                                                              grouped: bool) -> None:
+    svc = _service(open_svc)
+    moved, refused, crashed, last = _items(svc, "moved", "refuse", "crash", "last")
+    relayed: list[tuple[str, str, bool]] = []
+    after: list[str] = []
+
+    def relay(tx: Any, events: list[ProcessEvent]) -> None:
+        # Inside the command's transaction: its move is written there, and not yet committed.
+        row = tx.get_instance(events[0].instance_id)
+        relayed.extend((e.kind, e.instance_id, row.active_stage == "b") for e in events)
+        assert not after, "relayed after a commit's listeners ran"
+
+    svc.relay_in_tx = relay
+    svc.subscribe(lambda event: after.append(event.instance_id))
+    calls: list[Callable[[], Any]] = [
+        lambda: svc.move_next(USER, moved.active_instance_id),
+        lambda: svc.run_action_step(USER, refused.active_instance_id, "poke"),  # refused: no events
+        lambda: svc.run_action_step(USER, crashed.active_instance_id, "poke"),  # failed: no events
+        lambda: svc.move_next(USER, last.active_instance_id),
+    ]
+    if grouped:
+        group = svc.start_group_commit()
+        try:
+            _together(group, calls)
+        finally:
+            svc.stop_group_commit()
+    else:
+        for call in calls:
+            with contextlib.suppress(RuntimeError):  # the crashing action
+                call()
+            after.clear()  # each command its own transaction: the relay of the next comes after this commit
+    expected = [("stage_changed", moved.active_instance_id, True), ("stage_changed", last.active_instance_id, True)]
+    assert sorted(relayed) == sorted(expected)
 
 
 def test_without_group_commit_a_command_is_a_transaction_of_its_own(open_svc: OpenSvc) -> None:

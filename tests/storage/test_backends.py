@@ -219,3 +219,41 @@ def test_a_revoked_token_is_notified_on_commit(pg: Storage) -> None:
         assert got.wait(10), f"heard {revoked}, not {token_id}"
     finally:
         listening.stop()
+
+
+@needs_postgres
+def test_a_transactions_notifications_go_out_with_its_commit_and_not_without_it(pg: Storage) -> None:
+    notifier = pg.notifier
+    assert notifier is not None
+    channel = f"bpf_test_{uuid.uuid4().hex[:12]}"
+    heard: list[str] = []
+    done = threading.Event()
+
+    def callback(_channel: str, payload: str) -> None:
+        heard.append(payload)
+        if payload == "last":
+            done.set()
+
+    listening = notifier.listen([channel], callback)
+    try:
+        assert listening.wait(10), "LISTEN not in place"
+        with pytest.raises(RuntimeError), pg.write() as tx:
+            tx.notify(channel, "rolled back")
+            raise RuntimeError("the command failed")
+        with pg.write() as tx:
+            tx.notify(channel, "first")
+            tx.notify(channel, "first")  # PostgreSQL folds equal payloads of one transaction into one
+            tx.notify(channel, "last")
+        assert done.wait(10), f"heard {heard}"
+        assert heard == ["first", "last"]
+    finally:
+        listening.stop()
+
+
+def test_sqlite_transactions_have_no_notifications(tmp_path: Path) -> None:
+    storage = open_storage(f"sqlite:///{tmp_path / 'n.db'}")
+    try:
+        with pytest.raises(NotImplementedError), storage.write() as tx:
+            tx.notify("bpf_events", "x")
+    finally:
+        storage.close()
