@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import functools
 import statistics
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -169,17 +169,35 @@ class Reads:
     def unchanged(self, deps: Dependencies) -> bool:
         """Whether every row the recorded reads depended on is still as they read it (False for opaque ones:
         a search can't be read again cheaply)."""
-        if deps.opaque:
-            return False
-        if deps.none:
-            return True
-        listed = {iid for rows in deps.involving.values() for iid, _ in rows}
-        alone = [iid for iid in deps.instances if iid not in listed]
-        with self.storage.read(single=True) as tx:  # one query
-            now = tx.row_versions(list(deps.records), alone, list(deps.involving))
-        return (all(now.records.get(rid) == seen for rid, seen in deps.records.items())
-                and all(now.instances.get(iid) == deps.instances[iid] for iid in alone)
-                and all(now.involving[rid] == seen for rid, seen in deps.involving.items()))
+        return self.unchanged_many([deps])[0]
+
+    def unchanged_many(self, many: Sequence[Dependencies]) -> list[bool]:
+        """:meth:`unchanged` of each, their rows read together in one query (what concurrent requests' kept
+        answers ask at once: one round trip, not one each)."""
+        checked = [deps for deps in many if not deps.opaque and not deps.none]
+        records: dict[str, None] = {}
+        alone: dict[str, None] = {}
+        involving: dict[str, None] = {}
+        for deps in checked:
+            records.update(dict.fromkeys(deps.records))
+            listed = {iid for rows in deps.involving.values() for iid, _ in rows}
+            alone.update(dict.fromkeys(iid for iid in deps.instances if iid not in listed))
+            involving.update(dict.fromkeys(deps.involving))
+        now = None
+        if checked:
+            with self.storage.read(single=True) as tx:  # one query
+                now = tx.row_versions(list(records), list(alone), list(involving))
+        out = []
+        for deps in many:
+            if deps.opaque or deps.none or now is None:
+                out.append(not deps.opaque)
+                continue
+            listed = {iid for rows in deps.involving.values() for iid, _ in rows}
+            out.append(all(now.records.get(rid) == seen for rid, seen in deps.records.items())
+                       and all(now.instances.get(iid) == seen for iid, seen in deps.instances.items()
+                               if iid not in listed)
+                       and all(now.involving[rid] == seen for rid, seen in deps.involving.items()))
+        return out
 
     def audience(self, caller: Caller) -> Hashable:
         """What a read's answer depends on of the caller: its roles, and its user name where some ``own`` grant

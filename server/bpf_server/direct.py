@@ -50,6 +50,7 @@ from bpf_dsl.service import Caller, Dependencies, Service
 from .context import Context
 from .limits import MAX_TOKENS, PARSER_CACHE, VALIDATION_RULES, MaskUnexpected, validate
 from .schema import BpfSchema
+from .threads import Batched, Pool
 
 #: How many answers :class:`Answers` keeps (a process bar's is about 3 KB).
 ANSWERS = 4096
@@ -220,10 +221,13 @@ class Answers:
     program's reads may depend on the clock (:attr:`Service.reads_timeless`).
     """
 
-    def __init__(self, service: Service, maxsize: int = ANSWERS) -> None:
+    def __init__(self, service: Service, maxsize: int = ANSWERS, readers: Pool | None = None) -> None:
         self.service = service
         self.maxsize = maxsize
         self._kept: OrderedDict[Key, Kept] = OrderedDict()
+        # Where reads are round trips (PostgreSQL), the checks of concurrent requests share one query and one
+        # hand-off to a reader thread (``readers``; None: checked inline).
+        self._checks = None if readers is None else Batched(service.unchanged_many, readers)
 
     def key(self, body: bytes, caller: Caller) -> Key:
         """Where the answer of ``body`` for ``caller`` is kept: callers who may see the same share it."""
@@ -239,7 +243,7 @@ class Answers:
         generation = self.generation()  # before reading anything again
         if generation is None or generation != kept.generation:
             try:
-                holds = not kept.deps.opaque and await context.read(self.service.unchanged, kept.deps)
+                holds = not kept.deps.opaque and await self._unchanged(kept.deps)
             except StorageError:  # the request is answered afresh, and says what failed if it fails again
                 holds = False
             if not holds:
@@ -250,6 +254,11 @@ class Answers:
         if self._kept.get(key) is kept:
             self._kept.move_to_end(key)
         return kept.body
+
+    async def _unchanged(self, deps: Dependencies) -> bool:
+        if self._checks is None:  # reads inline (SQLite): a microsecond each, nothing to share
+            return self.service.unchanged(deps)
+        return await self._checks(deps)
 
     def generation(self) -> int | None:
         """The database's generation now (``Storage.generation``); None if it can't tell or can't be asked."""

@@ -17,11 +17,12 @@ import functools
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio.to_thread
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 _Item = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
 
@@ -90,3 +91,42 @@ class Pool:
             for _ in self._threads:
                 self._queue.put(None)
             self._threads = []
+
+
+class Batched(Generic[A, T]):
+    """A read of many items at once (``fn(items) -> results``, in order), shared by concurrent callers: each
+    call adds its item to the next batch; one batch at a time runs in ``pool``, and what arrived meanwhile
+    makes the next. Busy, many callers share one hand-off to a thread and one query; alone, a caller pays
+    what a call of its own would."""
+
+    def __init__(self, fn: Callable[[list[A]], list[T]], pool: Pool, max_batch: int = 64) -> None:
+        self.fn = fn
+        self.pool = pool
+        self.max_batch = max_batch
+        self._waiting: list[tuple[A, asyncio.Future[T]]] = []
+        self._running = False
+        self._task: asyncio.Task[None] | None = None  # held: the loop keeps only a weak reference to a task
+
+    async def __call__(self, item: A) -> T:
+        """``fn``'s result for ``item``, read with the items of the callers around it."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if not self._running:
+            self._running = True
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[:self.max_batch], self._waiting[self.max_batch:]
+                try:
+                    results = await self.pool.run(self.fn, [item for item, _ in batch])
+                except Exception as exc:  # each caller gets the failure, as a call of its own would
+                    for _, future in batch:
+                        settle(future, None, exc)
+                else:
+                    for (_, future), result in zip(batch, results, strict=True):
+                        settle(future, result, None)
+        finally:
+            self._running = False

@@ -105,7 +105,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.state = state
         self._graphiql_csp: str | None = None
         self.plans = direct.Plans(schema)
-        self.answers = direct.Answers(state.service)
+        self.answers = direct.Answers(state.service, readers=None if state.inline_reads else state.readers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

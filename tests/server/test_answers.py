@@ -317,3 +317,42 @@ def test_an_answer_dropped_by_a_concurrent_request_is_no_error(live: Live) -> No
     first, second = asyncio.run(race())
     assert (first, second) == (b"first", None)
     assert asyncio.run(answers.get(key, Direct())) is None  # type: ignore[arg-type]
+
+
+def test_many_kept_answers_are_checked_in_one_query_each_as_alone(db_url: str) -> None:
+    from bpf_dsl.service import Dependencies
+
+    reg = Registry(entry_points=False)
+    service = Service(bpf_dsl.load_source(MODEL, registry=reg), open_storage(db_url), reg)
+    try:
+        user = Caller("u", frozenset({"r"}))
+        leads = [service.create_record(user, "lead", {"note": str(n)}) for n in range(3)]
+        seen = []
+        for lead in leads:
+            with service.recording() as deps:
+                assert service.process_bar(user, lead.id) is not None  # type: ignore[union-attr]
+            seen.append(deps)
+        searched = Dependencies(opaque=True)
+        nothing = Dependencies()
+        service.update_record(user, leads[1].id, {"note": "changed"})  # type: ignore[union-attr]
+        many = [*seen, searched, nothing]
+        statements: list[str] = []
+        storage = service.storage
+        read = storage.read
+
+        @contextmanager
+        def counting(*, single: bool = False) -> Iterator[Any]:
+            statements.append("read")
+            with read(single=single) as tx:
+                yield tx
+
+        storage.read = counting  # type: ignore[method-assign]
+        try:
+            together = service.unchanged_many(many)
+            assert statements == ["read"]  # one read for the five
+            alone = [service.unchanged(d) for d in many]
+        finally:
+            storage.read = read  # type: ignore[method-assign]
+        assert together == alone == [True, False, True, False, True]
+    finally:
+        service.storage.close()
