@@ -214,7 +214,7 @@ class GraphQLView(GraphQL[Context, None]):
             raise HTTPException(400, "the request body is not valid JSON (or is nested too deeply)") from None
         if not isinstance(value, dict | list):
             raise HTTPException(400, 'the request body must be a JSON object: {"query": "...", "variables": {...}}')
-        problem = _unstorable_text(value)
+        problem = None if _plainly_storable(data) else _unstorable_text(value)
         if problem:
             raise HTTPException(400, f"the request holds {problem}, which no value may contain")
         return value
@@ -260,6 +260,13 @@ def _as_graphql_response(response: Response) -> Response:
     status, body = media.shape(answer, True)
     headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
     return Response(direct.encode(body), status_code=status, headers=headers, media_type=media.GRAPHQL_RESPONSE)
+
+
+def _plainly_storable(data: str | bytes) -> bool:
+    """Whether a JSON body's bytes show it holds nothing unstorable without walking its values: a NUL or an
+    unpaired surrogate can only come from a ``\\u`` escape, or from raw surrogate bytes (``0xED`` leads them
+    in UTF-8; json.loads lets them through)."""
+    return isinstance(data, bytes) and b"\\u" not in data and b"\xed" not in data
 
 
 def _unstorable_text(value: Any) -> str | None:

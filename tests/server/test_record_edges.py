@@ -119,6 +119,11 @@ def test_unstorable_text_is_a_client_error_on_both_backends(hiring: tuple[Live, 
     assert response.status_code == 400 and "no value may contain" in response.text, response.text
     response = post_ascii(client, 'query($i: ID!) { record(id: $i) { id } }', {"i": text})
     assert response.status_code == 400, response.text
+    # Raw in the body's bytes (a surrogate as the 3 bytes UTF-8 would give it, which json.loads lets through).
+    raw = json.dumps({"query": CREATE, "variables": {"v": {"full_name": text}}}, ensure_ascii=False)
+    response = client.http.post("/graphql", content=raw.encode("utf-8", "surrogatepass"),
+                                headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and "no value may contain" in response.text, response.text
     # In the query text: a validation error, never an internal one.
     literal = '{ record(id: "a\\u0000b") { id } }'
     body = client.post(literal).json()
