@@ -89,7 +89,7 @@ role seller
 entity deal "Deal" {
     title: text
     amount: money
-    owner: text
+    seller: text
     closes_on "Closes On": date
 }
 
@@ -103,7 +103,7 @@ process sale "Sale" on deal {
         step amount
     }
     stage propose "Propose" {
-        step owner
+        step seller
     }
     stage close "Close" {
         step closes_on
@@ -120,7 +120,7 @@ process renewal "Renewal" on deal {
         step amount
     }
     stage propose "Propose" {
-        step owner
+        step seller
     }
     stage close "Close" {
         step closes_on
@@ -216,9 +216,9 @@ class Rows:
 
     def record(self, i: int) -> tuple[Any, ...]:
         at = self.created[i % 1000]
-        data = f'{{"amount":{1000 + i % 9000},"closes_on":"2026-0{1 + i % 9}-15","owner":"user{i % 50}",' \
+        data = f'{{"amount":{1000 + i % 9000},"closes_on":"2026-0{1 + i % 9}-15","seller":"user{i % 50}",' \
                f'"title":"Deal {i}"}}'
-        return (self.record_ids[i], ENTITY, data, 1, at, at, self.instance_ids[i])
+        return (self.record_ids[i], ENTITY, data, 1, at, at, self.instance_ids[i], "", "")  # no owner, creator
 
     def instance(self, i: int) -> tuple[Any, ...]:
         rid, k, proc = self.record_ids[i], self.stage(i), self.process(i)
@@ -230,7 +230,7 @@ class Rows:
     def visit(self, i: int) -> tuple[Any, ...]:
         k = self.stage(i)
         started = self.entered[i % 1000] if k else self.created[i % 1000]
-        return (self.instance_ids[i], self.process(i), STAGES[k], ENTITY, self.record_ids[i], started, "bench")
+        return (self.instance_ids[i], self.process(i), STAGES[k], ENTITY, self.record_ids[i], started, "bench", None)
 
     def statements(self) -> tuple[str, str, str]:
         """The INSERTs of sql.py, after checking that our parameters are the ones ``SqlTx`` would pass."""
@@ -387,7 +387,7 @@ def bare_mover(con: sqlite3.Connection, pool: MovePool, visit_sql: str) -> Calla
             ex("BEGIN IMMEDIATE")
             if ex(BARE_UPDATE, (STAGES[to], traversed[to], now, now, iid)).rowcount != 1:
                 raise AssertionError(f"bare: no instance {iid}")
-            ex(visit_sql, (iid, "sale", STAGES[to], ENTITY, rid, now, "bench"))
+            ex(visit_sql, (iid, "sale", STAGES[to], ENTITY, rid, now, "bench", None))  # no due time
             ex("COMMIT")
         return MOVES_PER_BATCH
 
