@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -21,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.plugins.helpers import PACKS, PLUGINS, write_dist
-from tests.server.helpers import free_port
+from tests.server.helpers import free_port, wait_healthy
 
 CHROMIUM = Path("/usr/bin/chromium")
 from tests.paths import EXAMPLES  # noqa: E402
@@ -92,19 +91,12 @@ def _start(folder: Path, files: list[Path], roles: list[str]) -> tuple[Server, s
     command = [*_bpf(), "serve", *map(str, files), "--db", db, "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=folder)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            pytest.fail("bpf serve did not start:\n" + (folder / "serve.log").read_text())
-        time.sleep(0.2)
+    try:
+        wait_healthy(url, proc, timeout=60)
+    except RuntimeError:
+        proc.kill()
+        log.close()
+        pytest.fail("bpf serve did not start:\n" + (folder / "serve.log").read_text())
     return Server(url, token, db), proc, log
 
 

@@ -144,7 +144,8 @@ def test_version_conflict_in_words(page: Page, serve: Callable[[str, list[str]],
     page.get_by_role("button", name="Abandon", exact=True).click()
     page.get_by_role("button", name="Yes, abandon").click()
     error = page.locator("#tools-error")
-    expect(error).to_contain_text("Someone else changed this process")
+    expect(error).to_contain_text("Someone else changed this process since you loaded it; review their change.")
+    assert not re.search(r"version \d", error.inner_text()), error.inner_text()  # in words, no version numbers
     error.get_by_role("button", name="Reload").click()
     expect(error).to_be_empty()
     page.get_by_role("button", name="Abandon", exact=True).click()

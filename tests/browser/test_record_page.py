@@ -9,9 +9,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,12 +19,11 @@ pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.server.helpers import free_port
+from tests.server.helpers import free_port, wait_healthy
 
 from .conftest import Server, _bpf, _packs_env, token_for
 from .test_audit import lead_at_develop
 from .test_conflicts import create
-from .test_flows import _silent
 from .test_walk import active_stage_is, flyout
 
 NEXT = """mutation($i: ID!, $v: Int) { moveNext(instanceId: $i, expectedVersion: $v) { __typename
@@ -156,24 +152,6 @@ def test_header_follows_the_token_signed_in_with(page: Page, sales: Server, sign
     expect(roles).to_have_text("salesperson")
 
 
-def test_move_conflict_in_words_without_version_numbers(page: Page, sales: Server,
-                                                         sign_in: Callable[..., None]) -> None:
-    lead = create(sales, "lead", {"topic": "Conflict words"})
-    instance = lead["activeInstance"]
-    # No live updates (the socket goes nowhere): the page can't learn of the change below.
-    page.route_web_socket(re.compile(r".*/graphql$"), lambda ws: _silent(ws))
-    sign_in(page, f"/records/{lead['id']}", on=sales)
-    active_stage_is(page, "Qualify")
-    sales.gql("mutation($i: ID!, $v: Int) { abandonProcess(instanceId: $i, expectedVersion: $v) { __typename } }",
-              {"i": instance["id"], "v": instance["version"]})
-    sales.gql("mutation($i: ID!) { reactivateProcess(instanceId: $i) { __typename } }", {"i": instance["id"]})
-    page.get_by_role("button", name="Abandon", exact=True).click()
-    page.get_by_role("button", name="Yes, abandon").click()
-    error = page.locator("#tools-error")
-    expect(error).to_contain_text("Someone else changed this process since you loaded it; review their change.")
-    assert not re.search(r"version \d", error.inner_text()), error.inner_text()
-
-
 def test_history_a_role_may_not_see_is_not_called_empty(page: Page, sales: Server,
                                                          sign_in: Callable[..., None]) -> None:
     lead = create(sales, "lead", {"topic": "Marketer's view"})
@@ -262,16 +240,10 @@ class Restartable:
                                       "127.0.0.1", "--port", str(self.port)],
                                      stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.folder)
         log.close()
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            assert self.proc.poll() is None and time.monotonic() < deadline, (self.folder / "serve.log").read_text()
-            time.sleep(0.2)
+        try:
+            wait_healthy(self.url, self.proc, timeout=60)
+        except RuntimeError as exc:
+            raise AssertionError((self.folder / "serve.log").read_text()) from exc
 
     def stop(self) -> None:
         if self.proc is None:
