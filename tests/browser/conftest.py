@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.plugins.helpers import PACKS, PLUGINS, write_dist
-from tests.server.helpers import free_port, wait_healthy
+from tests.server.helpers import free_port, stop_process, wait_healthy
 
 CHROMIUM = Path("/usr/bin/chromium")
 from tests.paths import EXAMPLES  # noqa: E402
@@ -101,11 +101,7 @@ def _start(folder: Path, files: list[Path], roles: list[str]) -> tuple[Server, s
 
 
 def _stop(proc: subprocess.Popen[bytes], log: Any) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_process(proc)
     log.close()
 
 

@@ -223,6 +223,18 @@ def serve_process(db: str, *paths: str, extra: tuple[str, ...] = (), env: dict[s
         yield url
 
 
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    """End a server process: asked first (SIGTERM), killed if it hasn't gone within 15 seconds."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def serve_subprocess(db: str, *paths: str, extra: tuple[str, ...] = (), env: dict[str, str] | None = None,
                      timeout: float = 30) -> Iterator[tuple[str, subprocess.Popen[str]]]:
@@ -245,13 +257,7 @@ def serve_subprocess(db: str, *paths: str, extra: tuple[str, ...] = (), env: dic
             wait_healthy(url, proc, log, timeout=timeout)
             yield url, proc
         finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc)
             log.seek(0)
             sys.stderr.write(f"--- bpf serve on port {port} said:\n{log.read()[-20000:]}")
 
