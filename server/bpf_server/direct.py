@@ -34,6 +34,7 @@ from graphql import (
     ExecutionResult,
     FieldNode,
     GraphQLError,
+    GraphQLResolveInfo,
     MiddlewareManager,
     OperationDefinitionNode,
     OperationType,
@@ -41,12 +42,14 @@ from graphql import (
     specified_rules,
 )
 from strawberry.execution.is_awaitable import optimized_is_awaitable
+from strawberry.schema import schema as strawberry_schema
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.utils.await_maybe import await_maybe
 
 from bpf_dsl.errors import StorageError, UnavailableError
 from bpf_dsl.service import Caller, Dependencies, Service
 
+from .compiled import Compiled, NotHere, Outcome, Unusual, compile_mutation
 from .context import Context
 from .limits import MAX_TOKENS, PARSER_CACHE, VALIDATION_RULES, MaskUnexpected, validate
 from .schema import BpfSchema
@@ -58,16 +61,22 @@ ANSWERS = 4096
 _DIRECT = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 
+#: The resolve info strawberry's execution context gives resolvers (graphql-core's, if strawberry stops having
+#: its own): what a compiled mutation gives its resolver (:mod:`bpf_server.compiled`).
+RESOLVE_INFO: type = getattr(strawberry_schema, "_OperationContextAwareGraphQLResolveInfo", GraphQLResolveInfo)
+
 #: Root fields whose answer depends on more than the data and the caller's roles.
 _PERSONAL = frozenset({"me"})
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """A query text that parsed and validated: its document and its one operation."""
+    """A query text that parsed and validated: its document, its one operation, and that operation compiled when
+    it is a mutation graphql-core's executor needn't run (:mod:`bpf_server.compiled`)."""
 
     document: DocumentNode
     operation: OperationDefinitionNode
+    compiled: Compiled | None = None
 
     @property
     def name(self) -> str | None:
@@ -143,7 +152,8 @@ class Plans:
         errors = validate(self.schema._schema, document, self.rules)
         if errors:
             return Refused(errors, parsed=True)
-        return Plan(document, operations[0])
+        return Plan(document, operations[0], compile_mutation(self.schema._schema, document, operations[0],
+                                                              RESOLVE_INFO))
 
 
 def request_data(body: Any) -> tuple[str, dict[str, Any] | None, str | None] | None:
@@ -160,15 +170,46 @@ def request_data(body: Any) -> tuple[str, dict[str, Any] | None, str | None] | N
     return query, variables, name
 
 
+async def answer(schema: BpfSchema, plan: Plan, variables: dict[str, Any] | None,
+                 context: Context) -> dict[str, Any]:
+    """The answer's JSON object of ``plan``: by its compiled form where it has one and the request is usual,
+    else by graphql-core (:func:`execute`), with the compiled resolver's outcome if it ran."""
+    compiled = plan.compiled
+    if compiled is None:
+        return await execute(schema, plan, variables, context)
+    try:
+        outcome = await compiled.resolve(variables, context, optimized_is_awaitable)
+    except NotHere:  # refused variables or arguments: nothing ran, graphql-core says why
+        return await execute(schema, plan, variables, context)
+    try:
+        return {"data": compiled.answer(outcome)}
+    except Unusual:
+        return await execute(schema, plan, variables, context, outcome)
+
+
+def _injecting(outcome: Outcome) -> MiddlewareManager:
+    """Middleware giving the root field the outcome its resolver had already (the resolver is not run again)."""
+
+    def root_outcome(resolve: Any, source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
+        if info.path.prev is not None:
+            return resolve(source, info, **args)
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.value
+
+    return MiddlewareManager(root_outcome)
+
+
 async def execute(schema: BpfSchema, plan: Plan, variables: dict[str, Any] | None,
-                  context: Context) -> dict[str, Any]:
+                  context: Context, outcome: Outcome | None = None) -> dict[str, Any]:
     """Run ``plan`` as strawberry's ``Schema.execute`` would; the answer's JSON object (``data``, and ``errors``
-    if any)."""
+    if any). ``outcome``: what the root field's resolver gave when it ran already (:func:`answer`)."""
     try:
         # The call of strawberry's Schema._execute_operation, argument for argument (no extension of ours
-        # has resolve hooks: its middleware manager is empty).
+        # has resolve hooks: its middleware manager is empty, but for a root outcome given).
+        middleware = MiddlewareManager() if outcome is None else _injecting(outcome)
         result = await await_maybe(schema._get_execute_function()(
-            schema._schema, plan.document, root_value=None, middleware=MiddlewareManager(),
+            schema._schema, plan.document, root_value=None, middleware=middleware,
             variable_values=variables, operation_name=plan.name, context_value=context,
             is_awaitable=optimized_is_awaitable, **execution_context_class_kwargs(schema.execution_context_class),
             **schema._get_custom_context_kwargs(None)))

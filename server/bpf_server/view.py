@@ -177,7 +177,7 @@ class GraphQLView(GraphQL[Context, None]):
         if plan is None or (name is not None and name != plan.name):
             return None
         if answers is None or not plan.keepable:
-            return _answer(await direct.execute(self.schema, plan, variables, context), graphql_response)
+            return _answer(await direct.answer(self.schema, plan, variables, context), graphql_response)
         generation = answers.generation()  # before the reads: a commit during them changes it
         with self.state.service.recording() as deps:
             answer = await direct.execute(self.schema, plan, variables, context)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLObjectType
+from graphql import GraphQLField, GraphQLObjectType
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
@@ -59,8 +59,24 @@ def _plain_getter(field: Any) -> Callable[[Any], Any] | None:
     return func
 
 
+def plain_getter_of(field: GraphQLField) -> Callable[[Any], Any] | None:
+    """What ``field``'s value is read with when it needs nothing but its object, else None: the method a plain
+    getter's resolver calls (:func:`resolve_plain_getters`), or strawberry's resolver of a field without one (an
+    attribute, read by the config's default resolver; strawberry marks it ``_is_default`` and ignores its info)."""
+    resolve = field.resolve
+    getter: Callable[[Any], Any] | None = getattr(resolve, "plain_getter", None)
+    if getter is None and resolve is not None and getattr(resolve, "_is_default", False):
+        basic = resolve
+
+        def getter(source: Any) -> Any:
+            return basic(source, None)
+
+    return getter
+
+
 def _calling(getter: Callable[[Any], Any]) -> Callable[..., Any]:
     def resolve(source: Any, _info: Any, **_args: Any) -> Any:
         return getter(source)
 
+    resolve.plain_getter = getter  # type: ignore[attr-defined]  # read by plain_getter_of
     return resolve
