@@ -127,9 +127,8 @@ class Tokens:
     def still_valid(self, token_id: str) -> bool:
         """Whether the token is neither revoked nor expired now (one read by key; no hash check)."""
         with self.storage.read(single=True) as tx:
-            row = tx.get_token(token_id)
-        now = self.clock()
-        return row is not None and row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
+            live, expires_at = tx.token_expiry(token_id)
+        return live and (expires_at is None or expires_at > self.clock())
 
     def revoke(self, token_id: str) -> bool:
         """Revoke by id (a whole token is accepted too); False if unknown or revoked already."""

@@ -29,6 +29,9 @@ from bpf_dsl.storage.base import (
     iter_chunks,
 )
 
+#: The ``stage_counts`` rows each (process, status, stage) is split over where writers run concurrently
+#: (PostgreSQL), so that concurrent moves don't all queue on one counter row. A single-writer backend (SQLite)
+#: keeps one: nothing queues there, and a round of moves then sums into two rows instead of up to sixteen.
 SHARDS = 8
 
 
@@ -542,12 +545,16 @@ class SqlTx:
     def _count(self, process: str, status: str, stage: str, instance_id: str, delta: int) -> None:
         """Keep ``stage_counts`` in step with an instance entering (+1) or leaving (-1) a (status, stage)."""
         if self._counts is not None:
-            key = (process, status, stage, zlib.crc32(instance_id.encode()) % SHARDS)
+            key = (process, status, stage, self._shard(instance_id))
             self._counts[key] = self._counts.get(key, 0) + delta
             return
         self.w("INSERT INTO stage_counts (process, status, active_stage, shard, n) VALUES (?, ?, ?, ?, ?) "
                "ON CONFLICT (process, status, active_stage, shard) DO UPDATE SET n = stage_counts.n + excluded.n",
-               (process, status, stage, zlib.crc32(instance_id.encode()) % SHARDS, delta))
+               (process, status, stage, self._shard(instance_id), delta))
+
+    def _shard(self, instance_id: str) -> int:
+        """The ``stage_counts`` shard an instance's moves count in (:data:`SHARDS`)."""
+        return 0 if self.backend.single_writer else zlib.crc32(instance_id.encode()) % SHARDS
 
     def update_instance(self, row: InstanceRow, expected_version: int, read: InstanceRow | None = None) -> bool:
         # ``read``: the row as this transaction read it, locked (its status and stage: what the counters leave).
@@ -676,7 +683,7 @@ class SqlTx:
                   f"VALUES (?, ?, ?, ?, ?, ?, {j}, {j}, {j}, ?, ?, ?, ?, ?, ?)", _instances_params(rows))
         counts: dict[tuple[str, str, str, int], int] = {}
         for r in rows:
-            key = (r.process, r.status, r.active_stage, zlib.crc32(r.id.encode()) % SHARDS)
+            key = (r.process, r.status, r.active_stage, self._shard(r.id))
             counts[key] = counts.get(key, 0) + 1
         # In the one global order of counter rows, as update_instance writes them (no crosswise locks).
         self.many("INSERT INTO stage_counts (process, status, active_stage, shard, n) VALUES (?, ?, ?, ?, ?) "
@@ -787,6 +794,10 @@ class SqlTx:
         """A token with its user's roles."""
         row = self.q(f"SELECT {self._TOKEN_COLS} WHERE t.id = ?", (token_id,)).fetchone()
         return None if row is None else _token(row)
+
+    def token_expiry(self, token_id: str) -> tuple[bool, dt.datetime | None]:
+        row = self.q("SELECT expires_at FROM tokens WHERE id = ? AND revoked_at IS NULL", (token_id,)).fetchone()
+        return (False, None) if row is None else (True, parse_ts(row[0]))
 
     def touch_token(self, token_id: str, at: dt.datetime) -> None:
         """Note when a token was last used."""

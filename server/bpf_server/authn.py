@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from bpf_dsl.service import Caller, Tokens, Verdict, bearer, hash_token
+from bpf_dsl.service import Caller, Tokens, Verdict, bearer
 
 from .threads import in_thread
 
@@ -39,7 +39,9 @@ class Authenticator:
     def __init__(self, tokens: Tokens, *, recheck_revocation: bool) -> None:
         self.tokens = tokens
         self.recheck_revocation = recheck_revocation  # re-read the row on a cache hit (SQLite: no NOTIFY)
-        # token hash -> (when verified, verdict, the database's generation when its row was last read)
+        # token -> (when verified, verdict, the database's generation when its row was last read). Keyed by the
+        # token itself, which this process holds while it serves the request anyway: a hit costs a dict lookup,
+        # not a SHA-256 (the hash is what the database keeps, and what a miss verifies against).
         self._cache: dict[str, tuple[float, Verdict, int | None]] = {}
 
     async def caller(self, header: str | None) -> Caller:
@@ -61,7 +63,7 @@ class Authenticator:
 
     async def verify(self, token: str) -> Verdict:
         """The verdict on a token, from the cache when fresh."""
-        key = hash_token(token)
+        key = token
         now = time.monotonic()
         hit = self._cache.get(key)
         if hit is not None and now - hit[0] < CACHE_SECONDS and not _expired(hit[1]):
