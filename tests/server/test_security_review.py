@@ -394,6 +394,8 @@ def test_demo_starts_leave_one_short_lived_token(tmp_path: Path) -> None:
 
 # -- 12. application/graphql-response+json --------------------------------------------------------------------------
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+SEVERAL = ('mutation Make { createRecord(entity: "lead", values: {topic: "several"}) { __typename } } '
+           "query Me { me { user } }")
 
 
 def test_graphql_response_json_answers_requests_that_did_not_run_with_400(sqlite_live: Live) -> None:
@@ -404,6 +406,7 @@ def test_graphql_response_json_answers_requests_that_did_not_run_with_400(sqlite
         ("{ nope }", None),  # does not validate
         ("query($r: ID!) { record(id: $r) { id } }", {"r": None}),  # variables that can't be coerced
         (doubling(30), None),  # over the limits
+        (SEVERAL, None),  # several operations, none named: not the first one run
     ]
     with httpx.Client(base_url=sqlite_live.url, timeout=30) as http:
         for query, variables in cases:
@@ -427,6 +430,11 @@ def test_graphql_response_json_answers_requests_that_did_not_run_with_400(sqlite
         # A field's error is an executed request's: 200, with data.
         field = http.post("/graphql", json={"query": '{ records(entity: "nope") { total } }'}, headers=wants)
         assert field.status_code == 200 and field.json()["data"] is None and field.json()["errors"][0]["path"]
+        # Each of the several was refused, the mutation among them too; naming one runs that one.
+        assert http.post("/graphql", json={"query": '{ records(entity: "lead", where: {topic: "several"}) { total } }'},
+                         headers=wants).json() == {"data": {"records": {"total": 0}}}
+        named = http.post("/graphql", json={"query": SEVERAL, "operationName": "Me"}, headers=wants)
+        assert named.json() == {"data": {"me": {"user": "media"}}}
         for accept in ("*/*", "application/json", f"application/json, {GRAPHQL_RESPONSE}", ""):
             same = http.post("/graphql", json={"query": "{"}, headers={**_auth(token), "Accept": accept})
             assert same.status_code == 200 and same.headers["content-type"] == "application/json", accept

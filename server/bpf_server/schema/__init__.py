@@ -10,14 +10,14 @@ import logging
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from strawberry.extensions import ParserCache
 from strawberry.printer import print_schema
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from bpf_dsl.service import Program
 
-from ..limits import PARSER_CACHE, Limits, MaskUnexpected, Validation
+from ..limits import MAX_TOKENS, PARSER_CACHE, Limits, MaskUnexpected, Validation
 from .entities import EntityTypes
 from .mutations import Mutation
 from .names import CONFIG, QUERY_FIELDS, static_type_names
@@ -28,13 +28,33 @@ from .subscriptions import Subscription
 log = logging.getLogger("bpf.server")
 
 
+#: graphql-core's words for a document of several operations that names none (the GraphQL spec's GetOperation).
+SEVERAL_OPERATIONS = "Must provide operation name if query contains multiple operations."
+
+
 class BpfSchema(strawberry.Schema):
     """strawberry's Schema, logging client errors quietly (unexpected ones are logged with their id)."""
+
+    async def execute(self, query: str | None, *args: Any, **kwargs: Any) -> ExecutionResult:
+        """strawberry's execute, but a document of several operations without ``operationName`` is refused, as
+        the GraphQL spec says, instead of running its first operation (strawberry names the first one for it)."""
+        if kwargs.get("operation_name") is None and not args[3:4] and query and _operations(query) > 1:
+            return ExecutionResult(data=None, errors=[GraphQLError(SEVERAL_OPERATIONS)])
+        return await super().execute(query, *args, **kwargs)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         for error in errors:
             if error.original_error is None or isinstance(error.original_error, GraphQLError):
                 log.debug("client error: %s", error.message)
+
+
+def _operations(query: str) -> int:
+    """How many operations ``query`` holds (0 when it does not parse: strawberry then says why)."""
+    try:
+        document = parse(query, max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        return 0
+    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
 
 
 def _query_type(program: Program) -> type:
