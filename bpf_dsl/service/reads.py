@@ -488,7 +488,8 @@ class Reads:
     def _bar_steps(self, stage: StageDef, statuses: list[StepStatus],
                    unseen: frozenset[str] | None = frozenset()) -> tuple[BarStep, ...]:
         """The engine's step statuses with each value in API.md's JSON shape; a data step on a field in
-        ``unseen`` (all of them when it is None) shows as hidden, without its value (LANGUAGE.md)."""
+        ``unseen`` (all of them when it is None) shows as hidden, without its value (LANGUAGE.md), and not done:
+        whether a field the caller may not read is filled tells of its value (a yes/no field's ``done`` is it)."""
         spec = self.program.entities.get(stage.entity)
         fields = spec.fields if spec is not None else {}
         out = []
@@ -496,7 +497,7 @@ class Reads:
             name = s.step.field
             if name is not None and (unseen is None or name in unseen):
                 # A rule's recommendation on it may be about its value: not shown either.
-                out.append(dataclasses.replace(s, value=None, hidden=True, recommendation=None))
+                out.append(dataclasses.replace(s, value=None, done=False, hidden=True, recommendation=None))
                 continue
             field = fields.get(name) if name else None
             value = to_json(field, s.value) if field is not None and s.value is not None else None

@@ -111,6 +111,16 @@ def test_bad_records_arguments_say_what_to_do(hiring: tuple[Live, Client], args:
     assert "Internal error" not in body["errors"][0]["message"]
 
 
+def test_an_unknown_entity_is_an_error_and_an_unknown_stage_an_empty_page(hiring: tuple[Live, Client]) -> None:
+    """An entity name is checked wherever one is given; a stage name no process of the caller's has answers no
+    records, whether or not a hidden process has it (an error would tell which)."""
+    _, client = hiring
+    for query in ('{ processes(entity: "nope") { name } }', '{ records(entity: "nope", stage: "x") { total } }'):
+        body = client.post(query).json()
+        assert body["data"] is None and "unknown entity 'nope'" in body["errors"][0]["message"], body
+    assert client.gql('{ records(entity: "candidate", stage: "nosuch") { total } }') == {"records": {"total": 0}}
+
+
 @pytest.mark.parametrize("text", ["x\u0000y", "\ud800x"])
 def test_unstorable_text_is_a_client_error_on_both_backends(hiring: tuple[Live, Client], text: str) -> None:
     live, client = hiring

@@ -44,7 +44,10 @@ class Query:
     @described.field("The caller's processes, in process order.")
     def processes(self, info: Info, entity: str | None = UNSET) -> list[Process]:
         ctx = info.context
-        return [Process.from_domain(p) for p in ctx.service.visible_processes(ctx.me, given(entity))]
+        entity = given(entity)
+        if entity is not None and entity not in ctx.service.program.entities:
+            raise ClientError(f"unknown entity {entity!r}")  # as records(entity:) says it
+        return [Process.from_domain(p) for p in ctx.service.visible_processes(ctx.me, entity)]
 
     @strawberry.field
     async def record(self, info: Info, id: strawberry.ID) -> Record | None:
@@ -74,8 +77,10 @@ class Query:
             raise ClientError("`where` must be an object of field name → value")
         if search is not None and len(search) > MAX_SEARCH:
             raise ClientError(f"`search` is limited to {MAX_SEARCH} characters")
-        if stage is not None and not any(p.stage(stage) for p in ctx.service.visible_processes(ctx.me, entity)):
-            # A stage of no process of the caller's: as if it had no records (hidden processes stay hidden).
+        if stage is not None and entity in ctx.service.program.entities and \
+                not any(p.stage(stage) for p in ctx.service.visible_processes(ctx.me, entity)):
+            # A stage of no process of the caller's: as if it had no records. Not an error, even for a name no
+            # process has: the difference would tell which stages the processes hidden from the caller have.
             return RecordPage(items=[], next_cursor=None, total=0)
         try:
             page = await ctx.run(ctx.service.list_records, ctx.me, entity, where, stage,
