@@ -81,7 +81,7 @@ class StageDef:
     entity: str
     via: str | None
     via_entity: str | None  # the entity the `via` lookup points at
-    create: tuple[tuple[str, Compiled], ...]
+    create: tuple[tuple[str, Compiled], ...] | None  # its `create` block's values; None: it has none
     steps: tuple[StepDef, ...]
     on_enter: tuple[HookStep, ...]
     on_exit: tuple[HookStep, ...]
@@ -281,7 +281,8 @@ class _Compiler:
                 StepDef(snake_case(st.label), st.label, "action", None, st.required, self.call(st.call))
                 for st in s.steps
             )
-            create = tuple((a.field, self.exprs.compile(a.value)) for a in (s.create.assignments if s.create else ()))
+            create = None if s.create is None else \
+                tuple((a.field, self.exprs.compile(a.value)) for a in s.create.assignments)
             hooks = {h.event: self.hook(h) for h in s.hooks}
             switched = self.switched.get(entity, frozenset())
             rules_matter = any(st.field in switched for st in steps if st.field is not None)

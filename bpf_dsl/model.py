@@ -6,13 +6,58 @@ merged in); the engine, storage and server read it, never the AST.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from bpf_dsl.nodes import NO_SPAN, Span, derive_label
 
 TEXT_KINDS = frozenset({"text", "email", "phone", "url"})
 NUMBER_KINDS = frozenset({"integer", "decimal", "money"})
+
+# What a value of each kind may be, wherever it comes from (API input, a rule, a hook, a declared default):
+# checked by the service before a write (bpf_dsl.service.values) and by the checker on a default.
+#
+# Numbers are bounded by their kind, so that every stored number is one both databases and JSON hold as it
+# was given: an integer field takes 64-bit integers (SQLite's integers, PostgreSQL's bigint); decimal and
+# money are stored as JSON numbers, which readers take as doubles: at most 15 digits before the point (every
+# such whole number is exact in a double) and 17 significant digits (what a double's shortest form needs).
+# Beyond, 1e308 was taken as money and echoed as a 309-digit integer, and matching it in `records(where:)`
+# overflowed SQLite's reals.
+MIN_INTEGER, MAX_INTEGER = -(2**63), 2**63 - 1
+MAX_WHOLE_DIGITS = 15
+MAX_SIGNIFICANT_DIGITS = 17
+_DECIMAL_LIMIT = Decimal(10) ** MAX_WHOLE_DIGITS
+#: The text kinds with a format: the pattern a value matches, and what the error says it must be.
+TEXT_FORMATS = {
+    "email": (re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), "an email address such as ann@example.com"),
+    "phone": (re.compile(r"^\+?[0-9 ().\-]{3,32}$"), "a phone number such as +44 20 7946 0000"),
+    "url": (re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://\S+$"), "a URL such as https://example.com"),
+}
+
+
+def kind_problem(kind: str, value: Any) -> str | None:
+    """Why ``value`` (text, or a number) can't be a value of a field of ``kind``, as the end of a sentence
+    beginning with the field's label ("must be an email address ..."); None when it can."""
+    if kind in TEXT_FORMATS and isinstance(value, str):
+        pattern, what = TEXT_FORMATS[kind]
+        return None if not value or pattern.match(value) else f"must be {what}"
+    if kind not in NUMBER_KINDS or isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    if kind == "integer":
+        if not MIN_INTEGER <= value <= MAX_INTEGER:
+            return f"must be between {MIN_INTEGER} and {MAX_INTEGER} (a 64-bit integer)"
+        return None
+    exact = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not exact.is_finite():
+        return None  # said by the caller, which knows where a value that is no number came from
+    if abs(exact) >= _DECIMAL_LIMIT:
+        return (f"must be less than 10^{MAX_WHOLE_DIGITS} in size "
+                f"(at most {MAX_WHOLE_DIGITS} digits before the decimal point)")
+    if exact and len(exact.normalize().as_tuple().digits) > MAX_SIGNIFICANT_DIGITS:
+        return f"has more than {MAX_SIGNIFICANT_DIGITS} significant digits, more than can be stored exactly"
+    return None
 TEMPORAL_KINDS = frozenset({"date", "datetime"})
 SIMPLE_KINDS = TEXT_KINDS | NUMBER_KINDS | TEMPORAL_KINDS | {"bool"}
 OPTION_KINDS = frozenset({"choice", "choices"})

@@ -23,6 +23,7 @@ from bpf_dsl.model import (
     GrantSpec,
     OptionSpec,
     RoleSpec,
+    kind_problem,
     label_of,
 )
 
@@ -225,6 +226,10 @@ def _default(ctx: Context, f: n.FieldDecl, ftype: FieldType, m: n.Modifier, lo: 
         ctx.error("BPF032", bad, at, _example_for(kind))
         return None
     value = v.value
+    problem = kind_problem(kind, value)
+    if problem:  # what every write of the default would be refused for
+        ctx.error("BPF032", f"the default of `{f.name}` {problem}", at, None)
+        return None
     measure = len(value) if isinstance(value, str) else value
     if isinstance(measure, int | Decimal) and not isinstance(measure, bool) and (
             (lo is not None and measure < lo) or (hi is not None and measure > hi)):

@@ -363,7 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _drop_output()
         if debug:
             raise
-        print(f"bpf: error: {err}", file=sys.stderr)
+        more = "; `bpf check` shows every problem" if isinstance(err, SourceError) and len(err.diagnostics) > 1 else ""
+        print(f"bpf: error: {err}{more}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("bpf: interrupted", file=sys.stderr)

@@ -277,7 +277,7 @@ class _Step:
             values = self.effects.pending.read(self.data, target.entity, earlier)
             if values is not None and values.get(target.via) == anchor:
                 return earlier
-        if target.create:
+        if target.create is not None:  # an empty `create { }` too: a record with only its defaults
             return self.create(target, anchor)
         candidates = len(self.data.related(target.entity, target.via, anchor))
         pick = f"pick one of the {candidates} linked {target.entity} records" if candidates else \
@@ -290,7 +290,7 @@ class _Step:
         record_id = self.new_id() if self.new_id is not None else \
             f"new:{self.state.id}:{self.state.version + 1}:{target.name}"
         env = self.effects.env(target.via_entity, anchor, self.bound)
-        values = {name: expr(env) for name, expr in target.create}
+        values = {name: expr(env) for name, expr in target.create or ()}
         values[target.via] = anchor
         self.effects.create(target.entity, record_id, values)
         self.bound[target.entity] = record_id

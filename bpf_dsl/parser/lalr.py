@@ -42,17 +42,19 @@ class _Abort(Exception):
 
 
 _UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+#: The longest ``sla``: 100 years (5,218 weeks). A due time is the visit's entry plus its sla, and a date past
+#: the year 9999 has no representation: a longer one checked clean and then failed every move into its stage.
+MAX_SLA_SECONDS = 5218 * 7 * 86400
 _DURATION_PART = re.compile(r"([0-9]+)([wdhms])")
 
 
 def duration_seconds(text: str) -> int | None:
-    """Seconds of a duration as written in an ``sla`` (``3d``, ``4h``, ``30m``, ``1w``, ``1d12h``); None if it
-    isn't one (or is zero)."""
+    """Seconds of a duration as written in an ``sla`` (``3d``, ``4h``, ``30m``, ``1w``, ``1d12h``; ``0d`` is 0);
+    None if it isn't one."""
     parts = _DURATION_PART.findall(text)
     if not parts or "".join(a + b for a, b in parts) != text:
         return None
-    total = sum(int(a) * _UNIT_SECONDS[b] for a, b in parts)
-    return total or None
+    return sum(int(a) * _UNIT_SECONDS[b] for a, b in parts)
 
 
 def _children(c: list[Any], kind: type) -> tuple[Any, ...]:
@@ -317,9 +319,15 @@ class _Builder(lark.Transformer[Token, Any]):
     def s_sla(self, c: list[Token]) -> n.Sla:
         text = str(c[1])
         seconds = duration_seconds(text)
+        if seconds == 0:
+            self.fail("BPF070", f"`{text}` is no time at all: an sla must be longer than zero", self.sp(c[1]),
+                      "write how long the stage may take, such as `3d`, or leave the `sla` out")
         if seconds is None:
             self.fail("BPF070", f"`{text}` is not a duration", self.sp(c[1]),
                       "write a number and a unit: `3d`, `4h`, `30m`, `1w`, or several like `1d12h`")
+        if seconds is not None and seconds > MAX_SLA_SECONDS:
+            self.fail("BPF070", f"`{text}` is longer than the 100 years an sla may be", self.sp(c[1]),
+                      "write a shorter duration, such as `52w`")
         return n.Sla(text, seconds or 0, self.sp_to(c[0], c[1]))
 
     def stage_decl(self, c: list[Any]) -> n.Stage:

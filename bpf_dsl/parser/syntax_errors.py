@@ -164,7 +164,13 @@ CATALOGUE: dict[str, tuple[str, list[str]]] = {
     "expected a literal default value: a string, a number, `true`, `false`, `null`, an option's name or "
     "date(\"YYYY-MM-DD\")": (
         "rules can compute defaults: `rule r on E { default FIELD = EXPR }`",
-        ['entity a { x: text default }', 'entity a { x: integer default (1) }', 'entity a { x: text default [1] }'],
+        ['entity a { x: text default }', 'entity a { x: integer default (1) }', 'entity a { x: text default [1] }',
+         'entity a { x: date default today() }', 'entity a { x: date default now() }'],
+    ),
+    "expected the outcome's name after `finish`": (
+        'an outcome is named, then labelled: `finish won "Won"`',
+        ['process p on a { finish "W" }', 'process p on a { if x { finish "W" } }',
+         'process p on a { if x { } else { finish "W" } }'],
     ),
     "expected a category name after `category`": (
         "the categories are qualify, develop, propose, close, identify, research, resolve and approval",
@@ -480,6 +486,14 @@ def _habit(err: UnexpectedInput, text: str, path: str) -> Diagnostic | None:
                               f"write `{tokens[-2]} {kind}(\"{date.group(0)}\")`")
         if tok == ",":
             return _formatted_number(text, path, start, "a thousands separator", str(tokens[-2]))
+    opened = _declaration_inside_block(text, [*tokens, err.token]) or _declaration_inside_block(text, tokens)
+    if opened is not None:
+        word, brace = opened
+        start = int(word.start_pos or 0)
+        line = text.count("\n", 0, brace) + 1
+        return Diagnostic("BPF001", f"`{word}` begins a declaration, but the block opened on line {line} is not "
+                                    "closed", _span_at(path, text, start, start + len(word)),
+                          f"close that block with `}}` before `{word}`")
     if tokens and tokens[-1].type == "NAME" and _keyword_typo(err, text) is None:
         # `x: text requried`: the misspelt modifier was read as the name of the next field.
         word = tokens[-1]
@@ -489,6 +503,25 @@ def _habit(err: UnexpectedInput, text: str, path: str) -> Diagnostic | None:
             return Diagnostic("BPF001", f"unknown word `{word}`", _span_at(path, text, start, start + len(word)),
                               f"did you mean `{keyword}`?")
     return None
+
+
+def _declaration_inside_block(text: str, tokens: list[Token]) -> tuple[Token, int] | None:
+    """The declaration word (``process``, ``entity``...) just read at the start of a line while a block is still
+    open, and where that block's ``{`` stands: a block left unclosed before the next declaration, which the parser
+    goes on reading as a field or a step of it."""
+    if not tokens or str(tokens[-1]) not in _DECLARATIONS:
+        return None
+    word = tokens[-1]
+    start = int(word.start_pos or 0)
+    if start != text.rfind("\n", 0, start) + 1:
+        return None  # indented: a name inside the block, not a new declaration
+    open_braces: list[int] = []
+    for tok in tokens[:-1]:
+        if str(tok) == "{":
+            open_braces.append(int(tok.start_pos or 0))
+        elif tok.type == "RBRACE" and open_braces:
+            open_braces.pop()
+    return (word, open_braces[0]) if open_braces else None
 
 
 def _formatted_number(text: str, path: str, start: int, what: str, keyword: str) -> Diagnostic:

@@ -15,6 +15,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -213,9 +214,14 @@ def _bool(raw: str) -> Any:
 
 
 def _choices(raw: str) -> Any:
+    # Option names are identifiers: neither `;` (what export writes) nor `,` (what people type) can be in one,
+    # so either separates them.
     if not raw:
         return None
-    return [part.strip() for part in raw.split(";") if part.strip()]
+    return [part.strip() for part in _CHOICE_SEPARATOR.split(raw) if part.strip()]
+
+
+_CHOICE_SEPARATOR = re.compile(r"[;,]")
 
 
 _READERS: dict[str, Callable[[str], Any]] = {

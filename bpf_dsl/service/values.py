@@ -12,33 +12,24 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
-from bpf_dsl.model import BUILTIN_COLUMNS, NUMBER_KINDS, TEXT_KINDS, EntitySpec, FieldSpec
+from bpf_dsl.model import (
+    BUILTIN_COLUMNS,
+    NUMBER_KINDS,
+    TEXT_KINDS,
+    EntitySpec,
+    FieldSpec,
+    kind_problem,
+)
 
 MAX_TEXT = 100_000  # characters; a text field without `max` is still bounded at the door
-# Numbers are bounded by their kind at the door too, so that every stored number is one both databases and
-# JSON hold as it was given: an integer field takes 64-bit integers (SQLite's integers, PostgreSQL's bigint);
-# decimal and money are stored as JSON numbers, which readers take as doubles: at most 15 digits before the
-# point (every such whole number is exact in a double) and 17 significant digits (what a double's shortest
-# form needs). Beyond, 1e308 was taken as money and echoed as a 309-digit integer, and matching it in
-# `records(where:)` overflowed SQLite's reals.
-MIN_INTEGER, MAX_INTEGER = -(2**63), 2**63 - 1
-MAX_WHOLE_DIGITS = 15
-MAX_SIGNIFICANT_DIGITS = 17
-_DECIMAL_LIMIT = Decimal(10) ** MAX_WHOLE_DIGITS
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?[0-9 ().\-]{3,32}$")
-_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://\S+$")
-_FORMATS = {"email": (_EMAIL, "an email address such as ann@example.com"),
-            "phone": (_PHONE, "a phone number such as +44 20 7946 0000"),
-            "url": (_URL, "a URL such as https://example.com")}
+# The bounds of numbers by kind, and the formats of email, phone and url: bpf_dsl.model, where the checker
+# reads them too (a declared default is held to them).
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +157,9 @@ def _text(spec: FieldSpec, value: Any) -> Any:
     _storable(spec, value)
     if len(value) > MAX_TEXT:
         raise ValueError(f"{spec.label} is longer than {MAX_TEXT} characters")
-    check = _FORMATS.get(spec.type.kind)
-    if check is not None and not check[0].match(value):
-        raise ValueError(f"{spec.label} must be {check[1]}")
+    problem = kind_problem(spec.type.kind, value)
+    if problem:
+        raise ValueError(f"{spec.label} {problem}")
     _bounds(spec, len(value), "characters long")
     return value
 
@@ -296,18 +287,10 @@ def _bad() -> Any:
 
 
 def _kind_bounds(spec: FieldSpec, number: int | float | Decimal) -> None:
-    """Raise ValueError if ``number`` is beyond what its field's kind stores exactly (see :data:`MAX_INTEGER`)."""
-    if spec.type.kind == "integer":
-        if not MIN_INTEGER <= number <= MAX_INTEGER:
-            raise ValueError(f"{spec.label} must be between {MIN_INTEGER} and {MAX_INTEGER} (a 64-bit integer)")
-        return
-    exact = number if isinstance(number, Decimal) else Decimal(str(number))
-    if abs(exact) >= _DECIMAL_LIMIT:
-        raise ValueError(f"{spec.label} must be less than 10^{MAX_WHOLE_DIGITS} in size "
-                         f"(at most {MAX_WHOLE_DIGITS} digits before the decimal point)")
-    if exact and len(exact.normalize().as_tuple().digits) > MAX_SIGNIFICANT_DIGITS:
-        raise ValueError(f"{spec.label} has more than {MAX_SIGNIFICANT_DIGITS} significant digits, "
-                         "more than can be stored exactly")
+    """Raise ValueError if ``number`` is beyond what its field's kind stores exactly (``model.kind_problem``)."""
+    problem = kind_problem(spec.type.kind, number)
+    if problem:
+        raise ValueError(f"{spec.label} {problem}")
 
 
 def _bounds(spec: FieldSpec, measure: Any, unit: str) -> None:
@@ -349,6 +332,9 @@ def _check_computed(spec: FieldSpec, value: Any) -> None:
         if not isinstance(value, str):
             raise ValueError(f"{spec.label} must be text")
         _storable(spec, value)
+        problem = kind_problem(kind, value)  # an email, url or phone, as input's
+        if problem:
+            raise ValueError(f"{spec.label} {problem}")
         _bounds(spec, len(value), "characters long")
     elif kind in NUMBER_KINDS:
         if isinstance(value, bool) or not isinstance(value, int | float | Decimal):

@@ -154,6 +154,8 @@ def _text(out: TextIO, files: list[str], results: list[Result], counts: dict[str
                       f"`{spot.name}` of {spot.process} not reached\n")
         if min_coverage is not None and cov.percent() < min_coverage:
             out.write(f"FAIL: coverage {cov.percent():.1f}% is under --min-coverage {min_coverage:g}%\n")
-    summary = ", ".join(f"{counts[k]} {k}" for k in (PASSED, FAILED, ERROR) if counts[k]) or "no scenarios"
+    # As pytest words it: "1 error", "2 errors" ("passed" and "failed" don't change).
+    summary = ", ".join(f"{counts[k]} {k}{'s' if k == ERROR and counts[k] > 1 else ''}"
+                        for k in (PASSED, FAILED, ERROR) if counts[k]) or "no scenarios"
     out.write("\n")
     _rule(out, summary)

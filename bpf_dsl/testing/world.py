@@ -41,6 +41,7 @@ from bpf_dsl.engine.effects import ActionOrigin
 from bpf_dsl.engine.memory import FIXED_NOW
 from bpf_dsl.errors import ActionFailed
 from bpf_dsl.expr import is_empty
+from bpf_dsl.service.values import check_values
 
 #: The user every scenario acts as (its roles are set with `as ROLE`; admin by default).
 USER = "tester"
@@ -115,14 +116,28 @@ class World:
         if not result.form.ok:
             raise Refusal("INVALID", "; ".join(f"{e.field + ': ' if e.field else ''}{e.message}"
                                                for e in result.form.errors))
+        # What the service's prepare checks besides the rules: each value against its field (bounds, length,
+        # formats), required fields, uniqueness. Refused, the record is put back as it was.
+        problems = [f"{e.field + ': ' if e.field else ''}{e.message}" for e in check_values(spec, result.values)]
         missing = [f.name for f in spec.field_list() if f.required and is_empty(result.values.get(f.name))]
         if missing:
+            problems.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required")
+        problems += self._duplicates(entity, record_id, result.values)
+        if problems:
             if before is None:
                 self.data.records.get(entity, {}).pop(record_id, None)
                 self.data.rows.pop(record_id, None)
             else:
                 self.data.records[entity][record_id] = dict(before)
-            raise Refusal("INVALID", f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required")
+            raise Refusal("INVALID", "; ".join(problems))
+
+    def _duplicates(self, entity: str, record_id: str, values: Mapping[str, Any]) -> list[str]:
+        """The ``unique`` fields whose value another record of ``entity`` holds already."""
+        spec = self.program.entities[entity]
+        others = [v for rid, v in self.data.records.get(entity, {}).items() if rid != record_id]
+        return [f"{f.label} must be unique; another {entity} has this value"
+                for f in spec.field_list()
+                if f.unique and values.get(f.name) is not None and any(o.get(f.name) == values[f.name] for o in others)]
 
     def create(self, entity: str, values: Mapping[str, Any], process: str | None = None, *,
                start_process: bool = True, enforce_locks: bool = True) -> tuple[str, str | None]:

@@ -61,6 +61,17 @@ def test_import_reports_bad_rows_by_line_and_writes_nothing_of_their_batch(tmp_p
     assert exported.stdout == ""  # the good row shared its batch with bad ones: nothing written
 
 
+def test_choices_in_a_csv_cell_are_separated_by_semicolons_or_commas(tmp_path: Path) -> None:
+    url = serve_once(tmp_path, V1)
+    csv = tmp_path / "leads.csv"
+    csv.write_text('topic,tags\nSemi,a;c\nComma,"a, c"\nOne,b\n')
+    result = bpf("import", str(csv), "--entity", "lead", "--db", url, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    exported = bpf("export", "--entity", "lead", "--db", url, "--format", "jsonl", cwd=tmp_path)
+    tags = {row["topic"]: row["tags"] for row in map(json.loads, exported.stdout.splitlines())}
+    assert tags == {"Semi": ["a", "c"], "Comma": ["a", "c"], "One": ["b"]}
+
+
 def test_import_then_export_round_trip(tmp_path: Path) -> None:
     url = serve_once(tmp_path, V1)
     rows = [{"topic": f"t{i}", "budget": i * 10, "hot": i % 2 == 0, "tags": ["a", "c"]} for i in range(25)]

@@ -281,6 +281,10 @@ def test_a_rule_set_that_breaks_a_validation_is_refused(open_svc: OpenSvc) -> No
     ("age", "12", "must be a number"),
     ("name", 7, "must be text"),
     ("name", "a\x00b", "NUL"),
+    ("email", "nope", "must be an email address"),
+    ("site", "not a url", "must be a URL"),
+    ("phone", "abc", "must be a phone number"),
+    ("age", 1e20, "a 64-bit integer"),
 ])
 def test_values_computed_on_the_server_must_fit_their_field(field: str, value: Any, says: str) -> None:
     """The safety net under rules, hooks and actions: a value of the wrong type is never stored."""

@@ -224,7 +224,7 @@ def test_erring_scenarios(tmp_path: Path) -> None:
     assert "`12` doesn't fit `title`, a text field" in messages[2]
     assert "no process instance yet" in messages[3]
     result = _bpf(tmp_path)
-    assert result.returncode == 1 and "erring.bpft EEEE" in result.stdout and " 4 error " in result.stdout
+    assert result.returncode == 1 and "erring.bpft EEEE" in result.stdout and " 4 errors " in result.stdout
 
 
 def test_a_scenario_file_that_doesnt_parse_and_files_that_dont_check(tmp_path: Path) -> None:
@@ -424,3 +424,61 @@ def test_min_coverage_fails_the_run_below_it(tmp_path: Path) -> None:
     assert data["percent"] == 30.0
     assert {"file": "branchy.bpf", "line": 11, "column": 5, "process": "p", "kind": "arm",
             "name": "if x > 10"} in data["missed"]
+
+
+CONSTRAINED = """\
+role u
+entity thing {
+    code: text required unique
+    note: text max 5
+    score: integer min 0 max 10
+    mail: email
+}
+entity part { of: lookup(thing)  name: text }
+process p on thing {
+    roles u
+    stage a { step code }
+    stage b on part via of {
+        create { }
+        step name
+    }
+}
+"""
+
+CONSTRAINED_SCENARIOS = """\
+scenario "a unique value taken" {
+    create thing { code = "A" }
+    create thing { code = "A" } fails
+}
+scenario "text longer than its max" {
+    create thing { code = "B" note = "far too long" } fails
+}
+scenario "a number beyond its max" {
+    create thing { code = "C" }
+    set score = 11 fails
+    set score = 10
+}
+scenario "an email that is no email address" {
+    create thing { code = "D" }
+    set mail = "nope" fails
+    set mail = "ann@example.com"
+}
+scenario "an empty create block creates the record" {
+    create thing { code = "E" }
+    next
+    expect stage b
+}
+"""
+
+
+def test_writes_are_refused_as_the_server_refuses_them(tmp_path: Path) -> None:
+    """Bounds, lengths, formats and uniqueness hold in `bpf test` as in the service; `create { }` creates."""
+    _write(tmp_path, {"things.bpf": CONSTRAINED, "things.bpft": CONSTRAINED_SCENARIOS})
+    results = run_file(str(tmp_path / "things.bpft"))
+    assert [(r.name, r.outcome, r.message) for r in results] == [
+        ("a unique value taken", PASSED, None),
+        ("text longer than its max", PASSED, None),
+        ("a number beyond its max", PASSED, None),
+        ("an email that is no email address", PASSED, None),
+        ("an empty create block creates the record", PASSED, None),
+    ]

@@ -167,7 +167,7 @@ class Stage:
     def from_domain(cls, stage: StageDef) -> Stage:
         return _cached(stage, lambda: cls(name=stage.name, label=stage.label, category=stage.category,
                                           entity=stage.entity, steps=[Step.from_domain(s) for s in stage.steps],
-                                          via=stage.via, via_entity=stage.via_entity, creates=bool(stage.create),
+                                          via=stage.via, via_entity=stage.via_entity, creates=stage.create is not None,
                                           roles=list(stage.roles), gates=[message for _, message in stage.gates],
                                           sla=stage.sla_text))
 
