@@ -141,6 +141,48 @@ def test_seven_long_stages_share_the_width_and_scroll_on_a_phone(page: Page, cla
     page.wait_for_function(f"() => document.querySelector('.chevron-scroll').scrollLeft > {scrolled}")
 
 
+TWELVE = "role agent\nentity job { title: text }\nprocess hiring \"Hiring\" on job {\n    roles agent\n" + "".join(
+    f'    stage s{i} "{name}" {{ step title }}\n' for i, name in enumerate(
+        ["Screen", "Interview", "Offer", "Checks", "Contract", "Onboard", "Equipment", "Accounts", "Training",
+         "Buddy", "Review", "Twelve"])) + "}\n"
+
+
+def test_twelve_stages_on_a_laptop_keep_their_words_and_scroll(page: Page, serve: Callable[[str, list[str]], Server],
+                                                               sign_in: Callable[..., None]) -> None:
+    """More stages than fit: each keeps room for a word of its name and its state ("completed", "upcoming")
+    whole, and the rail scrolls, instead of every chevron shrinking until words break mid-word."""
+    own = serve(TWELVE, ["agent"])
+    made = own.gql('mutation { createRecord(entity: "job", values: {title: "Cook"}) { ... on Record { id } } }')
+    page.set_viewport_size({"width": 1366, "height": 900})
+    sign_in(page, f"/records/{made['createRecord']['id']}", on=own)
+    active_stage_is(page, "Screen")
+    expect(page.get_by_role("button", name="Show later stages")).to_be_visible()
+    cut = page.locator("ol.chevrons .chev-state").evaluate_all(
+        "states => states.filter(s => s.scrollWidth > s.clientWidth).map(s => s.textContent)")
+    assert cut == []
+    names = page.locator("ol.chevrons .chev-name").evaluate_all(
+        "names => names.filter(n => n.scrollWidth > n.clientWidth).map(n => n.textContent)")
+    assert names == []
+
+
+LONG_WORD = "Supercalifragilisticexpialidocious_Verification_Stage"
+LONG = ("role agent\nentity job { title: text }\nprocess hiring on job {\n    roles agent\n"
+        f'    stage first "{LONG_WORD}" {{ step title }}\n    stage second {{ step title }}\n}}\n')
+
+
+def test_a_name_without_spaces_never_widens_the_page(page: Page, serve: Callable[[str, list[str]], Server],
+                                                     sign_in: Callable[..., None]) -> None:
+    own = serve(LONG, ["agent"])
+    made = own.gql(f'mutation {{ createRecord(entity: "job", values: {{title: "{LONG_WORD}"}}) '
+                   "{ ... on Record { id } } }")
+    sign_in(page, f"/records/{made['createRecord']['id']}", on=own)
+    expect(page.locator(".history")).to_contain_text(LONG_WORD)
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        wide = page.evaluate("() => document.documentElement.scrollWidth")
+        assert wide <= width, (width, wide)
+
+
 def test_flyout_opens_closes_on_its_stage_and_pins(page: Page, claims: Server, sign_in: Callable[..., None]) -> None:
     claim = new_claim(claims, "Hail damage on the roof")
     sign_in(page, f"/records/{claim['id']}", on=claims)
@@ -217,6 +259,11 @@ def test_timer_version_and_sla_on_the_bar(page: Page, claims: Server, sign_in: C
     active_stage_is(page, STAGES[1][1])
     expect(page.locator(".chev.is-active .chev-sla")).to_contain_text("Overdue by", timeout=15_000)
     expect(page.locator("#flyout-sla")).to_contain_text("Overdue by")
+    # Its accessible name counts with what it shows (it was frozen at the drawing: "overdue by 0 s").
+    active = chevron(page, STAGES[1][1])
+    expect(active).to_have_attribute("aria-label", re.compile(r"overdue by"))
+    first = active.get_attribute("aria-label")
+    expect(active).not_to_have_attribute("aria-label", first or "", timeout=5_000)
 
 
 def _stamp(at: dt.datetime) -> str:

@@ -101,6 +101,9 @@ def test_cross_entity_pick_switch_and_action(page: Page, serve: Callable[[str, l
     page.get_by_role("button", name="Next Stage", exact=True).click()
     expect(page.locator("#flyout-error")).to_contain_text("Pick the one to continue with")
     picker = page.get_by_role("combobox", name="Task")
+    page.get_by_role("button", name="Move to Work").click()  # nothing picked yet: said, and the picker focused
+    expect(page.locator("#bar-target-error")).to_have_text("Pick a Task first.")
+    expect(picker).to_be_focused()
     picker.fill("sso")
     expect(page.get_by_role("option")).to_have_count(1)
     page.get_by_role("option", name="Reset the SSO keys").click()
@@ -125,6 +128,24 @@ def test_cross_entity_pick_switch_and_action(page: Page, serve: Callable[[str, l
     page.get_by_role("button", name="Switch", exact=True).click()
     expect(page.get_by_role("heading", level=2, name="Ticket Flow")).to_be_visible()
     active_stage_is(page, "Work")
+
+
+def test_switch_process_starts_one_on_a_record_without_any(page: Page, serve: Callable[[str, list[str]], Server],
+                                                          sign_in: Callable[..., None]) -> None:
+    """A record made with "No process" gets one from Switch Process (the page threw on the missing bar)."""
+    own = serve(FLOWS, ["agent"])
+    made = own.gql('mutation { createRecord(entity: "ticket", values: {title: "Bare"}, noProcess: true) '
+                   "{ ... on Record { id } } }")["createRecord"]
+    thrown: list[str] = []
+    page.on("pageerror", lambda error: thrown.append(str(error)))
+    sign_in(page, f"/records/{made['id']}", on=own)
+    expect(page.get_by_text("Use “Switch Process” to start one")).to_be_visible()
+    page.get_by_role("button", name="Switch Process", exact=True).click()
+    page.get_by_label("Process", exact=True).select_option("escalation")
+    page.get_by_role("button", name="Switch", exact=True).click()
+    expect(page.get_by_role("heading", level=2, name="Escalation")).to_be_visible()
+    active_stage_is(page, "Assess")
+    assert thrown == []
 
 
 def test_version_conflict_in_words(page: Page, serve: Callable[[str, list[str]], Server],

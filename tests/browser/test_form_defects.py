@@ -243,3 +243,43 @@ def test_no_new_button_nor_edits_where_the_roles_do_not_allow(page: Page, servic
     expect(details.get_by_role("button", name="Save")).to_have_count(0)
     expect(details.get_by_label(re.compile(r"^Case Title"))).not_to_be_editable()
     expect(details.get_by_label(re.compile(r"^Priority"))).to_be_disabled()
+
+
+HIRES = """
+role recruiter "Recruiter"
+role hr "HR"
+role auditor "Auditor"
+
+entity hire "Hire" {
+    name: text required
+    salary "Salary Offer": money restricted to hr
+    signed "Contract Signed": bool
+    allow recruiter, hr to create, read, update
+    allow auditor to read
+}
+
+process hiring "Hiring" on hire {
+    roles recruiter, hr, auditor
+    stage offer "Offer" { step signed  step salary required }
+    stage start "Start" { step name }
+}
+"""
+
+
+def test_the_flyout_follows_what_the_caller_may_do_and_see(page: Page, serve: Callable[[str, list[str]], Server],
+                                                           sign_in: Callable[..., None]) -> None:
+    """A role that may only read sees the active stage's steps read-only, as the details form; a required step
+    on a field the caller's roles hide is said, not left for them to hunt for."""
+    own = serve(HIRES, ["recruiter"])
+    made = create(own, "hire", {"name": "Pat"})
+    sign_in(page, f"/records/{made}", on=own)
+    flyout_box = flyout(page)
+    expect(flyout_box).to_contain_text("One required step is on a field your roles can't see")
+    expect(flyout_box.get_by_label("Contract Signed")).to_be_editable()
+
+    auditor = token_for(own, "audra", ["auditor"])
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, f"/records/{made}", on=auditor)
+    flyout_box = flyout(page)
+    expect(flyout_box).to_contain_text("Your roles may read this Hire, not change it")
+    expect(flyout_box.get_by_label("Contract Signed")).not_to_be_editable()

@@ -9,11 +9,12 @@ import { lookupPicker } from './lookup.js';
 import { STATUS_WORDS } from './records.js';
 import { announce, clock, duration, formatDateTime, h, keepFocus, mount, secondsSince, slug, srOnly, timeEl } from './util.js';
 
-export const BAR_FIELDS = `
+/** What the bar reads; the active record's permissions too where the server has access control (round two). */
+export const barFields = () => `
   instance { id name status outcome version activeStageStartedOn createdAt completedOn canMoveNext dueAt overdue
     process { name label entity version stages { name entity via creates } outcomes { name label } }
     record { id entity version values }
-    activeRecord { id entity version values }
+    activeRecord { id entity version values ${meta.has('Record.permissions') ? 'permissions' : ''} }
     activeStage { name label entity }
     missingSteps { name label }
     history { stage { name label category entity } enteredAt exitedAt seconds by } }
@@ -380,15 +381,21 @@ export function createBar({ onChanged, drafts: kept = null }) {
     const to = link ? bound.find((r) => r.entity === link.lookupEntity) : null;
     let chosen = null;
     const picker = lookupPicker({ id: 'bar-target', entity, where: link ? { [link.name]: to.id } : null, onPick: (id) => { chosen = id; } });
+    // Nothing picked yet: said next to the picker (in words, as every refusal), and the picker gets the focus.
+    const unpicked = h('p', { id: 'bar-target-error', class: 'field-error', role: 'alert' });
     const go = h('button', { type: 'button', class: 'btn btn-primary btn-small', onclick: () => {
-      if (!chosen) { picker.input.focus(); return; }
+      if (!chosen) {
+        unpicked.textContent = `Pick a ${entityLabel(entity)} first.`;
+        picker.input.focus();
+        return;
+      }
       act('next', { targetRecordId: chosen }, { after: (r) => `Moved to ${r.activeStage.label}.` });
     } }, `Move to ${next.stage.label}`);
     return {
       tone: 'info',
       text: `${next.stage.label} works on a ${entityLabel(entity)} record. Pick the one to continue with`
         + `${link ? ` (${entityLabel(entity)} records whose ${link.label} is “${recordTitle(to)}”)` : ''}.`,
-      extra: h('div', { class: 'target-pick' }, h('label', { for: 'bar-target' }, entityLabel(entity)), picker.el, go),
+      extra: h('div', { class: 'target-pick' }, h('label', { for: 'bar-target' }, entityLabel(entity)), picker.el, go, unpicked),
     };
   };
 
@@ -520,7 +527,7 @@ export function createBar({ onChanged, drafts: kept = null }) {
     if (button) mount(button, words);
   };
 
-  const activeBarStage = () => bar.stages.find((s) => s.state === 'ACTIVE') || null;
+  const activeBarStage = () => (bar ? bar.stages.find((s) => s.state === 'ACTIVE') || null : null);
 
   // ----------------------------------------------------------------- drawing
 
@@ -558,12 +565,15 @@ export function createBar({ onChanged, drafts: kept = null }) {
       const expanded = open && s === shown;
       // The active stage's sla: time left, or overdue by (D365 shows it on the stage too).
       const sla = isActive && bar.instance.status === 'ACTIVE' ? slaWords(s) : null;
+      const namePrefix = `${s.stage.label}: ${metaText.charAt(0).toLowerCase()}${metaText.slice(1)}, `;
       const button = h('button', {
         type: 'button', id: `chev-${slug(s.stage.name)}`, class: 'chev-button',
         'aria-controls': expanded ? 'flyout' : null, 'aria-expanded': String(expanded),
         'aria-current': isActive && bar.instance.status === 'ACTIVE' ? 'step' : null,
-        // The full label, whatever the chevron's width cuts off: in the accessible name and as a tooltip.
-        'aria-label': `${s.stage.label}: ${metaText.charAt(0).toLowerCase()}${metaText.slice(1)}, ${sla ? sla.text : stateWords}`,
+        // The full label, whatever the chevron's width cuts off: in the accessible name and as a tooltip. With an
+        // sla, its time counts in the name as on screen (the countdown below keeps it in step).
+        'aria-label': `${namePrefix}${sla ? sla.text : stateWords}`,
+        ...(sla ? { dataset: { slaDue: s.dueAt || bar.instance.dueAt, namePrefix } } : {}),
         title: s.stage.label,
         tabindex: s === shown ? '0' : '-1',
         onclick: () => pressStage(s),
@@ -682,6 +692,9 @@ export function createBar({ onChanged, drafts: kept = null }) {
     const isActive = s.stage.name === inst.activeStage.name && live;
     const stopped = isStoppedAt(s);
     const onRecord = isActive ? inst.activeRecord : null;
+    // A caller who may read the stage's record but not change it sees its steps read-only, as the details form
+    // shows them (a server without access control sends no permissions: everything is offered).
+    const mayUpdate = !onRecord || !onRecord.permissions || onRecord.permissions.includes('update');
     const gate = new Set(isActive && flyoutError && flyoutError.missing ? flyoutError.missing : []);
     controls = [];
     controlsRecord = onRecord ? onRecord.id : null;
@@ -721,7 +734,7 @@ export function createBar({ onChanged, drafts: kept = null }) {
         ...steps.map((bs) => {
           if (bs.step.kind === 'action') return actionStep(bs, { stage: s, ran, gated: gate.has(bs.step.name) });
           const control = fieldControl(stepField(s.stage, bs), {
-            value: bs.value, idPrefix: `step-${slug(s.stage.name)}`, required: bs.required, locked: bs.locked,
+            value: bs.value, idPrefix: `step-${slug(s.stage.name)}`, required: bs.required, locked: bs.locked || !mayUpdate,
             recommendation: bs.recommendation, done: bs.done, onCommit: queueSave,
           });
           if (bs.done) control.el.classList.add('is-done');
@@ -766,6 +779,15 @@ export function createBar({ onChanged, drafts: kept = null }) {
         onclick: () => act('setActive', { stage: s.stage.name }, { after: (r) => `${r.activeStage.label} is the active stage again.` }) }, 'Set Active'));
     }
     let noteText = null;
+    // Required steps on fields the caller's roles hide: counted in "required steps left" and blocking Next Stage,
+    // but not on screen; said, so that nobody hunts for a step only others can fill.
+    const unseen = isActive
+      ? s.steps.filter((bs) => bs.hidden && inst.missingSteps.some((m) => m.name === bs.step.name)).length : 0;
+    if (isActive && !mayUpdate) {
+      noteText = `Your roles may read this ${entityLabel(s.stage.entity)}, not change it: its steps are shown read-only.`;
+    } else if (unseen) {
+      noteText = `${unseen === 1 ? 'One required step is' : `${unseen} required steps are`} on ${unseen === 1 ? 'a field' : 'fields'} your roles can't see: someone whose roles can must fill ${unseen === 1 ? 'it' : 'them'} before this stage can move on.`;
+    }
     if (stopped) noteText = 'The process was abandoned at this stage. “Reactivate” brings it back here. Shown read-only.';
     else if (!isActive && s.state === 'UPCOMING') {
       const required = steps.some((bs) => bs.required);
@@ -1091,6 +1113,12 @@ export function createBar({ onChanged, drafts: kept = null }) {
       if (left <= 0 && bar) { api.render(bar, record, { own: false }); return; }
       const text = `${duration(left)} left`;
       if (node.textContent !== text) node.textContent = text;
+    }
+    // The active chevron's accessible name counts with what it shows ("… left", "overdue by …": WCAG 2.5.3).
+    for (const button of el.querySelectorAll('button[data-sla-due]')) {
+      const since = secondsSince(button.dataset.slaDue);
+      const name = `${button.dataset.namePrefix}${since >= 0 ? `overdue by ${duration(since)}` : `${duration(-since)} left`}`;
+      if (button.getAttribute('aria-label') !== name) button.setAttribute('aria-label', name);
     }
   }, 1000);
   // The scroll buttons follow the bar's width (a window resized, a phone turned).

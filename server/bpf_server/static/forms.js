@@ -2,7 +2,7 @@
 
 import { gql } from './api.js';
 import { lookupPicker, titleOf } from './lookup.js';
-import { h, formatDate, formatDateTime, formatNumber, slug } from './util.js';
+import { h, formatDate, formatDateTime, formatNumber, slug, srOnly } from './util.js';
 
 const NUMBER_TYPES = new Set(['integer', 'decimal', 'money']);
 const INPUT_TYPES = { text: 'text', email: 'email', url: 'url', phone: 'tel', date: 'date' };
@@ -99,8 +99,9 @@ export function fieldControl(field, opts = {}) {
       type: 'checkbox', id: `${id}-${slug(o.name)}`, value: o.name,
       checked: Array.isArray(value) && value.includes(o.name), disabled: locked, onchange: commit,
     }));
-    input = h('fieldset', { id, class: 'choices', 'aria-describedby': describedBy, ...requiredAttrs },
-      h('legend', {}, ...labelText),
+    // A group has no aria-required (ARIA gives it none to a fieldset): its legend says "required" in words.
+    input = h('fieldset', { id, class: 'choices', 'aria-describedby': describedBy },
+      h('legend', {}, ...labelText, required ? srOnly(' (required)') : null),
       ...boxes.map((box, i) => h('label', { class: 'choice', for: box.id }, box, ` ${field.options[i].label}`)));
     read = () => {
       const picked = boxes.filter((b) => b.checked).map((b) => b.value);

@@ -3,7 +3,7 @@
 // field edits (from other tabs and users) over recordChanged.
 
 import { checkMe, gql, meField, meta, onReachable, ownVersion, RECORD_BRIEF, recordTitle, settled, subscribe } from './api.js';
-import { BAR_FIELDS, createBar } from './bar.js';
+import { barFields, createBar } from './bar.js';
 import { collect, createDrafts, displayValue, fieldControl, isConflict, showErrors } from './forms.js';
 import { rememberTitle } from './lookup.js';
 import { announce, clock, duration, h, keepFocus, mount, secondsSince, timeEl } from './util.js';
@@ -23,7 +23,7 @@ function pageQuery() {
     record(id: $id) { id entity version values createdAt updatedAt ${access} ${form}
       instances { id status process { name label } activeStage { name label } createdAt activeStageStartedOn
         history { stage { name label category entity } enteredAt exitedAt seconds by } } }
-    processBar(recordId: $id) { ${BAR_FIELDS} }
+    processBar(recordId: $id) { ${barFields()} }
     ${lookups} ${meField()}
   }`;
 }
@@ -162,7 +162,7 @@ export function renderRecord(main, id, { settle, navigate, onReconnect }) {
     }
     mount(historyBox, h('h2', { id: 'history-title' }, 'History'),
       ...all.map((inst) => (all.length > 1
-        ? h('section', { class: 'history-process', 'aria-label': inst.process.label },
+        ? h('section', { class: 'history-process', 'aria-label': `History of ${inst.process.label}` },
           h('h3', {}, inst.process.label), ...historyOf(inst)) : historyOf(inst))));
   }
 
