@@ -267,6 +267,29 @@ def restartable(tmp_path: Path) -> Iterator[Restartable]:
         running.stop()
 
 
+def test_a_step_not_saved_is_sent_when_the_server_is_back(page: Page, restartable: Restartable,
+                                                         sign_in: Callable[..., None]) -> None:
+    """Staying on the record while the server is away and back: the words saying it could not be reached go,
+    and the step that could not be saved is saved (it stayed "Not saved" with the alert up)."""
+    sales = restartable.server
+    lead = create(sales, "lead", {"topic": "Server blinks"})
+    sign_in(page, f"/records/{lead['id']}", on=sales)
+    active_stage_is(page, "Qualify")
+    expect(page.locator(".live")).to_have_attribute("data-state", "live")
+    restartable.stop()
+    budget = flyout(page).get_by_label("Estimated Budget")
+    budget.fill("7000")
+    budget.dispatch_event("change")
+    expect(page.locator("#bar-saving")).to_have_text("Not saved")
+    page.get_by_role("button", name="Next Stage", exact=True).click()
+    expect(page.locator("#flyout-error")).to_contain_text("could not be reached")
+    restartable.start()
+    expect(page.locator("#bar-saving")).to_have_text("Saved", timeout=20_000)
+    expect(page.get_by_text("could not be reached")).to_have_count(0)
+    values = sales.gql("query($id: ID!) { record(id: $id) { values } }", {"id": lead["id"]})["record"]["values"]
+    assert values["budget_amount"] == 7000
+
+
 def test_a_server_stopped_mid_use(page: Page, restartable: Restartable, sign_in: Callable[..., None]) -> None:
     sales = restartable.server
     lead = create(sales, "lead", {"topic": "Server stops"})

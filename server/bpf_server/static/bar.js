@@ -1167,6 +1167,19 @@ export function createBar({ onChanged, drafts: kept = null }) {
       draw();
     },
     get instance() { return bar ? bar.instance : null; },
+    /**
+     * The server answers again after a request found it unreachable: the words saying so go, and the steps
+     * that could not be saved are sent now, in order (their drafts were kept; a clash with a change made
+     * meanwhile is said as any clash is).
+     */
+    reachable() {
+      if (flyoutError && flyoutError.text === UNREACHABLE) flyoutError = null;
+      if (toolError && toolError.text === UNREACHABLE) toolError = null;
+      const unsaved = controls.filter((c) => c.dirty());
+      unsaved.forEach((c) => c.setError(null));
+      unsaved.forEach(queueSave);
+      if (!unsaved.length) draw();
+    },
     /** Errors from elsewhere that concern the bar (e.g. a refused refresh). */
     showError(text) { flyoutError = { text }; open = true; draw(); },
     /** Remember the step edits not saved yet in the drafts (the page keeps them across its views). */

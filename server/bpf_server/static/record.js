@@ -234,7 +234,7 @@ export function renderRecord(main, id, { settle, navigate, onReconnect }) {
   });
 
   // The server answers again after a request found it unreachable: read the page again by itself.
-  if (onReconnect) onReconnect(() => { if (alive) refresh({ own: false }); });
+  if (onReconnect) onReconnect(() => { if (alive) { bar.reachable(); refresh({ own: false }); } });
 
   /** Leaving the page (reload, close) with edits not saved yet asks first; moving inside the page keeps them. */
   const guard = (event) => {
