@@ -6,6 +6,7 @@ Built once per server process from the :class:`~bpf_dsl.service.Program`;
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -48,8 +49,10 @@ class BpfSchema(strawberry.Schema):
                 log.debug("client error: %s", error.message)
 
 
+@functools.lru_cache(maxsize=PARSER_CACHE)
 def _operations(query: str) -> int:
-    """How many operations ``query`` holds (0 when it does not parse: strawberry then says why)."""
+    """How many operations ``query`` holds (0 when it does not parse: strawberry then says why); kept by text,
+    as strawberry keeps its parse, so that a request on its path is not parsed twice each time."""
     try:
         document = parse(query, max_tokens=MAX_TOKENS)
     except GraphQLError:
